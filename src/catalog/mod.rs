@@ -1,0 +1,5 @@
+//! Catalog: entity descriptors (Cortex and Backstage) loaded into [`Entity`] values.
+
+mod entity;
+
+pub use entity::*;

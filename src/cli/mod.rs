@@ -1,0 +1,142 @@
+//! The `rubric` command line: one subcommand per job, each in its own file.
+
+mod catalog;
+mod cql;
+mod eval;
+mod providers;
+mod serve;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{Config, ConfigError};
+
+/// rubric: scorecards for internal developer portals.
+#[derive(Debug, Parser)]
+#[command(name = "rubric", version, about, propagate_version = true)]
+pub struct Cli {
+    /// Options every subcommand takes.
+    #[command(flatten)]
+    pub global: Global,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every subcommand takes.
+#[derive(Clone, Debug, clap::Args)]
+pub struct Global {
+    /// Configuration file (defaults: the built-in plugin.toml; RUBRIC_<SECTION>_<KEY> overrides).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Log as JSON lines on stderr (level from RUBRIC_LOG, default `warn`).
+    #[arg(long, global = true)]
+    pub log_json: bool,
+}
+
+impl Global {
+    /// Loads the configuration these options name.
+    pub fn load_config(&self) -> Result<Config, CliError> {
+        Config::load(self.config.as_deref()).map_err(CliError::Config)
+    }
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Evaluate every scorecard over the catalog and print levels, scores and rule outcomes.
+    Eval(eval::EvalArgs),
+    /// Run the sample catalog against a built-in offline Codecov fixture server.
+    Demo(eval::DemoArgs),
+    /// Check, evaluate and list CQL rule expressions.
+    #[command(subcommand)]
+    Cql(cql::CqlCommand),
+    /// Load the catalog and show how every entity maps to its repository and coverage project.
+    Catalog(catalog::CatalogArgs),
+    /// Check the configured coverage providers.
+    #[command(subcommand)]
+    Providers(providers::ProvidersCommand),
+    /// Fetch every fact the scorecards need, optionally writing them to a file.
+    Sync(providers::SyncArgs),
+    /// Scorecard tools.
+    #[command(subcommand)]
+    Scorecard(eval::ScorecardCommand),
+    /// Gate a CI pipeline on a level, score or coverage: exit 0 when met, 1 when not.
+    Gate(eval::GateArgs),
+    /// Run the service: scheduled evaluations, history, the API and entity pages.
+    Serve(serve::ServeArgs),
+}
+
+/// Why a command stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// Unusable configuration or arguments: exit code 2.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// Unusable input named on the command line: exit code 2.
+    #[error("{0}")]
+    Usage(String),
+    /// Anything else: exit code 1.
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+impl CliError {
+    fn exit_code(&self) -> ExitCode {
+        match self {
+            CliError::Config(_) | CliError::Usage(_) => ExitCode::from(2),
+            CliError::Other(_) => ExitCode::from(1),
+        }
+    }
+}
+
+/// What a subcommand returns.
+pub type CliResult = Result<ExitCode, CliError>;
+
+/// Parses the command line, runs the subcommand and turns its result into an exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(cli.global.log_json);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            e.exit_code()
+        }
+    }
+}
+
+async fn run(cli: Cli) -> CliResult {
+    let g = &cli.global;
+    match cli.command {
+        Command::Eval(args) => eval::eval(args, g).await,
+        Command::Demo(args) => eval::demo(args, g).await,
+        Command::Cql(cmd) => cql::run(cmd, g).await,
+        Command::Catalog(args) => catalog::run(args, g).await,
+        Command::Providers(cmd) => providers::run(cmd, g).await,
+        Command::Sync(args) => providers::sync(args, g).await,
+        Command::Scorecard(cmd) => eval::scorecard(cmd, g).await,
+        Command::Gate(args) => eval::gate(args, g).await,
+        Command::Serve(args) => serve::run(args, g).await,
+    }
+}
+
+fn init_tracing(json: bool) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("RUBRIC_LOG").unwrap_or_else(|_| EnvFilter::new("warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if json {
+        builder.json().flatten_event(true).init();
+    } else {
+        builder.init();
+    }
+}

@@ -1,0 +1,227 @@
+//! Configuration: `plugin.toml` defaults, an optional user file, then `RUBRIC_<SECTION>_<KEY>`
+//! environment overrides.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// The built-in defaults: the repository's `plugin.toml`.
+pub const DEFAULT_CONFIG: &str = include_str!("../plugin.toml");
+
+/// The whole configuration.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The plugin manifest.
+    pub plugin: PluginManifest,
+    /// Where entities come from.
+    pub catalog: CatalogConfig,
+    /// Where scorecards come from.
+    pub scorecards: ScorecardsConfig,
+    /// The Codecov provider.
+    pub codecov: CodecovConfig,
+}
+
+/// The plugin manifest (`[plugin]`).
+#[derive(Clone, Debug, Deserialize)]
+pub struct PluginManifest {
+    /// Plugin name.
+    pub name: String,
+    /// Plugin version.
+    pub version: String,
+    /// One-line description.
+    pub description: String,
+    /// Path template of the entity page.
+    pub entity_page: String,
+    /// Base path of the HTTP API.
+    pub api: String,
+}
+
+/// `[catalog]`.
+#[derive(Clone, Debug, Deserialize)]
+pub struct CatalogConfig {
+    /// Folder of descriptors.
+    pub path: PathBuf,
+}
+
+/// `[scorecards]`.
+#[derive(Clone, Debug, Deserialize)]
+pub struct ScorecardsConfig {
+    /// Folder of scorecard YAML files.
+    pub path: PathBuf,
+}
+
+/// `[codecov]`.
+#[derive(Clone, Debug, Deserialize)]
+pub struct CodecovConfig {
+    /// Host root, without `/api/v2`.
+    pub url: String,
+    /// Name of the environment variable holding the token.
+    pub token_env: String,
+    /// Branch to read; empty for the default branch.
+    pub branch: String,
+    /// Cache TTL in seconds.
+    pub cache_ttl_secs: u64,
+    /// Requests in flight at once.
+    pub concurrency: usize,
+}
+
+/// Configuration that cannot be used: exit code 2.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read configuration {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The TOML is malformed or has wrong types.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Loads the defaults, then `file` (if given) over them, then environment overrides.
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        Self::load_with_env(file, std::env::vars())
+    }
+
+    /// [`Config::load`] with an explicit environment (for tests).
+    pub fn load_with_env(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
+        let mut table = parse_table(DEFAULT_CONFIG, Path::new("plugin.toml (built in)"))?;
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path)
+                .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+            merge(&mut table, parse_table(&text, path)?);
+        }
+        for (name, value) in env {
+            if let Some(rest) = name.strip_prefix("RUBRIC_") {
+                apply_override(&mut table, rest, &value)?;
+            }
+        }
+        toml::Value::Table(table)
+            .try_into()
+            .map_err(|e: toml::de::Error| ConfigError::Invalid(format!("configuration: {}", e.message())))
+    }
+}
+
+fn parse_table(text: &str, path: &Path) -> Result<toml::Table, ConfigError> {
+    text.parse::<toml::Table>().map_err(|e| {
+        let (line, column) = e
+            .span()
+            .map(|s| {
+                let (l, c, _) = crate::diag::locate(text, s.start);
+                (l, c)
+            })
+            .unwrap_or((0, 0));
+        ConfigError::Invalid(format!("{}:{line}:{column}: {}", path.display(), e.message()))
+    })
+}
+
+/// Deep-merges `over` into `base`: tables merge key by key, anything else replaces.
+fn merge(base: &mut toml::Table, over: toml::Table) {
+    for (key, value) in over {
+        match (base.get_mut(&key), value) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
+            (_, value) => {
+                base.insert(key, value);
+            }
+        }
+    }
+}
+
+/// Applies `SECTION_KEY=value` (the part after `RUBRIC_`). The section is the longest known
+/// section name that prefixes the variable; the value takes the type of the default it replaces.
+fn apply_override(table: &mut toml::Table, name: &str, raw: &str) -> Result<(), ConfigError> {
+    let lower = name.to_ascii_lowercase();
+    let section = table
+        .iter()
+        .filter(|(s, v)| v.is_table() && lower.starts_with(&format!("{s}_")))
+        .map(|(s, _)| s.clone())
+        .max_by_key(String::len);
+    let Some(section) = section else {
+        return Ok(()); // RUBRIC_* variables that are not configuration (e.g. RUBRIC_LOG).
+    };
+    let key = lower[section.len() + 1..].to_string();
+    let Some(toml::Value::Table(sec)) = table.get_mut(&section) else {
+        return Ok(());
+    };
+    let bad = |what: &str| {
+        ConfigError::Invalid(format!("environment variable RUBRIC_{name}={raw:?}: expected {what}"))
+    };
+    let value = match sec.get(&key) {
+        Some(toml::Value::Integer(_)) => toml::Value::Integer(raw.trim().parse().map_err(|_| bad("an integer"))?),
+        Some(toml::Value::Float(_)) => toml::Value::Float(raw.trim().parse().map_err(|_| bad("a number"))?),
+        Some(toml::Value::Boolean(_)) => toml::Value::Boolean(raw.trim().parse().map_err(|_| bad("true or false"))?),
+        Some(toml::Value::Array(_)) => toml::Value::Array(
+            raw.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| toml::Value::String(s.to_string()))
+                .collect(),
+        ),
+        _ => toml::Value::String(raw.to_string()),
+    };
+    sec.insert(key, value);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn defaults_load() {
+        let c = Config::load_with_env(None, env(&[])).unwrap();
+        assert_eq!(c.codecov.url, "https://api.codecov.io");
+        assert_eq!(c.codecov.token_env, "CODECOV_TOKEN");
+        assert_eq!(c.catalog.path, PathBuf::from("entities"));
+    }
+
+    #[test]
+    fn environment_overrides_any_key_with_its_type() {
+        let c = Config::load_with_env(
+            None,
+            env(&[
+                ("RUBRIC_CODECOV_URL", "http://127.0.0.1:9000"),
+                ("RUBRIC_CODECOV_CACHE_TTL_SECS", "60"),
+                ("RUBRIC_LOG", "debug"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.codecov.url, "http://127.0.0.1:9000");
+        assert_eq!(c.codecov.cache_ttl_secs, 60);
+    }
+
+    #[test]
+    fn a_bad_override_names_the_variable() {
+        let err = Config::load_with_env(None, env(&[("RUBRIC_CODECOV_CONCURRENCY", "many")])).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "environment variable RUBRIC_CODECOV_CONCURRENCY=\"many\": expected an integer"
+        );
+    }
+
+    #[test]
+    fn a_user_file_merges_over_defaults_and_reports_its_position() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rubric.toml");
+        std::fs::write(&path, "[codecov]\nconcurrency = 4\n").unwrap();
+        let c = Config::load_with_env(Some(&path), env(&[])).unwrap();
+        assert_eq!(c.codecov.concurrency, 4);
+        assert_eq!(c.codecov.url, "https://api.codecov.io");
+
+        std::fs::write(&path, "[codecov]\nconcurrency = \n").unwrap();
+        let err = Config::load_with_env(Some(&path), env(&[])).unwrap_err().to_string();
+        assert!(err.contains("rubric.toml:2:"), "{err}");
+    }
+}

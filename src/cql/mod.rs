@@ -1,0 +1,1 @@
+//! CQL: grammar/cql.pest → AST → compiled program → value.

@@ -1,0 +1,204 @@
+//! Diagnostics for people: file, line, column, the offending source line, a caret and a hint.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+/// How serious a diagnostic is. Errors exclude the item they belong to; warnings exclude nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Something to fix that did not stop evaluation.
+    Warning,
+    /// The entity, scorecard or rule it names was left out or given an `error` outcome.
+    Error,
+}
+
+/// One message pointing at a place in a file or expression.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Diagnostic {
+    /// Error or warning.
+    pub severity: Severity,
+    /// The file the message is about, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<PathBuf>,
+    /// 1-based line; 0 when unknown.
+    pub line: usize,
+    /// 1-based column (in characters); 0 when unknown.
+    pub column: usize,
+    /// What is wrong, in one sentence.
+    pub message: String,
+    /// How to fix it ("did you mean ...?"), when we know.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+    /// The source line the caret points into.
+    #[serde(skip)]
+    pub source_line: Option<String>,
+    /// How many characters the caret underlines (at least one).
+    #[serde(skip)]
+    pub width: usize,
+}
+
+impl Diagnostic {
+    /// An error with a message and no position yet.
+    pub fn error(message: impl Into<String>) -> Self {
+        Self::new(Severity::Error, message)
+    }
+
+    /// A warning with a message and no position yet.
+    pub fn warning(message: impl Into<String>) -> Self {
+        Self::new(Severity::Warning, message)
+    }
+
+    fn new(severity: Severity, message: impl Into<String>) -> Self {
+        Diagnostic {
+            severity,
+            file: None,
+            line: 0,
+            column: 0,
+            message: message.into(),
+            hint: None,
+            source_line: None,
+            width: 1,
+        }
+    }
+
+    /// Names the file.
+    pub fn in_file(mut self, file: impl AsRef<Path>) -> Self {
+        self.file = Some(file.as_ref().to_path_buf());
+        self
+    }
+
+    /// Points at a 1-based line and column.
+    pub fn at(mut self, line: usize, column: usize) -> Self {
+        self.line = line;
+        self.column = column;
+        self
+    }
+
+    /// Points at a byte offset of `source` (line and column computed, source line kept for the caret).
+    pub fn at_offset(mut self, source: &str, offset: usize, width: usize) -> Self {
+        let (line, column, text) = locate(source, offset);
+        self.line = line;
+        self.column = column;
+        self.source_line = Some(text.to_string());
+        self.width = width.max(1);
+        self
+    }
+
+    /// Keeps the offending source line (for files, where the caller knows the line).
+    pub fn with_source_line(mut self, text: impl Into<String>, width: usize) -> Self {
+        self.source_line = Some(text.into());
+        self.width = width.max(1);
+        self
+    }
+
+    /// Adds a hint.
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    /// Whether this is an error.
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+
+    /// Shifts the position of a diagnostic made for an expression embedded in a file
+    /// (e.g. a rule expression inside a scorecard YAML) to the file's coordinates.
+    pub fn embedded_at(mut self, file: impl AsRef<Path>, line: usize, column: usize) -> Self {
+        self.file = Some(file.as_ref().to_path_buf());
+        if self.line <= 1 {
+            self.column = column + self.column.saturating_sub(1);
+        }
+        self.line = line + self.line.saturating_sub(1);
+        self
+    }
+}
+
+/// 1-based line and column (in characters) of a byte offset, and the text of that line.
+pub fn locate(source: &str, offset: usize) -> (usize, usize, &str) {
+    let offset = floor_char_boundary(source, offset.min(source.len()));
+    let line_start = source[..offset].rfind('\n').map_or(0, |i| i + 1);
+    let line_end = source[offset..].find('\n').map_or(source.len(), |i| offset + i);
+    let line = source[..offset].matches('\n').count() + 1;
+    let column = source[line_start..offset].chars().count() + 1;
+    (line, column, source[line_start..line_end].trim_end_matches('\r'))
+}
+
+fn floor_char_boundary(s: &str, mut i: usize) -> usize {
+    while !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+/// Renders `kind: message`, `--> file:line:col`, the source line, a caret and the hint.
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        writeln!(f, "{kind}: {}", self.message)?;
+        let place = match (&self.file, self.line) {
+            (Some(file), 0) => Some(file.display().to_string()),
+            (Some(file), line) => Some(format!("{}:{line}:{}", file.display(), self.column)),
+            (None, 0) => None,
+            (None, line) => Some(format!("{line}:{}", self.column)),
+        };
+        if let Some(place) = place {
+            writeln!(f, "  --> {place}")?;
+        }
+        if let Some(text) = &self.source_line {
+            let number = self.line.to_string();
+            let pad = " ".repeat(number.len());
+            writeln!(f, "{pad} |")?;
+            writeln!(f, "{number} | {text}")?;
+            let indent: String = text
+                .chars()
+                .take(self.column.saturating_sub(1))
+                .map(|c| if c == '\t' { '\t' } else { ' ' })
+                .collect();
+            writeln!(f, "{pad} | {indent}{}", "^".repeat(self.width))?;
+        }
+        if let Some(hint) = &self.hint {
+            writeln!(f, "  = hint: {hint}")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locates_offsets_in_multiline_source() {
+        let src = "a: 1\nbb: [1, 2\nc: 3";
+        assert_eq!(locate(src, 0), (1, 1, "a: 1"));
+        assert_eq!(locate(src, 9), (2, 5, "bb: [1, 2"));
+        assert_eq!(locate(src, src.len()), (3, 5, "c: 3"));
+    }
+
+    #[test]
+    fn renders_caret_under_the_column() {
+        let d = Diagnostic::error("unknown function codecov.codeCoverag")
+            .at_offset("codecov.codeCoverag() >= 95", 8, 11)
+            .with_hint("did you mean codecov.codeCoverage?");
+        let text = d.to_string();
+        assert!(text.contains("  --> 1:9\n"), "{text}");
+        assert!(text.contains("1 | codecov.codeCoverag() >= 95\n"), "{text}");
+        assert!(text.contains("  |         ^^^^^^^^^^^\n"), "{text}");
+        assert!(text.contains("= hint: did you mean codecov.codeCoverage?"), "{text}");
+    }
+
+    #[test]
+    fn embedded_positions_shift_to_the_file() {
+        let d = Diagnostic::error("x")
+            .at_offset("a >= ", 5, 1)
+            .embedded_at("scorecards/a.yaml", 12, 17);
+        assert_eq!((d.line, d.column), (12, 22));
+    }
+}

@@ -1,0 +1,216 @@
+//! Facts: the values rules read, fetched before evaluation and explained when missing.
+//!
+//! A compiled rule names the facts it needs as [`FactKey`]s. The scorecard unions them into a
+//! fetch plan, the providers answer each key with a [`Fact`], and evaluation reads facts by slot.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::value::Value;
+
+/// Names one fact: the data source that answers it, the CQL namespace and function, and the
+/// function's constant arguments (by parameter name, each a canonical JSON literal, sorted).
+///
+/// Provider keys (the contract between `cql` and `providers`):
+///
+/// | CQL | source | namespace | function | args |
+/// |---|---|---|---|---|
+/// | `codecov` (as in `codecov != null`) | codecov | codecov | `""` | |
+/// | `codecov.codeCoverage()` / `(flag="x")` | codecov | codecov | `codeCoverage` | `flag`? |
+/// | `codecov.lines()` `.hits()` `.misses()` `.partials()` `.files()` | codecov | codecov | same | `flag`? |
+/// | `codecov.coverageTrend(days=30)` | codecov | codecov | `coverageTrend` | `days` (default 30) |
+/// | `codecov.lastUploadAt()` | codecov | codecov | `lastUploadAt` | |
+/// | `codecov.pullRequest(id).patchCoverage()` | codecov | codecov | `pullRequest.patchCoverage` | `id` |
+/// | `codecov.pullRequest(id).coverageDelta()` | codecov | codecov | `pullRequest.coverageDelta` | `id` |
+/// | `datadog.codeCoverage(branch=...)` | datadog | datadog | `codeCoverage` | `branch`? |
+/// | `datadog.patchCoverage(pr=...)` | datadog | datadog | `patchCoverage` | `pr`? |
+/// | `datadog.serviceCoverage("svc")` | datadog | datadog | `serviceCoverage` | `service` |
+/// | `datadog.codeownerCoverage("@o/t")` | datadog | datadog | `codeownerCoverage` | `codeowner` |
+///
+/// Catalog facts (`entity.tag()`, `custom("k")`, ...) have source `catalog`. Any other source
+/// (`sonarqube`, `jira`, ...) is one rubric knows but has no provider for.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct FactKey {
+    /// The data source that answers this fact: `catalog`, `codecov`, `datadog`, `sonarqube`...
+    pub source: String,
+    /// The CQL namespace (`codecov`, `entity`, or empty for global functions like `custom`).
+    pub namespace: String,
+    /// The function, or `""` for the bare namespace.
+    pub function: String,
+    /// Constant arguments by parameter name, values as canonical JSON text, sorted by name.
+    pub args: Vec<(String, String)>,
+}
+
+impl FactKey {
+    /// A key with no arguments.
+    pub fn new(source: &str, namespace: &str, function: &str) -> Self {
+        FactKey {
+            source: source.to_string(),
+            namespace: namespace.to_string(),
+            function: function.to_string(),
+            args: Vec::new(),
+        }
+    }
+
+    /// Adds a named argument (kept sorted by name).
+    pub fn with_arg(mut self, name: &str, value: serde_json::Value) -> Self {
+        self.args.retain(|(n, _)| n != name);
+        self.args.push((name.to_string(), value.to_string()));
+        self.args.sort();
+        self
+    }
+
+    /// The argument of that name, parsed back from its JSON text.
+    pub fn arg(&self, name: &str) -> Option<serde_json::Value> {
+        self.args
+            .iter()
+            .find(|(n, _)| n == name)
+            .and_then(|(_, v)| serde_json::from_str(v).ok())
+    }
+
+    /// The argument of that name when it is a string.
+    pub fn arg_str(&self, name: &str) -> Option<String> {
+        match self.arg(name)? {
+            serde_json::Value::String(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The argument of that name when it is a number.
+    pub fn arg_f64(&self, name: &str) -> Option<f64> {
+        self.arg(name)?.as_f64()
+    }
+}
+
+/// Renders as the CQL call it stands for: `codecov.codeCoverage(flag="x")`.
+impl fmt::Display for FactKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = match (self.namespace.is_empty(), self.function.is_empty()) {
+            (true, _) => self.function.clone(),
+            (false, true) => return f.write_str(&self.namespace),
+            (false, false) => format!("{}.{}", self.namespace, self.function),
+        };
+        write!(f, "{name}(")?;
+        for (i, (n, v)) in self.args.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "{n}={v}")?;
+        }
+        f.write_str(")")
+    }
+}
+
+/// Whether a fact has a value, and if not, why.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "status", content = "reason", rename_all = "snake_case")]
+pub enum FactStatus {
+    /// The value is what the source said (it may still be `null` when `null` is the answer).
+    Ok,
+    /// The source has no value for this entity: unmapped, no uploads, unknown flag...
+    NoData(String),
+    /// The source failed or is not configured: the rule gets an `error` outcome.
+    Error(String),
+}
+
+/// One fetched fact: the value, its status, where it came from and how old it is.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Fact {
+    /// The value (`Null` unless `status` is `Ok`, or `Ok` with a genuinely null answer).
+    #[serde(with = "value_json")]
+    pub value: Value,
+    /// Ok, no data (why), or error (why).
+    #[serde(flatten)]
+    pub status: FactStatus,
+    /// Where the value came from, for explanations: `github/acme/api, flag backend`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
+    /// Set when the value was served from cache after a failed refresh: its age in seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stale_secs: Option<u64>,
+}
+
+impl Fact {
+    /// A value the source gave.
+    pub fn ok(value: impl Into<Value>) -> Self {
+        Fact { value: value.into(), status: FactStatus::Ok, origin: None, stale_secs: None }
+    }
+
+    /// No value, and why (`no coverage uploads`, `entity has no Codecov mapping`...).
+    pub fn no_data(reason: impl Into<String>) -> Self {
+        Fact {
+            value: Value::Null,
+            status: FactStatus::NoData(reason.into()),
+            origin: None,
+            stale_secs: None,
+        }
+    }
+
+    /// The source failed (`Codecov answered 500`, `data source sonarqube is not configured`).
+    pub fn error(reason: impl Into<String>) -> Self {
+        Fact {
+            value: Value::Null,
+            status: FactStatus::Error(reason.into()),
+            origin: None,
+            stale_secs: None,
+        }
+    }
+
+    /// Records where the value came from.
+    pub fn from_origin(mut self, origin: impl Into<String>) -> Self {
+        self.origin = Some(origin.into());
+        self
+    }
+
+    /// Why the value is missing, if it is.
+    pub fn null_reason(&self) -> Option<&str> {
+        match &self.status {
+            FactStatus::Ok => None,
+            FactStatus::NoData(r) | FactStatus::Error(r) => Some(r),
+        }
+    }
+}
+
+/// Facts serialize their value as plain JSON (for `rubric sync --out` and `eval --facts`).
+mod value_json {
+    use super::Value;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &Value, s: S) -> Result<S::Ok, S::Error> {
+        v.to_json().serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Value, D::Error> {
+        serde_json::Value::deserialize(d).map(|j| Value::from_json(&j))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn keys_render_as_calls_and_keep_args_sorted() {
+        let k = FactKey::new("codecov", "codecov", "codeCoverage").with_arg("flag", json!("backend"));
+        assert_eq!(k.to_string(), r#"codecov.codeCoverage(flag="backend")"#);
+        assert_eq!(k.arg_str("flag").as_deref(), Some("backend"));
+        assert_eq!(FactKey::new("codecov", "codecov", "").to_string(), "codecov");
+        let k2 = FactKey::new("catalog", "", "custom").with_arg("key", json!("tier"));
+        assert_eq!(k2.to_string(), r#"custom(key="tier")"#);
+    }
+
+    #[test]
+    fn facts_round_trip_through_json() {
+        let f = Fact::no_data("no coverage uploads").from_origin("github/acme/api");
+        let text = serde_json::to_string(&f).unwrap();
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&text).unwrap(),
+            json!({"value": null, "status": "no_data", "reason": "no coverage uploads", "origin": "github/acme/api"})
+        );
+        assert_eq!(serde_json::from_str::<Fact>(&text).unwrap(), f);
+        let ok: Fact = serde_json::from_value(json!({"value": 87.5, "status": "ok"})).unwrap();
+        assert_eq!(ok, Fact::ok(87.5));
+    }
+}

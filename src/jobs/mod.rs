@@ -1,0 +1,1 @@
+//! Jobs: scheduled scorecard evaluation and alerts.

@@ -1,0 +1,22 @@
+//! rubric: scorecards for internal developer portals.
+//!
+//! Data flows one way through the stages, one module each:
+//! [`catalog`] (descriptors → entities) → [`mapping`] (entity → repository → coverage project)
+//! → [`providers`] (Codecov, Datadog; cached HTTP) → [`cql`] (rules → compiled programs)
+//! → [`scorecard`] (levels, points, explanations) → [`store`] → [`server`] / [`jobs`] / [`cli`].
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod catalog;
+pub mod cli;
+pub mod config;
+pub mod cql;
+pub mod diag;
+pub mod facts;
+pub mod jobs;
+pub mod mapping;
+pub mod providers;
+pub mod scorecard;
+pub mod server;
+pub mod store;
+pub mod value;

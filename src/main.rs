@@ -1,0 +1,5 @@
+//! The `rubric` binary.
+
+fn main() -> std::process::ExitCode {
+    rubric::cli::main()
+}

@@ -1,0 +1,1 @@
+//! Mapping: entity → git repository → coverage project.

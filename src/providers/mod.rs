@@ -1,0 +1,1 @@
+//! Providers: Codecov, Datadog and the shared HTTP layer, behind one cache.

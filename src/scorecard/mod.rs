@@ -1,0 +1,1 @@
+//! Scorecards: ladders, weights, filters, exemptions → scores and explanations.

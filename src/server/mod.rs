@@ -1,0 +1,1 @@
+//! Server: the HTTP API, entity pages and badges.

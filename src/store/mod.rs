@@ -1,0 +1,1 @@
+//! Store: evaluation history in SQLite (embedded default) or PostgreSQL.
