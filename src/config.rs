@@ -64,6 +64,23 @@ pub struct CodecovConfig {
     pub cache_ttl_secs: u64,
     /// Requests in flight at once.
     pub concurrency: usize,
+    /// Further Codecov accounts or hosts, each serving the owners it lists (`[[codecov.accounts]]`).
+    #[serde(default)]
+    pub accounts: Vec<CodecovAccount>,
+}
+
+/// One extra Codecov account (`[[codecov.accounts]]`): its own host and token for some owners.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CodecovAccount {
+    /// Account name, recorded on every entity it serves.
+    pub name: String,
+    /// Host root; defaults to `[codecov] url`.
+    pub url: Option<String>,
+    /// Environment variable holding this account's token; defaults to `[codecov] token_env`.
+    pub token_env: Option<String>,
+    /// The Codecov owners (organisations) this account serves, matched case-insensitively.
+    pub owners: Vec<String>,
 }
 
 /// Configuration that cannot be used: exit code 2.
@@ -185,6 +202,22 @@ mod tests {
         assert_eq!(c.codecov.url, "https://api.codecov.io");
         assert_eq!(c.codecov.token_env, "CODECOV_TOKEN");
         assert_eq!(c.catalog.path, PathBuf::from("entities"));
+        assert!(c.codecov.accounts.is_empty());
+    }
+
+    #[test]
+    fn accounts_load_from_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rubric.toml");
+        std::fs::write(
+            &path,
+            "[[codecov.accounts]]\nname = \"oss\"\nurl = \"https://codecov.example.com\"\nowners = [\"acme-oss\"]\n",
+        )
+        .unwrap();
+        let c = Config::load_with_env(Some(&path), env(&[])).unwrap();
+        assert_eq!(c.codecov.accounts[0].name, "oss");
+        assert_eq!(c.codecov.accounts[0].owners, ["acme-oss"]);
+        assert_eq!(c.codecov.accounts[0].token_env, None);
     }
 
     #[test]
