@@ -5,11 +5,14 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use super::ast::{Arg, ArgValue, BinaryOp, Expr, ExprKind, Span, UnaryOp};
+use super::duration;
+use super::jq::{self, JqFilter};
 use super::parse;
-use super::registry::{Builtin, FnKind, Function, Param, Registry, Ty};
+use super::registry::{Builtin, FnKind, Function, Method, Param, Registry, Ty};
 use crate::diag::Diagnostic;
 use crate::facts::FactKey;
 use crate::value::Value;
+use chrono::{DateTime, Utc};
 
 /// Interns [`FactKey`]s to slot indexes, shared by all the rules of a scorecard so that each
 /// fact is fetched once and every rule reads it by index.
@@ -178,6 +181,73 @@ pub(crate) enum Node {
         name: Arc<str>,
         at: At,
     },
+    /// `list.any(x => ...)` and friends; the item is bound to environment slot `local`.
+    Lambda {
+        kind: LambdaKind,
+        list: Box<Node>,
+        body: Box<Node>,
+        local: u32,
+        at: At,
+    },
+    Aggregate {
+        kind: AggKind,
+        list: Box<Node>,
+        at: At,
+    },
+    Regex {
+        kind: RegexKind,
+        target: Box<Node>,
+        re: Arc<regex::Regex>,
+        at: At,
+    },
+    FromNow {
+        target: Box<Node>,
+        at: At,
+    },
+    /// `duration(x)` / `timestamp(x)` of a computed string.
+    Convert {
+        to: Builtin,
+        arg: Box<Node>,
+        at: At,
+    },
+    Jq {
+        input: Box<Node>,
+        filter: Arc<JqFilter>,
+        at: At,
+    },
+    Capture {
+        name: Arc<str>,
+        expr: Box<Node>,
+    },
+}
+
+/// List methods taking a lambda.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum LambdaKind {
+    Any,
+    All,
+    Filter,
+    Map,
+}
+
+/// List methods folding numbers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum AggKind {
+    Sum,
+    Average,
+    Min,
+    Max,
+}
+
+/// Regex methods.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum RegexKind {
+    /// `string.matches(re)`: whole string.
+    Matches,
+    /// `string.matchesIn(re)`: anywhere.
+    MatchesIn,
+    /// `list.anyMatch(re)`: some item, whole string.
+    AnyMatch,
 }
 
 /// What explanations need to know about one comparison: its operator, whether an odd number of
@@ -812,53 +882,286 @@ impl<'a> Compiler<'a> {
     fn builtin(
         &mut self,
         b: Builtin,
-        _args: Vec<Option<(Node, Ty, &Arg)>>,
+        args: Vec<Option<(Node, Ty, &Arg)>>,
         call: &Expr,
     ) -> Result<(Node, Ty)> {
-        Err(self
-            .error(&call.span, format!("{b:?} is not available yet"))
-            .into())
+        let at = At::from(&call.span);
+        let mut args = args
+            .into_iter()
+            .map(|a| a.expect("required parameters are bound"));
+        let (first, _, first_arg) = args.next().expect("every builtin has a parameter");
+        match b {
+            Builtin::Duration | Builtin::Timestamp => {
+                let parse = |text: &str| match b {
+                    Builtin::Duration => duration::parse(text).map(Value::Duration),
+                    _ => parse_timestamp(text).map(Value::Timestamp),
+                };
+                let ty = if b == Builtin::Duration {
+                    Ty::Duration
+                } else {
+                    Ty::Timestamp
+                };
+                match first {
+                    Node::Const(Value::String(text)) => {
+                        let v = parse(&text).map_err(|m| self.error(&first_arg.span, m))?;
+                        Ok((Node::Const(v), ty))
+                    }
+                    node => Ok((
+                        Node::Convert {
+                            to: b,
+                            arg: Box::new(node),
+                            at,
+                        },
+                        ty,
+                    )),
+                }
+            }
+            Builtin::Jq => {
+                let (filter, _, filter_arg) = args.next().expect("jq has a filter");
+                let Node::Const(Value::String(code)) = filter else {
+                    return Err(self
+                        .error(&filter_arg.span, "the jq filter must be a constant string")
+                        .into());
+                };
+                let compiled = jq::compile(&code).map_err(|m| self.error(&filter_arg.span, m))?;
+                Ok((
+                    Node::Jq {
+                        input: Box::new(first),
+                        filter: compiled,
+                        at,
+                    },
+                    Ty::Any,
+                ))
+            }
+            Builtin::Captures => {
+                let Node::Const(Value::String(name)) = first else {
+                    return Err(self
+                        .error(
+                            &first_arg.span,
+                            "the capture name must be a constant string",
+                        )
+                        .into());
+                };
+                let (value, ty, _) = args.next().expect("captures has a value");
+                Ok((
+                    Node::Capture {
+                        name: Arc::from(&*name),
+                        expr: Box::new(value),
+                    },
+                    ty,
+                ))
+            }
+        }
     }
 
     /// `.name` or `.name(args)` applied to a computed value.
     fn value_op(&mut self, node: Node, ty: Ty, seg: &Seg<'_>) -> Result<(Node, Ty)> {
         let at = At::from(&seg.expr.span);
-        match seg.args {
-            None => {
-                if matches!(ty, Ty::Bool | Ty::Number | Ty::Duration | Ty::Timestamp)
-                    || (matches!(ty, Ty::List | Ty::String) && seg.name != "length")
-                {
+        let Some(args) = seg.args else {
+            if matches!(ty, Ty::Bool | Ty::Number | Ty::Duration | Ty::Timestamp)
+                || (matches!(ty, Ty::List | Ty::String) && seg.name != "length")
+            {
+                return Err(self
+                    .error(
+                        &seg.expr.span,
+                        format!("a {ty} has no property `{}`", seg.name),
+                    )
+                    .into());
+            }
+            let out = if seg.name == "length" && matches!(ty, Ty::List | Ty::String) {
+                Ty::Number
+            } else {
+                Ty::Any
+            };
+            return Ok((
+                Node::Member {
+                    target: Box::new(node),
+                    name: Arc::from(seg.name),
+                    at,
+                },
+                out,
+            ));
+        };
+        let reg = self.reg;
+        let candidates: Vec<&Method> = reg.methods_named(seg.name).collect();
+        if candidates.is_empty() {
+            let mut d = self.error(&seg.expr.span, format!("unknown method {}", seg.name));
+            let mut names: Vec<&str> = reg.methods().iter().map(|m| m.name).collect();
+            names.dedup();
+            if let Some(s) = Registry::suggest(seg.name, names) {
+                d = d.with_hint(format!("did you mean {s}?"));
+            }
+            return Err(d.into());
+        }
+        let Some(m) = candidates
+            .iter()
+            .find(|m| m.receiver == ty || matches!(ty, Ty::Any | Ty::Null))
+            .copied()
+        else {
+            let on: Vec<&str> = candidates.iter().map(|m| m.receiver.name()).collect();
+            return Err(self
+                .error(
+                    &seg.expr.span,
+                    format!(
+                        "`.{}()` is a method of {}, not of a {ty}",
+                        seg.name,
+                        on.join(" and ")
+                    ),
+                )
+                .into());
+        };
+        if args.len() != m.params.len() && !(m.property && args.is_empty()) {
+            return Err(self
+                .error(
+                    &seg.expr.span,
+                    format!(
+                        "`.{}()` takes {}, got {}",
+                        m.name,
+                        count(m.params.len()),
+                        args.len()
+                    ),
+                )
+                .into());
+        }
+        if let Some(named) = args.iter().find(|a| a.name.is_some()) {
+            return Err(self
+                .error(
+                    &named.span,
+                    format!("`.{}()` takes no named arguments", m.name),
+                )
+                .into());
+        }
+        let target = Box::new(node);
+        match m.name {
+            "length" => Ok((
+                Node::Member {
+                    target,
+                    name: Arc::from("length"),
+                    at,
+                },
+                Ty::Number,
+            )),
+            "any" | "all" | "filter" | "map" => {
+                let ArgValue::Lambda { param, body } = &args[0].value else {
                     return Err(self
-                        .error(
-                            &seg.expr.span,
-                            format!("a {ty} has no property `{}`", seg.name),
-                        )
+                        .error(&args[0].span, format!("`.{}()` needs a lambda", m.name))
+                        .with_hint(format!("e.g. `.{}(x => x.type == \"service\")`", m.name))
                         .into());
-                }
-                let out = if seg.name == "length" && matches!(ty, Ty::List | Ty::String) {
-                    Ty::Number
-                } else {
-                    Ty::Any
                 };
+                self.locals.push(param.clone());
+                let compiled = self.expr(body);
+                self.locals.pop();
+                let (body_node, body_ty) = compiled?;
+                let kind = match m.name {
+                    "any" => LambdaKind::Any,
+                    "all" => LambdaKind::All,
+                    "filter" => LambdaKind::Filter,
+                    _ => LambdaKind::Map,
+                };
+                if kind != LambdaKind::Map {
+                    self.expect_bool(
+                        body_ty,
+                        &body.span,
+                        &format!("the lambda of `.{}()`", m.name),
+                    )?;
+                }
+                let local = self.locals.len() as u32;
                 Ok((
-                    Node::Member {
-                        target: Box::new(node),
-                        name: Arc::from(seg.name),
+                    Node::Lambda {
+                        kind,
+                        list: target,
+                        body: Box::new(body_node),
+                        local,
                         at,
                     },
-                    out,
+                    m.returns,
                 ))
             }
-            Some(_) => {
-                let mut d = self.error(&seg.expr.span, format!("unknown method {}", seg.name));
-                let names = self.reg.methods().iter().map(|m| m.name);
-                if let Some(s) = Registry::suggest(seg.name, names) {
-                    d = d.with_hint(format!("did you mean {s}?"));
-                }
-                Err(d.into())
+            "sum" | "average" | "min" | "max" => {
+                let kind = match m.name {
+                    "sum" => AggKind::Sum,
+                    "average" => AggKind::Average,
+                    "min" => AggKind::Min,
+                    _ => AggKind::Max,
+                };
+                Ok((
+                    Node::Aggregate {
+                        kind,
+                        list: target,
+                        at,
+                    },
+                    Ty::Number,
+                ))
             }
+            "matches" | "matchesIn" | "anyMatch" => {
+                let arg = &args[0];
+                let pattern = match &arg.value {
+                    ArgValue::Expr(x) => match self.expr(x)? {
+                        (Node::Const(Value::String(p)), _) => p,
+                        _ => {
+                            return Err(self
+                                .error(&arg.span, "the regex must be a constant string")
+                                .into());
+                        }
+                    },
+                    ArgValue::Lambda { .. } => {
+                        return Err(self
+                            .error(&arg.span, "the regex must be a constant string")
+                            .into());
+                    }
+                };
+                let (kind, anchored) = match m.name {
+                    "matches" => (RegexKind::Matches, true),
+                    "matchesIn" => (RegexKind::MatchesIn, false),
+                    _ => (RegexKind::AnyMatch, true),
+                };
+                let re =
+                    compile_regex(&pattern, anchored).map_err(|msg| self.error(&arg.span, msg))?;
+                Ok((
+                    Node::Regex {
+                        kind,
+                        target,
+                        re: Arc::new(re),
+                        at,
+                    },
+                    Ty::Bool,
+                ))
+            }
+            _ => Ok((Node::FromNow { target, at }, Ty::Duration)),
         }
     }
+}
+
+/// Compiles a rule's regex: anchored at both ends for whole-string matches, size-limited.
+fn compile_regex(pattern: &str, anchored: bool) -> std::result::Result<regex::Regex, String> {
+    let full = if anchored {
+        format!(r"\A(?:{pattern})\z")
+    } else {
+        pattern.to_string()
+    };
+    regex::RegexBuilder::new(&full)
+        .size_limit(1 << 20)
+        .build()
+        .map_err(|e| {
+            let detail = e.to_string();
+            let last = detail
+                .lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("")
+                .trim();
+            format!(
+                "invalid regex `{pattern}`: {}",
+                last.trim_start_matches("error: ")
+            )
+        })
+}
+
+/// RFC 3339 text to a UTC timestamp.
+pub(crate) fn parse_timestamp(text: &str) -> std::result::Result<DateTime<Utc>, String> {
+    DateTime::parse_from_rfc3339(text.trim())
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| format!("`{text}` is not an RFC 3339 timestamp: {e}"))
 }
 
 fn count(n: usize) -> String {

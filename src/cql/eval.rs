@@ -6,7 +6,11 @@ use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
-use super::compile::{ArithOp, At, CmpOp, Node};
+use chrono::{DateTime, Utc};
+
+use super::compile::{AggKind, ArithOp, At, CmpOp, LambdaKind, Node, RegexKind, parse_timestamp};
+use super::duration;
+use super::registry::Builtin;
 use crate::facts::{Fact, FactStatus};
 use crate::value::Value;
 
@@ -53,6 +57,8 @@ pub(crate) enum ErrorKind {
     DivisionByZero,
     /// `(5).x`
     NoProperty { ty: &'static str },
+    /// `5.any(x => x)`
+    NotAList { got: &'static str },
     /// A fact slot the caller did not supply.
     MissingFact(u32),
     /// Anything else, already in words.
@@ -94,6 +100,9 @@ impl EvalError {
             }
             ErrorKind::DivisionByZero => format!("division by zero in `{text}`"),
             ErrorKind::NoProperty { ty } => format!("a {ty} has no such property: `{text}`"),
+            ErrorKind::NotAList { got } => {
+                format!("a list was expected, found a {got} in `{text}`")
+            }
             ErrorKind::MissingFact(slot) => format!("fact {slot} was not supplied for `{text}`"),
             ErrorKind::Other(m) => format!("{m} in `{text}`"),
         }
@@ -137,6 +146,7 @@ impl Trace for Flags {
 /// One evaluation: the facts, the time, the lambda environment and the tracer.
 pub(crate) struct Ctx<'a, T> {
     pub facts: &'a [Fact],
+    pub now: DateTime<Utc>,
     pub env: Vec<Value>,
     pub trace: T,
     pub captures: Option<BTreeMap<String, Value>>,
@@ -302,6 +312,203 @@ impl<'a, T: Trace> Ctx<'a, T> {
                         slot,
                     }),
                 }
+            }
+            Node::Lambda {
+                kind,
+                list,
+                body,
+                local,
+                at,
+            } => {
+                let out = self.eval(list)?;
+                let items = match out.v.as_ref() {
+                    Value::List(items) => items.clone(),
+                    Value::Null => {
+                        self.null_used(&out);
+                        return Ok(Out {
+                            v: Cow::Owned(Value::Null),
+                            slot: out.slot,
+                        });
+                    }
+                    v => {
+                        return Err(EvalError::new(
+                            ErrorKind::NotAList { got: v.type_name() },
+                            *at,
+                        ));
+                    }
+                };
+                let depth = *local as usize;
+                self.env.truncate(depth);
+                let mut kept = Vec::new();
+                for item in items.iter() {
+                    self.env.push(item.clone());
+                    let result = match kind {
+                        LambdaKind::Map => self.eval(body).map(|o| o.v.into_owned()),
+                        _ => self.truth(body, "a lambda", *at).map(Value::Bool),
+                    };
+                    self.env.truncate(depth);
+                    let result = result?;
+                    match (kind, result) {
+                        (LambdaKind::Any, Value::Bool(true)) => return Ok(Out::bool(true)),
+                        (LambdaKind::All, Value::Bool(false)) => return Ok(Out::bool(false)),
+                        (LambdaKind::Filter, Value::Bool(true)) => kept.push(item.clone()),
+                        (LambdaKind::Map, v) => kept.push(v),
+                        _ => {}
+                    }
+                }
+                Ok(match kind {
+                    LambdaKind::Any => Out::bool(false),
+                    LambdaKind::All => Out::bool(true),
+                    LambdaKind::Filter | LambdaKind::Map => Out::owned(Value::List(kept.into())),
+                })
+            }
+            Node::Aggregate { kind, list, at } => {
+                let out = self.eval(list)?;
+                let items = match out.v.as_ref() {
+                    Value::List(items) => items,
+                    Value::Null => {
+                        self.null_used(&out);
+                        return Ok(Out {
+                            v: Cow::Owned(Value::Null),
+                            slot: out.slot,
+                        });
+                    }
+                    v => {
+                        return Err(EvalError::new(
+                            ErrorKind::NotAList { got: v.type_name() },
+                            *at,
+                        ));
+                    }
+                };
+                let mut numbers = Vec::with_capacity(items.len());
+                for item in items.iter() {
+                    match item {
+                        Value::Number(n) => numbers.push(*n),
+                        Value::Null => {}
+                        v => {
+                            return Err(EvalError::new(
+                                ErrorKind::Other(format!(
+                                    "a list of numbers was expected, found a {}",
+                                    v.type_name()
+                                )),
+                                *at,
+                            ));
+                        }
+                    }
+                }
+                let result = match kind {
+                    AggKind::Sum => Some(numbers.iter().sum()),
+                    AggKind::Average if numbers.is_empty() => None,
+                    AggKind::Average => Some(numbers.iter().sum::<f64>() / numbers.len() as f64),
+                    AggKind::Min => numbers.iter().copied().reduce(f64::min),
+                    AggKind::Max => numbers.iter().copied().reduce(f64::max),
+                };
+                Ok(Out::owned(result.map_or(Value::Null, Value::Number)))
+            }
+            Node::Regex {
+                kind,
+                target,
+                re,
+                at,
+            } => {
+                let out = self.eval(target)?;
+                let result = match (kind, out.v.as_ref()) {
+                    (_, Value::Null) => {
+                        self.null_used(&out);
+                        return Ok(Out {
+                            v: Cow::Owned(Value::Null),
+                            slot: out.slot,
+                        });
+                    }
+                    (RegexKind::Matches | RegexKind::MatchesIn, Value::String(s)) => re.is_match(s),
+                    (RegexKind::AnyMatch, Value::List(items)) => items
+                        .iter()
+                        .any(|i| matches!(i, Value::String(s) if re.is_match(s))),
+                    (RegexKind::AnyMatch, v) => {
+                        return Err(EvalError::new(
+                            ErrorKind::NotAList { got: v.type_name() },
+                            *at,
+                        ));
+                    }
+                    (_, v) => {
+                        return Err(EvalError::new(
+                            ErrorKind::Other(format!(
+                                "a regex needs a string, found a {}",
+                                v.type_name()
+                            )),
+                            *at,
+                        ));
+                    }
+                };
+                Ok(Out::bool(result))
+            }
+            Node::FromNow { target, at } => {
+                let out = self.eval(target)?;
+                let t = match out.v.as_ref() {
+                    Value::Timestamp(t) => *t,
+                    Value::String(s) => {
+                        parse_timestamp(s).map_err(|m| EvalError::new(ErrorKind::Other(m), *at))?
+                    }
+                    Value::Null => {
+                        self.null_used(&out);
+                        return Ok(Out {
+                            v: Cow::Owned(Value::Null),
+                            slot: out.slot,
+                        });
+                    }
+                    v => {
+                        return Err(EvalError::new(
+                            ErrorKind::Other(format!(
+                                ".fromNow() needs a timestamp, found a {}",
+                                v.type_name()
+                            )),
+                            *at,
+                        ));
+                    }
+                };
+                Ok(Out::owned(Value::Duration(t - self.now)))
+            }
+            Node::Convert { to, arg, at } => {
+                let out = self.eval(arg)?;
+                let text = match out.v.as_ref() {
+                    Value::String(s) => s.clone(),
+                    Value::Null => {
+                        self.null_used(&out);
+                        return Ok(Out {
+                            v: Cow::Owned(Value::Null),
+                            slot: out.slot,
+                        });
+                    }
+                    v => {
+                        return Err(EvalError::new(
+                            ErrorKind::Other(format!(
+                                "a string was expected, found a {}",
+                                v.type_name()
+                            )),
+                            *at,
+                        ));
+                    }
+                };
+                let v = match to {
+                    Builtin::Duration => duration::parse(&text).map(Value::Duration),
+                    _ => parse_timestamp(&text).map(Value::Timestamp),
+                };
+                v.map(Out::owned)
+                    .map_err(|m| EvalError::new(ErrorKind::Other(m), *at))
+            }
+            Node::Jq { input, filter, at } => {
+                let out = self.eval(input)?;
+                filter
+                    .run(&out.v)
+                    .map(Out::owned)
+                    .map_err(|m| EvalError::new(ErrorKind::Other(m), *at))
+            }
+            Node::Capture { name, expr } => {
+                let out = self.eval(expr)?;
+                if let Some(captures) = self.captures.as_mut() {
+                    captures.insert(name.to_string(), out.v.as_ref().clone());
+                }
+                Ok(out)
             }
         }
     }

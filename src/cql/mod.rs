@@ -18,7 +18,9 @@
 pub mod ast;
 pub mod catalog_facts;
 mod compile;
+pub mod duration;
 mod eval;
+pub mod jq;
 pub mod parse;
 pub mod registry;
 
@@ -174,9 +176,9 @@ impl Program {
     /// The verdict alone: the fast path, which allocates nothing for scalar rules.
     /// `facts[i]` is the fact for `slots.keys()[i]`.
     pub fn verdict(&self, facts: &[Fact], now: DateTime<Utc>) -> Verdict {
-        let _ = now;
         let mut cx = Ctx {
             facts,
+            now,
             env: Vec::new(),
             trace: Flags::default(),
             captures: None,
@@ -188,9 +190,9 @@ impl Program {
     /// Evaluates and explains. `facts[i]` is the fact for `slots.keys()[i]`; `now` is the
     /// evaluation time (for `.fromNow()`).
     pub fn evaluate(&self, facts: &[Fact], now: DateTime<Utc>) -> Evaluation {
-        let _ = now;
         let mut cx = Ctx {
             facts,
+            now,
             env: Vec::new(),
             trace: Explain::default(),
             captures: Some(BTreeMap::new()),

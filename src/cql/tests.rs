@@ -74,6 +74,37 @@ fn world() -> HashMap<String, Fact> {
         cat("", "custom").with_arg("key", json!("missing")),
         Fact::no_data("entity api has no custom key \"missing\""),
     );
+    put(
+        cat("entity", "parents"),
+        Fact::ok(Value::from_json(
+            &json!([{"tag": "payments", "type": "domain"}, {"tag": "core", "type": "team"}]),
+        )),
+    );
+    put(
+        cat("entity", "groups"),
+        Fact::ok(Value::from_json(&json!(["payments", "tier-1", "java"]))),
+    );
+    put(
+        cat("entity", "descriptor"),
+        Fact::ok(Value::from_json(
+            &json!({"info": {"x-cortex-custom-metadata": {"test.coverage": {"line": "91.5"}}}}),
+        )),
+    );
+    put(
+        cat("", "custom").with_arg("key", json!("scores")),
+        Fact::ok(Value::from_json(&json!([80, 90, null, 70]))),
+    );
+    put(
+        cc("lastUploadAt"),
+        Fact::ok(Value::Timestamp(
+            Utc.with_ymd_and_hms(2026, 11, 20, 12, 0, 0).unwrap(),
+        ))
+        .from_origin("github/acme/api"),
+    );
+    put(
+        cat("", "custom").with_arg("key", json!("released")),
+        Fact::ok("2026-10-01T00:00:00Z"),
+    );
     m
 }
 
@@ -282,6 +313,168 @@ fn verdicts_and_explanations() {
         assert_eq!(
             (e.verdict, e.explanation.as_str()),
             (*verdict, *explanation),
+            "{src}"
+        );
+    }
+}
+
+#[test]
+fn the_whole_language() {
+    use Verdict::*;
+    let w = world();
+    let cases: &[(&str, Verdict, Value)] = &[
+        (
+            "entity.parents().any(x => x.type == 'domain')",
+            Pass,
+            Value::Bool(true),
+        ),
+        (
+            "entity.parents().all((p) => p.type == 'domain')",
+            Fail,
+            Value::Bool(false),
+        ),
+        (
+            "entity.parents().filter(p => p.type == 'team').length == 1",
+            Pass,
+            Value::Bool(true),
+        ),
+        (
+            "entity.parents().map(p => p.tag)",
+            Error,
+            Value::from_json(&json!(["payments", "core"])),
+        ),
+        (
+            "entity.groups().anyMatch(\"tier-[0-9]\")",
+            Pass,
+            Value::Bool(true),
+        ),
+        (
+            "entity.groups().anyMatch(\"tier\")",
+            Fail,
+            Value::Bool(false),
+        ),
+        ("entity.tag().matches(\"ap\")", Fail, Value::Bool(false)),
+        ("entity.tag().matches(\"a.*\")", Pass, Value::Bool(true)),
+        ("entity.tag().matchesIn(\"p\")", Pass, Value::Bool(true)),
+        (
+            "entity.tag().length == 3 and entity.groups().length == 3",
+            Pass,
+            Value::Bool(true),
+        ),
+        (
+            "custom(\"scores\").average() == 80",
+            Pass,
+            Value::Bool(true),
+        ),
+        (
+            "custom(\"scores\").sum() + custom(\"scores\").max() - custom(\"scores\").min()",
+            Error,
+            Value::Number(260.0),
+        ),
+        (
+            "jq(entity.descriptor(), \".info[\\\"x-cortex-custom-metadata\\\"][\\\"test.coverage\\\"].line | tonumber\") > 85",
+            Pass,
+            Value::Bool(true),
+        ),
+        (
+            "jq(custom(\"scores\"), \"length\") == 4",
+            Pass,
+            Value::Bool(true),
+        ),
+        (
+            "codecov.lastUploadAt().fromNow() > duration(\"P-7D\")",
+            Pass,
+            Value::Bool(true),
+        ),
+        (
+            "codecov.lastUploadAt().fromNow() > duration(\"-PT24H\")",
+            Fail,
+            Value::Bool(false),
+        ),
+        (
+            "custom(\"released\").fromNow() < duration('P-30D')",
+            Pass,
+            Value::Bool(true),
+        ),
+        (
+            "timestamp(\"2026-11-01T00:00:00Z\") < codecov.lastUploadAt()",
+            Pass,
+            Value::Bool(true),
+        ),
+        (
+            "duration(\"P1W\") == duration(\"P7D\")",
+            Pass,
+            Value::Bool(true),
+        ),
+        (
+            "captures(\"cov\", codecov.codeCoverage()) >= 80",
+            Pass,
+            Value::Bool(true),
+        ),
+        (
+            "2 * 3 + 4 % 3 - -1 == 8 AND 7 / 2 == 3.5",
+            Pass,
+            Value::Bool(true),
+        ),
+        (
+            "[1, 2, 3].any(x => [3, 4].any(y => x == y))",
+            Pass,
+            Value::Bool(true),
+        ),
+        (
+            "\"a\" + 'b' == \"ab\" /* string concatenation */",
+            Pass,
+            Value::Bool(true),
+        ),
+    ];
+    for (src, verdict, value) in cases {
+        let e = run_in(&w, src);
+        assert_eq!(
+            (e.verdict, &e.value),
+            (*verdict, value),
+            "{src}: {}",
+            e.explanation
+        );
+    }
+    let e = run_in(&w, "captures(\"cov\", codecov.codeCoverage()) >= 80");
+    assert_eq!(e.captures.get("cov"), Some(&Value::Number(87.3)));
+    let e = run_in(&w, "entity.tag().length");
+    assert_eq!(
+        e.explanation,
+        "rule must be true or false, but it is a number: 3"
+    );
+}
+
+#[test]
+fn runtime_errors_name_types_and_places() {
+    let w = world();
+    let cases: &[(&str, &str)] = &[
+        (
+            "custom(\"tier\").any(x => x)",
+            "a list was expected, found a string in `custom(\"tier\").any(x => x)`",
+        ),
+        (
+            "custom(\"tier\").matches(\"t.*\") AND custom(\"openVulns\").matches(\"0\")",
+            "a regex needs a string, found a number in `custom(\"openVulns\").matches(\"0\")`",
+        ),
+        (
+            "jq(custom(\"tier\"), \"tonumber\") > 1",
+            "jq `tonumber` failed: cannot parse \"tier1\" as JSON: byte offset 0: value expected in `jq(custom(\"tier\"), \"tonumber\")`",
+        ),
+        (
+            "custom(\"tier\") + 1 > 1",
+            "cannot apply `+` to a string and a number in `custom(\"tier\") + 1`",
+        ),
+        (
+            "entity.parents().any(x => x.tag)",
+            "a lambda needs true or false, got a string in `entity.parents().any(x => x.tag)`",
+        ),
+    ];
+    for (src, msg) in cases {
+        let e = run_in(&w, src);
+        assert_eq!(
+            (e.verdict, e.explanation.as_str()),
+            (Verdict::Error, *msg),
             "{src}"
         );
     }
