@@ -28,7 +28,11 @@ impl Catalog {
                 index.entry(r.clone()).or_insert(i);
             }
         }
-        Catalog { entities, diagnostics, index }
+        Catalog {
+            entities,
+            diagnostics,
+            index,
+        }
     }
 
     /// The entity with this tag or Backstage ref (`component:default/name`).
