@@ -32,19 +32,35 @@ pub(crate) fn read_file_text(
     rel: &Path,
     accounts: &[CodecovAccount],
 ) -> FileResult {
+    let docs = match yaml::parse_documents(source, display) {
+        Ok(docs) => docs,
+        Err(d) => {
+            return FileResult {
+                display: display.to_path_buf(),
+                diagnostics: vec![*d],
+                ..FileResult::default()
+            };
+        }
+    };
+    let mut out = read_nodes(&docs, display, rel, accounts, Some(source));
+    attach_source_lines(&mut out.diagnostics, source, display);
+    out
+}
+
+/// Reads and maps parsed documents (from a file, or JSON from an HTTP source).
+pub(crate) fn read_nodes(
+    docs: &[yaml::Node],
+    display: &Path,
+    rel: &Path,
+    accounts: &[CodecovAccount],
+    source: Option<&str>,
+) -> FileResult {
     let mut out = FileResult {
         display: display.to_path_buf(),
         ..FileResult::default()
     };
-    let docs = match yaml::parse_documents(source, display) {
-        Ok(docs) => docs,
-        Err(d) => {
-            out.diagnostics.push(*d);
-            return out;
-        }
-    };
     let mut ctx = Ctx::new(display, rel);
-    for doc in &docs {
+    for doc in docs {
         match read::read_document(doc, &mut ctx) {
             Document::Entity(read) => {
                 let read = *read;
@@ -55,8 +71,7 @@ pub(crate) fn read_file_text(
                 entity.unmapped_reason = m.unmapped_reason;
                 ctx.diags.extend(m.diagnostics);
                 let head = source
-                    .lines()
-                    .nth(entity.source.line.saturating_sub(1))
+                    .and_then(|s| s.lines().nth(entity.source.line.checked_sub(1)?))
                     .unwrap_or_default();
                 out.heads.push(head.trim_end_matches('\r').to_string());
                 out.entities.push(entity);
@@ -66,7 +81,6 @@ pub(crate) fn read_file_text(
         }
     }
     out.diagnostics = ctx.diags;
-    attach_source_lines(&mut out.diagnostics, source, display);
     out
 }
 
@@ -344,6 +358,37 @@ fn place(d: Diagnostic, at: &SourceLocation) -> Diagnostic {
     }
 }
 
+/// Reads every file of `dir` (in parallel) and the files its Location entities name.
+pub(crate) fn load_files(
+    dir: &Path,
+    accounts: &[CodecovAccount],
+) -> (Vec<FileResult>, Vec<Diagnostic>) {
+    load_files_with(dir, |job| read_file(job, accounts).1)
+}
+
+/// [`load_files`] with the function reading one file (the cache reuses unchanged results).
+pub(crate) fn load_files_with(
+    dir: &Path,
+    read: impl Fn(&FileJob) -> FileResult + Sync,
+) -> (Vec<FileResult>, Vec<Diagnostic>) {
+    let mut diagnostics = Vec::new();
+    let jobs = jobs_for(dir, &mut diagnostics);
+    let mut results: Vec<FileResult> = parallel_map(&jobs, &read);
+    let mut loaded: HashSet<PathBuf> = jobs
+        .iter()
+        .filter_map(|j| std::fs::canonicalize(&j.path).ok())
+        .collect();
+    let pending: Vec<_> = jobs
+        .iter()
+        .zip(&results)
+        .flat_map(|(j, r)| r.locations.iter().cloned().map(|t| (j.path.clone(), t)))
+        .collect();
+    let mut followed = Vec::new();
+    follow_locations(dir, pending, &mut loaded, &read, &mut followed);
+    results.extend(followed);
+    (results, diagnostics)
+}
+
 /// Puts file results together: entities in order, a repeated tag is an error naming both sources
 /// (the later entity is left out), diagnostics in order.
 pub(crate) fn assemble(
@@ -377,11 +422,13 @@ pub(crate) fn assemble(
 
 /// The error for an entity whose tag is already taken by the entity at `first`.
 pub(crate) fn duplicate(tag: &str, src: &SourceLocation, first: &SourceLocation) -> Diagnostic {
+    let first_place = if first.line > 0 {
+        format!("{}:{}:{}", first.file.display(), first.line, first.column)
+    } else {
+        first.file.display().to_string()
+    };
     let mut d = Diagnostic::error(format!(
-        "duplicate tag `{tag}`: also defined at {}:{}:{}; this one is left out",
-        first.file.display(),
-        first.line,
-        first.column
+        "duplicate tag `{tag}`: also defined at {first_place}; this one is left out"
     ))
     .in_file(&src.file)
     .with_hint("tags must be unique across the catalog; rename one of them");

@@ -3,12 +3,14 @@
 mod entity;
 mod load;
 mod read;
+mod sources;
 mod yaml;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::Path;
 
 pub use entity::*;
+pub use sources::{BackstageSource, CatalogSources};
 
 use crate::config::CodecovAccount;
 use crate::diag::Diagnostic;
@@ -53,28 +55,7 @@ impl Catalog {
 
     /// [`Catalog::load`], recording which of these `[[codecov.accounts]]` serves each entity.
     pub fn load_with_accounts(dir: &Path, accounts: &[CodecovAccount]) -> Catalog {
-        let mut diagnostics = Vec::new();
-        let jobs = load::jobs_for(dir, &mut diagnostics);
-        let mut results: Vec<load::FileResult> =
-            load::parallel_map(&jobs, |job| load::read_file(job, accounts).1);
-        let mut loaded: HashSet<_> = jobs
-            .iter()
-            .filter_map(|j| std::fs::canonicalize(&j.path).ok())
-            .collect();
-        let pending: Vec<_> = jobs
-            .iter()
-            .zip(&results)
-            .flat_map(|(j, r)| r.locations.iter().cloned().map(|t| (j.path.clone(), t)))
-            .collect();
-        let mut followed = Vec::new();
-        load::follow_locations(
-            dir,
-            pending,
-            &mut loaded,
-            |job| load::read_file(job, accounts).1,
-            &mut followed,
-        );
-        results.extend(followed);
+        let (results, diagnostics) = load::load_files(dir, accounts);
         let (entities, diagnostics) = load::assemble(results, diagnostics);
         Catalog::from_entities(entities, diagnostics)
     }

@@ -40,6 +40,15 @@ pub(crate) enum NodeValue {
 }
 
 impl Node {
+    /// A node without a position.
+    pub fn unplaced(value: NodeValue) -> Node {
+        Node {
+            value,
+            line: 0,
+            column: 0,
+        }
+    }
+
     /// The scalar as text (strings as they are, numbers and booleans printed), `None` for
     /// null, lists and maps.
     pub fn scalar_text(&self) -> Option<String> {
@@ -129,6 +138,38 @@ impl Node {
                     .collect(),
             ),
         }
+    }
+}
+
+impl Node {
+    /// A node tree (without positions) from JSON, for entities read over HTTP.
+    pub fn from_json(value: &serde_json::Value) -> Node {
+        use serde_json::Value as J;
+        Node::unplaced(match value {
+            J::Null => NodeValue::Null,
+            J::Bool(b) => NodeValue::Bool(*b),
+            J::Number(n) => {
+                if let Some(i) = n.as_i64() {
+                    NodeValue::Int(i)
+                } else if let Some(u) = n.as_u64() {
+                    NodeValue::UInt(u)
+                } else {
+                    NodeValue::Float(n.as_f64().unwrap_or(f64::NAN))
+                }
+            }
+            J::String(s) => NodeValue::Str(s.clone()),
+            J::Array(items) => NodeValue::Seq(items.iter().map(Node::from_json).collect()),
+            J::Object(map) => NodeValue::Map(
+                map.iter()
+                    .map(|(k, v)| {
+                        (
+                            Node::unplaced(NodeValue::Str(k.clone())),
+                            Node::from_json(v),
+                        )
+                    })
+                    .collect(),
+            ),
+        })
     }
 }
 
@@ -320,5 +361,11 @@ mod tests {
         assert!(err.source_line.is_some(), "{err}");
         assert!(err.message.starts_with("malformed YAML: "), "{err}");
         assert!(!err.message.contains("line "), "{err}");
+    }
+
+    #[test]
+    fn json_round_trips_through_nodes() {
+        let v = serde_json::json!({"a": [1, -2, 2.5, "x", null, true, {"b": {}}], "big": 18446744073709551615u64});
+        assert_eq!(Node::from_json(&v).to_json(), v);
     }
 }
