@@ -1,5 +1,6 @@
 //! Catalog: entity descriptors (Cortex and Backstage) loaded into [`Entity`] values.
 
+mod cache;
 mod entity;
 mod load;
 mod read;
@@ -9,6 +10,7 @@ mod yaml;
 use std::collections::HashMap;
 use std::path::Path;
 
+pub use cache::{CatalogCache, ReloadStats};
 pub use entity::*;
 pub use sources::{BackstageSource, CatalogSources};
 
