@@ -42,6 +42,16 @@ pub struct PluginManifest {
 pub struct CatalogConfig {
     /// Folder of descriptors.
     pub path: PathBuf,
+    /// Backstage host root (e.g. `https://backstage.example.com`); empty: no HTTP source.
+    pub backstage_url: String,
+    /// Name of the environment variable holding the Backstage token (sent as a bearer token).
+    pub backstage_token_env: String,
+    /// Backstage catalog filters (`kind=component`), each a `filter` query parameter; empty: all.
+    pub backstage_filter: Vec<String>,
+    /// Entities per page when paging through `/api/catalog/entities/by-query`.
+    pub backstage_page_size: usize,
+    /// Timeout of each Backstage request, in seconds.
+    pub backstage_timeout_secs: u64,
 }
 
 /// `[scorecards]`.
