@@ -355,3 +355,104 @@ async fn a_configured_branch_reads_totals_of_that_branch() {
     );
     assert_eq!(f.status, FactStatus::Ok);
 }
+
+#[tokio::test]
+async fn trend_upload_time_and_pull_requests_come_from_the_fixture() {
+    let server = fixture::start().await.unwrap();
+    let providers = Providers::from_config(&config(&server.url())).unwrap();
+    let entities = vec![
+        entity(
+            "payments-api",
+            Some(("github", "acme", "payments-api", None)),
+        ),
+        entity("ledger", Some(("github", "acme", "ledger", None))),
+        entity(
+            "notifications",
+            Some(("github", "acme", "notifications", None)),
+        ),
+        entity(
+            "billing-core",
+            Some(("github", "acme", "platform", Some("billing"))),
+        ),
+        entity(
+            "identity",
+            Some(("github", "acme", "platform", Some("identity"))),
+        ),
+    ];
+    let cat = catalog(entities.clone());
+    let refs: Vec<_> = entities.iter().collect();
+    let keys = vec![
+        key("coverageTrend", &[("days", json!(30))]),
+        key("coverageTrend", &[("days", json!(100))]),
+        key("lastUploadAt", &[]),
+        key("pullRequest.patchCoverage", &[("id", json!(412))]),
+        key("pullRequest.coverageDelta", &[("id", json!(412))]),
+        key("pullRequest.patchCoverage", &[("id", json!(418))]),
+        key("pullRequest.coverageDelta", &[("id", json!(418))]),
+        key("pullRequest.patchCoverage", &[("id", json!(999))]),
+        key("misses", &[]),
+    ];
+    let facts = providers.fetch(&cat, &refs, &keys).await;
+    let [payments, ledger, notifications, billing, identity] = &facts[..] else {
+        panic!()
+    };
+
+    // 93.1 % 120 days ago to 97.42 % today: about +1.1 points a month, +3.6 over 100 days.
+    let month = number(&payments[0]);
+    assert!((0.5..1.7).contains(&month), "{month}");
+    let hundred = number(&payments[1]);
+    assert!((3.0..4.2).contains(&hundred), "{hundred}");
+    let Value::Timestamp(t) = payments[2].value else {
+        panic!("{:?}", payments[2])
+    };
+    assert!((chrono::Utc::now() - t).num_minutes().abs() < 3 * 60 + 5);
+    assert_eq!(number(&payments[3]), 96.0);
+    assert_eq!(
+        payments[3].origin.as_deref(),
+        Some("github/acme/payments-api, pull request #412")
+    );
+    assert_eq!(number(&payments[4]), 0.11);
+    assert_eq!(
+        no_data(&payments[5]),
+        "pull request #418 has no processed comparison yet"
+    );
+    assert_eq!(
+        no_data(&payments[6]),
+        "pull request #418 has no base coverage"
+    );
+    assert!(
+        error(&payments[7])
+            .starts_with("Codecov answered 404 Not Found: No Pull matches the given query.")
+    );
+    assert_eq!(number(&payments[8]), 104.0);
+
+    // The last complete upload with coverage, skipping a pending commit; on the default branch.
+    let Value::Timestamp(t) = ledger[2].value else {
+        panic!("{:?}", ledger[2])
+    };
+    assert_eq!((chrono::Utc::now() - t).num_hours(), 400);
+
+    assert_eq!(
+        no_data(&notifications[0]),
+        "no coverage measurements in the last 30 days"
+    );
+    assert_eq!(
+        no_data(&notifications[2]),
+        "no commit with coverage on branch main"
+    );
+    assert_eq!(
+        no_data(&notifications[8]),
+        "no coverage uploads on the default branch"
+    );
+
+    // A flag entity's trend is its flag's; an unknown flag has none.
+    assert!(number(&billing[0]).is_finite());
+    assert_eq!(
+        billing[0].origin.as_deref(),
+        Some("github/acme/platform, flag billing")
+    );
+    assert_eq!(
+        no_data(&identity[0]),
+        "no coverage measurements in the last 30 days"
+    );
+}
