@@ -7,6 +7,7 @@
 
 pub mod cache;
 pub mod codecov;
+pub mod datadog;
 pub mod fixture;
 pub mod http;
 pub mod secrets;
@@ -25,6 +26,7 @@ pub use http::StatsSnapshot;
 #[derive(Debug, Clone)]
 pub struct Providers {
     codecov: Arc<codecov::Codecov>,
+    datadog: Option<Arc<datadog::Datadog>>,
 }
 
 impl Providers {
@@ -33,15 +35,30 @@ impl Providers {
     pub fn from_config(cfg: &Config) -> Result<Providers, ConfigError> {
         let secrets = secrets::SecretSource::load(&cfg.http.secrets_file)?;
         let http = http::Http::new(&cfg.http).map_err(ConfigError::Invalid)?;
-        let codecov = codecov::Codecov::new(&cfg.codecov, http, &secrets)?;
+        let codecov = codecov::Codecov::new(&cfg.codecov, http.clone(), &secrets)?;
+        let datadog = if cfg.datadog.enabled {
+            Some(Arc::new(datadog::Datadog::new(
+                &cfg.datadog,
+                http,
+                &secrets,
+            )?))
+        } else {
+            None
+        };
         Ok(Providers {
             codecov: Arc::new(codecov),
+            datadog,
         })
     }
 
     /// The Codecov provider.
     pub fn codecov(&self) -> &codecov::Codecov {
         &self.codecov
+    }
+
+    /// The Datadog provider, when `[datadog] enabled`.
+    pub fn datadog(&self) -> Option<&datadog::Datadog> {
+        self.datadog.as_deref()
     }
 
     /// One `Vec<Fact>` per entity, in key order; concurrent, bounded, cached; never panics.
@@ -64,6 +81,12 @@ impl Providers {
     pub async fn answer(&self, catalog: &Catalog, entity: &Entity, key: &FactKey) -> Fact {
         match key.source.as_str() {
             "codecov" => self.codecov.answer(key, entity).await,
+            "datadog" => match &self.datadog {
+                Some(d) => d.answer(key, entity).await,
+                None => Fact::error(
+                    "data source datadog is not configured (set [datadog] enabled = true)",
+                ),
+            },
             "catalog" => catalog_fact(key, entity, catalog),
             other => Fact::error(format!("data source {other} is not configured")),
         }
