@@ -518,7 +518,7 @@ impl ProviderHttp {
         let (kind, message) = if e.is_timeout() || lower.contains("timed out") {
             (
                 FaultKind::Timeout,
-                format!("{name} at {host} did not answer in time (timeout)"),
+                format!("{name} at {host} timed out"),
             )
         } else if is_refused(e) || lower.contains("connection refused") {
             (
