@@ -20,6 +20,10 @@ pub struct Config {
     pub scorecards: ScorecardsConfig,
     /// The Codecov provider.
     pub codecov: CodecovConfig,
+    /// The Datadog Code Coverage provider.
+    pub datadog: DatadogConfig,
+    /// The HTTP layer every provider shares: timeouts, retries, secrets.
+    pub http: HttpConfig,
 }
 
 /// The plugin manifest (`[plugin]`).
@@ -74,6 +78,12 @@ pub struct CodecovConfig {
     pub cache_ttl_secs: u64,
     /// Requests in flight at once.
     pub concurrency: usize,
+    /// Requests per second at most (token bucket refill rate).
+    pub rate_limit_per_sec: u32,
+    /// Requests that may start at once before the rate limit applies (token bucket size).
+    pub rate_limit_burst: u32,
+    /// How long a 404 answer is reused, in seconds.
+    pub not_found_ttl_secs: u64,
     /// Further Codecov accounts or hosts, each serving the owners it lists (`[[codecov.accounts]]`).
     #[serde(default)]
     pub accounts: Vec<CodecovAccount>,
@@ -91,6 +101,56 @@ pub struct CodecovAccount {
     pub token_env: Option<String>,
     /// The Codecov owners (organisations) this account serves, matched case-insensitively.
     pub owners: Vec<String>,
+}
+
+/// `[datadog]`: Datadog Code Coverage (v2 API).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatadogConfig {
+    /// Whether rubric asks Datadog at all; when false, `datadog.*` rules get an error outcome.
+    pub enabled: bool,
+    /// The Datadog site (`datadoghq.com`, `datadoghq.eu`, `us3.datadoghq.com`, `ddog-gov.com`...).
+    pub site: String,
+    /// API host root overriding the one derived from `site` (for proxies and tests); empty: none.
+    pub url: String,
+    /// Environment variable holding the API key (`DD-API-KEY`).
+    pub api_key_env: String,
+    /// Environment variable holding the application key (`DD-APPLICATION-KEY`).
+    pub app_key_env: String,
+    /// Branch summarised when a rule names none.
+    pub branch: String,
+    /// Cache TTL in seconds.
+    pub cache_ttl_secs: u64,
+    /// Requests in flight at once.
+    pub concurrency: usize,
+    /// Requests per second at most.
+    pub rate_limit_per_sec: u32,
+    /// Token bucket size.
+    pub rate_limit_burst: u32,
+    /// How long a 404 answer is reused, in seconds.
+    pub not_found_ttl_secs: u64,
+}
+
+/// `[http]`: the HTTP layer all providers share.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Time allowed to open a connection (TCP + TLS), in milliseconds.
+    pub connect_timeout_ms: u64,
+    /// Time allowed between two reads of a response, in milliseconds.
+    pub read_timeout_ms: u64,
+    /// Time allowed for one whole request, in milliseconds.
+    pub request_timeout_ms: u64,
+    /// Retries after the first attempt (connection errors, timeouts, 5xx, 429).
+    pub max_retries: u32,
+    /// Total time one fetch may spend retrying, in milliseconds.
+    pub retry_budget_ms: u64,
+    /// First backoff delay in milliseconds; doubles each retry, with full jitter.
+    pub backoff_base_ms: u64,
+    /// Longest `Retry-After` honoured, in seconds; a longer one fails the fetch.
+    pub max_retry_after_secs: u64,
+    /// A file of `NAME=value` lines read for any token variable the environment lacks; empty: none.
+    pub secrets_file: PathBuf,
 }
 
 /// Configuration that cannot be used: exit code 2.
