@@ -1,10 +1,21 @@
-//! `rubric eval`, `rubric demo`, `rubric scorecard` and `rubric gate`.
+//! `rubric eval`, `rubric demo`, `rubric scorecard validate` and `rubric gate`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use chrono::Utc;
 
 use super::{CliError, CliResult, Global};
+use crate::catalog::Catalog;
+use crate::config::Config;
+use crate::cql::{Program, Registry, SlotTable, Verdict};
+use crate::diag::Diagnostic;
+use crate::pipeline;
+use crate::providers::{self, Providers};
+use crate::scorecard::Scorecard;
+use crate::scorecard::report::{self, DiagnosticReport, EvalReport};
 
-/// Output formats of `rubric eval`.
+/// Output formats of `rubric eval` and `rubric demo`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
     /// A table for people.
@@ -12,6 +23,21 @@ pub enum Format {
     Table,
     /// The JSON contract (`{"scorecards": [...]}`).
     Json,
+    /// Markdown, for a pull-request comment.
+    Markdown,
+    /// JUnit XML, for CI dashboards.
+    Junit,
+}
+
+impl Format {
+    fn render(self, report: &EvalReport) -> String {
+        match self {
+            Format::Table => report::table::render(report),
+            Format::Json => report.to_json() + "\n",
+            Format::Markdown => report::markdown::render(report),
+            Format::Junit => report::junit::render(report),
+        }
+    }
 }
 
 /// `rubric eval`.
@@ -49,34 +75,294 @@ pub enum ScorecardCommand {
 /// `rubric gate`.
 #[derive(Debug, clap::Args)]
 pub struct GateArgs {
-    /// The scorecard to gate on.
-    #[arg(long)]
-    pub scorecard: String,
-    /// The entity to gate.
-    #[arg(long)]
+    /// The scorecard to gate on (needed by --min-level and --min-score).
+    #[arg(long, value_name = "TAG")]
+    pub scorecard: Option<String>,
+    /// The entity to gate (tag or Backstage ref).
+    #[arg(long, value_name = "TAG")]
     pub entity: String,
+    /// The lowest acceptable level (by name).
+    #[arg(long, value_name = "NAME", conflicts_with = "min_score")]
+    pub min_level: Option<String>,
+    /// The lowest acceptable score percentage.
+    #[arg(long, value_name = "PCT")]
+    pub min_score: Option<f64>,
+    /// The lowest acceptable total coverage of the entity's Codecov project, in percent.
+    #[arg(long, value_name = "PCT")]
+    pub min_coverage: Option<f64>,
+    /// The lowest acceptable patch coverage of pull request --pull, in percent.
+    #[arg(long, value_name = "PCT", requires = "pull")]
+    pub min_patch_coverage: Option<f64>,
+    /// The pull request whose patch coverage --min-patch-coverage checks.
+    #[arg(long, value_name = "N", requires = "min_patch_coverage")]
+    pub pull: Option<u64>,
+    /// Folder of entity descriptors (default from config).
+    #[arg(long, value_name = "DIR")]
+    pub catalog: Option<PathBuf>,
+    /// Folder of scorecards (default from config).
+    #[arg(long, value_name = "DIR")]
+    pub scorecards: Option<PathBuf>,
 }
 
-fn unbuilt(what: &str) -> CliResult {
-    Err(CliError::Usage(format!("{what} is not built yet")))
+/// A folder given on the command line or in the configuration that must exist.
+fn existing_dir(
+    given: Option<PathBuf>,
+    configured: &Path,
+    what: &str,
+) -> Result<PathBuf, CliError> {
+    let dir = given.unwrap_or_else(|| configured.to_path_buf());
+    if dir.is_dir() {
+        Ok(dir)
+    } else {
+        Err(CliError::Usage(format!(
+            "the {what} folder {} does not exist (give --{what} DIR or set it in the configuration)",
+            dir.display()
+        )))
+    }
 }
 
-/// Runs `rubric eval`.
-pub async fn eval(_args: EvalArgs, _g: &Global) -> CliResult {
-    unbuilt("rubric eval")
+fn print_diagnostics(diags: &[Diagnostic]) {
+    for d in diags {
+        eprint!("{d}");
+    }
 }
 
-/// Runs `rubric demo`.
-pub async fn demo(_args: DemoArgs, _g: &Global) -> CliResult {
-    unbuilt("rubric demo")
+/// Loads and reports the catalog and scorecards, then evaluates them.
+async fn evaluate(
+    cfg: &Config,
+    catalog_dir: &Path,
+    scorecard_dir: &Path,
+) -> Result<EvalReport, CliError> {
+    let catalog = Catalog::load_with_accounts(catalog_dir, &cfg.codecov.accounts);
+    print_diagnostics(&catalog.diagnostics);
+    let (scorecards, diags) = Scorecard::load_dir(scorecard_dir, Registry::standard());
+    print_diagnostics(&diags);
+    let providers = Providers::from_config(cfg)?;
+    let mut report = pipeline::run(cfg, &catalog, &scorecards, &providers, Utc::now()).await;
+    report.diagnostics = catalog
+        .diagnostics
+        .iter()
+        .chain(&diags)
+        .map(DiagnosticReport::from)
+        .collect();
+    Ok(report)
 }
 
-/// Runs `rubric scorecard ...`.
-pub async fn scorecard(_cmd: ScorecardCommand, _g: &Global) -> CliResult {
-    unbuilt("rubric scorecard")
+/// Runs `rubric eval`: exit 0 when evaluation ran (even with failing rules), 2 for unusable
+/// configuration.
+pub async fn eval(args: EvalArgs, g: &Global) -> CliResult {
+    let cfg = g.load_config()?;
+    let catalog_dir = existing_dir(args.catalog, &cfg.catalog.path, "catalog")?;
+    let scorecard_dir = existing_dir(args.scorecards, &cfg.scorecards.path, "scorecards")?;
+    let report = evaluate(&cfg, &catalog_dir, &scorecard_dir).await?;
+    print!("{}", args.format.render(&report));
+    Ok(ExitCode::SUCCESS)
 }
 
-/// Runs `rubric gate`.
-pub async fn gate(_args: GateArgs, _g: &Global) -> CliResult {
-    unbuilt("rubric gate")
+/// The sample folder `name`: under the current directory when it is there, else the crate's.
+fn sample_dir(name: &str) -> PathBuf {
+    let here = PathBuf::from(name);
+    if here.is_dir() {
+        here
+    } else {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(name)
+    }
+}
+
+/// Runs `rubric demo`: the sample catalog and scorecards against the built-in Codecov fixture
+/// server on 127.0.0.1; no network, no token.
+pub async fn demo(args: DemoArgs, g: &Global) -> CliResult {
+    let mut cfg = g.load_config()?;
+    let server = providers::fixture::start().await.map_err(|e| {
+        CliError::Other(anyhow::anyhow!("cannot start the demo Codecov server: {e}"))
+    })?;
+    cfg.codecov.url = server.url();
+    for account in &mut cfg.codecov.accounts {
+        account.url = Some(server.url());
+    }
+    let report = evaluate(&cfg, &sample_dir("entities"), &sample_dir("scorecards")).await?;
+    print!("{}", args.format.render(&report));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs `rubric scorecard validate`: every scorecard parsed, every rule compiled, every error
+/// printed; exit 1 on any error.
+pub async fn scorecard(cmd: ScorecardCommand, g: &Global) -> CliResult {
+    let ScorecardCommand::Validate { dir } = cmd;
+    let cfg = g.load_config()?;
+    let dir = existing_dir(dir, &cfg.scorecards.path, "scorecards")?;
+    let (cards, diags) = Scorecard::load_dir(&dir, Registry::standard());
+    print_diagnostics(&diags);
+    let errors = diags.iter().filter(|d| d.is_error()).count();
+    let warnings = diags.len() - errors;
+    let rules: usize = cards.iter().map(|c| c.spec.rules.len()).sum();
+    println!(
+        "{} scorecard(s), {rules} rule(s): {errors} error(s), {warnings} warning(s)",
+        cards.len()
+    );
+    Ok(if errors > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Runs `rubric gate`: exit 0 when every condition holds, 1 when one does not (printing what
+/// fails and the next steps), 2 on configuration errors.
+pub async fn gate(args: GateArgs, g: &Global) -> CliResult {
+    let wants_scorecard = args.min_level.is_some() || args.min_score.is_some();
+    if !wants_scorecard && args.min_coverage.is_none() && args.min_patch_coverage.is_none() {
+        return Err(CliError::Usage(
+            "give a condition: --min-level, --min-score, --min-coverage or --min-patch-coverage"
+                .into(),
+        ));
+    }
+    if wants_scorecard && args.scorecard.is_none() {
+        return Err(CliError::Usage(
+            "--min-level and --min-score need --scorecard TAG".into(),
+        ));
+    }
+    let cfg = g.load_config()?;
+    let catalog_dir = existing_dir(args.catalog.clone(), &cfg.catalog.path, "catalog")?;
+    let catalog = Catalog::load_with_accounts(&catalog_dir, &cfg.codecov.accounts);
+    print_diagnostics(
+        &catalog
+            .diagnostics
+            .iter()
+            .filter(|d| d.is_error())
+            .cloned()
+            .collect::<Vec<_>>(),
+    );
+    let Some(entity) = catalog.get(&args.entity) else {
+        let hint = crate::scorecard::load::did_you_mean(
+            &args.entity,
+            catalog.entities.iter().map(|e| e.tag.as_str()),
+        )
+        .map(|t| format!(" (did you mean `{t}`?)"))
+        .unwrap_or_default();
+        return Err(CliError::Usage(format!(
+            "no entity `{}` in {}{hint}",
+            args.entity,
+            catalog_dir.display()
+        )));
+    };
+    let providers = Providers::from_config(&cfg)?;
+    let mut failures = Vec::new();
+    let now = Utc::now();
+
+    if let Some(tag) = &args.scorecard {
+        let dir = existing_dir(args.scorecards.clone(), &cfg.scorecards.path, "scorecards")?;
+        let (cards, diags) = Scorecard::load_dir(&dir, Registry::standard());
+        print_diagnostics(
+            &diags
+                .iter()
+                .filter(|d| d.is_error())
+                .cloned()
+                .collect::<Vec<_>>(),
+        );
+        let Some(card) = cards.into_iter().find(|c| &c.spec.tag == tag) else {
+            return Err(CliError::Usage(format!(
+                "no scorecard `{tag}` in {}",
+                dir.display()
+            )));
+        };
+        let facts = pipeline::fetch_for(&catalog, &[entity], card.fact_keys(), &providers)
+            .await
+            .pop()
+            .unwrap_or_default();
+        let result = card.evaluate(entity, &catalog, &facts, now);
+        println!(
+            "{} on {}: level {}, score {}",
+            entity.tag,
+            card.spec.tag,
+            result.level_text(),
+            result.score_text()
+        );
+        if let Some(min) = &args.min_level {
+            let levels = card.report().levels;
+            let Some(wanted) = levels.iter().find(|l| &l.name == min) else {
+                let names: Vec<&str> = levels.iter().map(|l| l.name.as_str()).collect();
+                return Err(CliError::Usage(format!(
+                    "scorecard `{tag}` has no level `{min}` (levels: {})",
+                    names.join(", ")
+                )));
+            };
+            if result.rank.is_none_or(|rank| rank < wanted.rank) {
+                failures.push(format!("level {} is below {min}", result.level_text()));
+            }
+        }
+        if let Some(min) = args.min_score
+            && result.percentage.unwrap_or(0.0) < min
+        {
+            failures.push(format!("score {} is below {min}%", result.score_text()));
+        }
+        for rule in result.rules.iter().filter(|r| {
+            !r.outcome.is_passing() && r.outcome != crate::scorecard::score::Outcome::Skipped
+        }) {
+            println!(
+                "  {}: {}: {}",
+                rule.outcome.as_str(),
+                rule.title,
+                rule.message
+            );
+        }
+        if !failures.is_empty() && !result.next_steps.is_empty() {
+            let target = result
+                .next_level
+                .as_deref()
+                .map(|l| format!(" to reach {l}"))
+                .unwrap_or_default();
+            println!("Next steps{target}:");
+            for (i, step) in result.next_steps.iter().enumerate() {
+                println!("  {}. {}: {}", i + 1, step.title, step.message);
+            }
+        }
+    }
+
+    let mut checks = Vec::new();
+    if let Some(min) = args.min_coverage {
+        checks.push(format!("codecov.codeCoverage() >= {min}"));
+    }
+    if let (Some(min), Some(pull)) = (args.min_patch_coverage, args.pull) {
+        checks.push(format!(
+            "codecov.pullRequest({pull}).patchCoverage() >= {min}"
+        ));
+    }
+    if !checks.is_empty() {
+        let mut slots = SlotTable::new();
+        let mut programs = Vec::new();
+        for check in &checks {
+            match Program::compile(check, Registry::standard(), &mut slots) {
+                Ok(compiled) => programs.push(compiled.program),
+                Err(diags) => {
+                    let why = diags
+                        .first()
+                        .map_or_else(String::new, |d| d.message.clone());
+                    return Err(CliError::Usage(format!("cannot check `{check}`: {why}")));
+                }
+            }
+        }
+        let facts = pipeline::fetch_for(&catalog, &[entity], slots.keys(), &providers)
+            .await
+            .pop()
+            .unwrap_or_default();
+        for program in &programs {
+            let e = program.evaluate(&facts, now);
+            println!("{} {}: {}", entity.tag, e.verdict.as_str(), e.explanation);
+            if e.verdict != Verdict::Pass {
+                failures.push(format!("{}: {}", program.source(), e.explanation));
+            }
+        }
+    }
+
+    if failures.is_empty() {
+        println!("gate passed");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        println!("gate failed:");
+        for f in &failures {
+            println!("  - {f}");
+        }
+        Ok(ExitCode::from(1))
+    }
 }
