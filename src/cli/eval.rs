@@ -8,12 +8,14 @@ use chrono::Utc;
 use super::{CliError, CliResult, Global};
 use crate::catalog::Catalog;
 use crate::config::Config;
-use crate::cql::{Program, Registry, SlotTable, Verdict};
+use crate::cql::Registry;
 use crate::diag::Diagnostic;
+use crate::facts::{Fact, FactKey};
 use crate::pipeline;
 use crate::providers::{self, Providers};
 use crate::scorecard::Scorecard;
 use crate::scorecard::report::{self, DiagnosticReport, EvalReport};
+use crate::value::Value;
 
 /// Output formats of `rubric eval` and `rubric demo`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -207,6 +209,38 @@ pub async fn scorecard(cmd: ScorecardCommand, g: &Global) -> CliResult {
     })
 }
 
+/// Whether a coverage fact meets `min`, and the sentence that says so:
+/// `codecov.codeCoverage() = 61.2 (github/acme/api), needs >= 90`.
+fn coverage_check(key: &FactKey, min: f64, fact: &Fact) -> (bool, String) {
+    let label = match key.arg("id") {
+        Some(id) => format!("codecov.pullRequest({id}).patchCoverage()"),
+        None => key.to_string(),
+    };
+    let origin = fact
+        .origin
+        .as_deref()
+        .map(|o| format!(" ({o})"))
+        .unwrap_or_default();
+    let needs = format!("needs >= {}", crate::scorecard::report::format_number(min));
+    match (&fact.value, fact.null_reason()) {
+        (Value::Number(n), None) => (
+            *n >= min,
+            format!(
+                "{label} = {}{origin}, {needs}",
+                crate::scorecard::report::format_number(*n)
+            ),
+        ),
+        (_, Some(reason)) => (
+            false,
+            format!("{label} is null ({reason}){origin}, {needs}"),
+        ),
+        (other, None) => (
+            false,
+            format!("{label} = {other}{origin} is not a number, {needs}"),
+        ),
+    }
+}
+
 /// Runs `rubric gate`: exit 0 when every condition holds, 1 when one does not (printing what
 /// fails and the next steps), 2 on configuration errors.
 pub async fn gate(args: GateArgs, g: &Global) -> CliResult {
@@ -319,38 +353,30 @@ pub async fn gate(args: GateArgs, g: &Global) -> CliResult {
         }
     }
 
-    let mut checks = Vec::new();
+    let mut checks: Vec<(FactKey, f64)> = Vec::new();
     if let Some(min) = args.min_coverage {
-        checks.push(format!("codecov.codeCoverage() >= {min}"));
+        checks.push((FactKey::new("codecov", "codecov", "codeCoverage"), min));
     }
     if let (Some(min), Some(pull)) = (args.min_patch_coverage, args.pull) {
-        checks.push(format!(
-            "codecov.pullRequest({pull}).patchCoverage() >= {min}"
-        ));
+        let key = FactKey::new("codecov", "codecov", "pullRequest.patchCoverage")
+            .with_arg("id", pull.into());
+        checks.push((key, min));
     }
     if !checks.is_empty() {
-        let mut slots = SlotTable::new();
-        let mut programs = Vec::new();
-        for check in &checks {
-            match Program::compile(check, Registry::standard(), &mut slots) {
-                Ok(compiled) => programs.push(compiled.program),
-                Err(diags) => {
-                    let why = diags
-                        .first()
-                        .map_or_else(String::new, |d| d.message.clone());
-                    return Err(CliError::Usage(format!("cannot check `{check}`: {why}")));
-                }
-            }
-        }
-        let facts = pipeline::fetch_for(&catalog, &[entity], slots.keys(), &providers)
+        let keys: Vec<FactKey> = checks.iter().map(|(k, _)| k.clone()).collect();
+        let facts = pipeline::fetch_for(&catalog, &[entity], &keys, &providers)
             .await
             .pop()
             .unwrap_or_default();
-        for program in &programs {
-            let e = program.evaluate(&facts, now);
-            println!("{} {}: {}", entity.tag, e.verdict.as_str(), e.explanation);
-            if e.verdict != Verdict::Pass {
-                failures.push(format!("{}: {}", program.source(), e.explanation));
+        for ((key, min), fact) in checks.iter().zip(&facts) {
+            let (met, why) = coverage_check(key, *min, fact);
+            println!(
+                "{} {}: {why}",
+                entity.tag,
+                if met { "pass" } else { "fail" }
+            );
+            if !met {
+                failures.push(why);
             }
         }
     }
