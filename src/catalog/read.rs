@@ -269,15 +269,27 @@ pub(crate) const ANNOTATION_KEYS: &[&str] = &[
     "backstage.io/source-location",
 ];
 
-/// The closest known key to `key` within a small edit distance.
+/// The closest known key to `key` within a small edit distance (transpositions count once).
 pub(crate) fn did_you_mean<'k>(key: &str, known: &[&'k str]) -> Option<&'k str> {
     known
         .iter()
-        .map(|k| (strsim::damerau_levenshtein(key, k), *k))
+        .filter(|k| k.len().abs_diff(key.len()) <= 3)
+        .map(|k| (strsim::osa_distance(key, k), *k))
         .filter(|(d, k)| *d > 0 && *d <= (k.len() / 4).clamp(1, 3))
         .min_by_key(|(d, _)| *d)
         .map(|(_, k)| k)
 }
+
+/// Keys of an OpenAPI `info` object: never reported as typos of x-cortex-* keys.
+const OPENAPI_INFO_KEYS: &[&str] = &[
+    "title",
+    "description",
+    "version",
+    "summary",
+    "termsOfService",
+    "contact",
+    "license",
+];
 
 fn read_cortex(doc: &Node, ctx: &mut Ctx<'_>) -> Option<ReadEntity> {
     let Some(info) = doc.get("info") else {
