@@ -345,6 +345,7 @@ fn read_cortex(doc: &Node, ctx: &mut Ctx<'_>) -> Option<ReadEntity> {
             let hint = did_you_mean(&key, CORTEX_KEYS).map(|s| format!("did you mean {s}?"));
             ctx.warn(k, format!("unknown Cortex key `{key}`"), hint);
         } else if !key.starts_with("x-cortex-")
+            && !OPENAPI_INFO_KEYS.contains(&key.as_ref())
             && let Some(s) = did_you_mean(&key, CORTEX_KEYS)
         {
             ctx.warn(
