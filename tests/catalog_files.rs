@@ -277,3 +277,40 @@ fn a_missing_folder_is_one_error() {
             .contains("cannot read the catalog folder")
     );
 }
+
+#[test]
+fn the_fields_mapping_used_keep_their_positions() {
+    let c = Catalog::load(&sample());
+    let at = |l: &rubric::catalog::SourceLocation| {
+        let f = l
+            .file
+            .strip_prefix(sample())
+            .unwrap_or(&l.file)
+            .display()
+            .to_string();
+        format!("{f}:{}:{}", l.line, l.column)
+    };
+    let b = c.mapping_sources("billing-core").unwrap();
+    assert_eq!(at(b.codecov.as_ref().unwrap()), "platform/cortex.yaml:16:5");
+    assert_eq!(at(&b.fields["flag"]), "platform/cortex.yaml:20:13");
+    assert_eq!(at(&b.fields["repo"]), "platform/cortex.yaml:18:13");
+    assert_eq!(
+        at(b.repository.as_ref().unwrap()),
+        "platform/cortex.yaml:13:19"
+    );
+    let w = c.mapping_sources("component:default/checkout-web").unwrap();
+    assert_eq!(at(&w.fields["repo"]), "web/catalog-info.yaml:12:22");
+    assert_eq!(
+        at(w.repository.as_ref().unwrap()),
+        "web/catalog-info.yaml:13:30"
+    );
+    let l = c.mapping_sources("ledger").unwrap();
+    assert!(l.codecov.is_none() && l.fields.is_empty());
+    assert!(l.repository.is_some());
+    assert!(
+        c.mapping_sources("legacy-reports")
+            .unwrap()
+            .repository
+            .is_none()
+    );
+}
