@@ -56,6 +56,11 @@ impl Account {
         })
     }
 
+    /// Whether a token is set.
+    pub fn has_token(&self) -> bool {
+        self.token.is_some()
+    }
+
     /// `token …abcd from CODECOV_TOKEN`, or `no token (CODECOV_TOKEN is not set)`.
     pub fn token_hint(&self) -> String {
         match &self.token {
@@ -64,7 +69,7 @@ impl Account {
         }
     }
 
-    fn auth_header(&self) -> Option<HeaderValue> {
+    pub(crate) fn auth_header(&self) -> Option<HeaderValue> {
         let token = self.token.as_ref()?;
         let mut h = HeaderValue::from_str(&format!("bearer {}", token.expose_secret())).ok()?;
         h.set_sensitive(true);
