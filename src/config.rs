@@ -46,6 +46,16 @@ pub struct PluginManifest {
 pub struct CatalogConfig {
     /// Folder of descriptors.
     pub path: PathBuf,
+    /// Backstage host root (e.g. `https://backstage.example.com`); empty: no HTTP source.
+    pub backstage_url: String,
+    /// Name of the environment variable holding the Backstage token (sent as a bearer token).
+    pub backstage_token_env: String,
+    /// Backstage catalog filters (`kind=component`), each a `filter` query parameter; empty: all.
+    pub backstage_filter: Vec<String>,
+    /// Entities per page when paging through `/api/catalog/entities/by-query`.
+    pub backstage_page_size: usize,
+    /// Timeout of each Backstage request, in seconds.
+    pub backstage_timeout_secs: u64,
 }
 
 /// `[scorecards]`.
@@ -172,8 +182,10 @@ impl Config {
     ) -> Result<Config, ConfigError> {
         let mut table = parse_table(DEFAULT_CONFIG, Path::new("plugin.toml (built in)"))?;
         if let Some(path) = file {
-            let text = std::fs::read_to_string(path)
-                .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                path: path.to_path_buf(),
+                source,
+            })?;
             merge(&mut table, parse_table(&text, path)?);
         }
         for (name, value) in env {
@@ -183,7 +195,9 @@ impl Config {
         }
         toml::Value::Table(table)
             .try_into()
-            .map_err(|e: toml::de::Error| ConfigError::Invalid(format!("configuration: {}", e.message())))
+            .map_err(|e: toml::de::Error| {
+                ConfigError::Invalid(format!("configuration: {}", e.message()))
+            })
     }
 }
 
@@ -196,7 +210,11 @@ fn parse_table(text: &str, path: &Path) -> Result<toml::Table, ConfigError> {
                 (l, c)
             })
             .unwrap_or((0, 0));
-        ConfigError::Invalid(format!("{}:{line}:{column}: {}", path.display(), e.message()))
+        ConfigError::Invalid(format!(
+            "{}:{line}:{column}: {}",
+            path.display(),
+            e.message()
+        ))
     })
 }
 
@@ -229,12 +247,20 @@ fn apply_override(table: &mut toml::Table, name: &str, raw: &str) -> Result<(), 
         return Ok(());
     };
     let bad = |what: &str| {
-        ConfigError::Invalid(format!("environment variable RUBRIC_{name}={raw:?}: expected {what}"))
+        ConfigError::Invalid(format!(
+            "environment variable RUBRIC_{name}={raw:?}: expected {what}"
+        ))
     };
     let value = match sec.get(&key) {
-        Some(toml::Value::Integer(_)) => toml::Value::Integer(raw.trim().parse().map_err(|_| bad("an integer"))?),
-        Some(toml::Value::Float(_)) => toml::Value::Float(raw.trim().parse().map_err(|_| bad("a number"))?),
-        Some(toml::Value::Boolean(_)) => toml::Value::Boolean(raw.trim().parse().map_err(|_| bad("true or false"))?),
+        Some(toml::Value::Integer(_)) => {
+            toml::Value::Integer(raw.trim().parse().map_err(|_| bad("an integer"))?)
+        }
+        Some(toml::Value::Float(_)) => {
+            toml::Value::Float(raw.trim().parse().map_err(|_| bad("a number"))?)
+        }
+        Some(toml::Value::Boolean(_)) => {
+            toml::Value::Boolean(raw.trim().parse().map_err(|_| bad("true or false"))?)
+        }
         Some(toml::Value::Array(_)) => toml::Value::Array(
             raw.split(',')
                 .map(str::trim)
@@ -253,7 +279,10 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -297,7 +326,8 @@ mod tests {
 
     #[test]
     fn a_bad_override_names_the_variable() {
-        let err = Config::load_with_env(None, env(&[("RUBRIC_CODECOV_CONCURRENCY", "many")])).unwrap_err();
+        let err = Config::load_with_env(None, env(&[("RUBRIC_CODECOV_CONCURRENCY", "many")]))
+            .unwrap_err();
         assert_eq!(
             err.to_string(),
             "environment variable RUBRIC_CODECOV_CONCURRENCY=\"many\": expected an integer"
@@ -314,7 +344,9 @@ mod tests {
         assert_eq!(c.codecov.url, "https://api.codecov.io");
 
         std::fs::write(&path, "[codecov]\nconcurrency = \n").unwrap();
-        let err = Config::load_with_env(Some(&path), env(&[])).unwrap_err().to_string();
+        let err = Config::load_with_env(Some(&path), env(&[]))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("rubric.toml:2:"), "{err}");
     }
 }
