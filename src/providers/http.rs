@@ -564,13 +564,22 @@ impl ProviderHttp {
                 FaultKind::Dns,
                 format!("cannot resolve {name} host {host} (DNS failure)"),
             )
-        } else if lower.contains("certificate")
-            || lower.contains("tls")
-            || lower.contains("handshake")
+        } else if [
+            "certificate",
+            "tls",
+            "handshake",
+            "corrupt message",
+            "invalidcontenttype",
+            "peer",
+            "alert",
+        ]
+        .iter()
+        .any(|w| lower.contains(w))
         {
+            let cause = chain.rsplit(": ").next().unwrap_or(&chain);
             (
                 FaultKind::Tls,
-                format!("TLS handshake with {name} at {host} failed: {chain}"),
+                format!("TLS handshake with {name} at {host} failed: {cause}"),
             )
         } else if e.is_builder() {
             (

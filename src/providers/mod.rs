@@ -102,23 +102,20 @@ impl Providers {
                     "data source datadog is not configured (set [datadog] enabled = true)",
                 ),
             },
-            "catalog" => catalog_fact(key, entity, catalog),
+            "catalog" => crate::cql::catalog_facts::resolve(key, entity, catalog),
             other => Fact::error(format!("data source {other} is not configured")),
         }
     }
 
     /// Counters per provider: requests, retries, 429s, errors, cache hits.
     pub fn stats(&self) -> Vec<(&'static str, StatsSnapshot)> {
-        vec![(
+        let mut all = vec![(
             self.codecov.http().name(),
             self.codecov.http().stats.snapshot(),
-        )]
+        )];
+        if let Some(d) = &self.datadog {
+            all.push((d.http().name(), d.http().stats.snapshot()));
+        }
+        all
     }
-}
-
-/// Catalog facts are the CQL module's to answer.
-fn catalog_fact(key: &FactKey, _entity: &Entity, _catalog: &Catalog) -> Fact {
-    Fact::error(format!(
-        "{key}: catalog facts are not available in this build"
-    ))
 }
