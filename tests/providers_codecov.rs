@@ -553,3 +553,35 @@ async fn concurrent_requests_for_one_repository_are_one_request() {
     let stats = providers.stats()[0].1;
     assert_eq!((stats.requests, stats.cache_hits), (1, 79));
 }
+
+#[tokio::test]
+async fn a_pull_request_has_base_head_and_per_file_coverage() {
+    let server = fixture::start().await.unwrap();
+    let providers = Providers::from_config(&config(&server.url())).unwrap();
+    let e = entity(
+        "payments-api",
+        Some(("github", "acme", "payments-api", None)),
+    );
+    let cat = catalog(vec![e.clone()]);
+    let id = [("id", json!(415))];
+    let keys = [
+        key("pullRequest.baseCoverage", &id),
+        key("pullRequest.headCoverage", &id),
+        key("pullRequest.coverageDelta", &id),
+        key("pullRequest.files", &id),
+        key("pullRequest.files", &[("id", json!(418))]),
+    ];
+    let f = providers.fetch(&cat, &[&e], &keys).await.remove(0);
+    assert_eq!(
+        (number(&f[0]), number(&f[1]), number(&f[2])),
+        (97.42, 96.9, -0.52)
+    );
+    let Value::List(files) = &f[3].value else {
+        panic!("{:?}", f[3])
+    };
+    assert_eq!(
+        files[0].to_json(),
+        json!({"name": "src/fx.rs", "base": null, "head": 64.52, "patch": null})
+    );
+    assert_eq!(no_data(&f[4]), "pull request #418 has no comparison yet");
+}
