@@ -24,6 +24,16 @@ pub struct Config {
     pub datadog: DatadogConfig,
     /// The HTTP layer every provider shares: timeouts, retries, secrets.
     pub http: HttpConfig,
+    /// The evaluation history database.
+    pub store: StoreConfig,
+    /// The HTTP server of `rubric serve`.
+    pub server: ServerConfig,
+    /// Who may call the HTTP API.
+    pub auth: AuthConfig,
+    /// Scheduled evaluations.
+    pub schedule: ScheduleConfig,
+    /// Alerts after runs.
+    pub alerts: AlertsConfig,
 }
 
 /// The plugin manifest (`[plugin]`).
@@ -151,6 +161,92 @@ pub struct HttpConfig {
     pub max_retry_after_secs: u64,
     /// A file of `NAME=value` lines read for any token variable the environment lacks; empty: none.
     pub secrets_file: PathBuf,
+}
+
+/// `[store]`: where evaluation runs are kept.
+#[derive(Clone, Deserialize)]
+pub struct StoreConfig {
+    /// `sqlite://FILE` (created when missing) or `postgres://user:password@host/db`.
+    pub url: String,
+    /// Days of runs kept; older runs are pruned by the scheduler.
+    pub retention_days: u32,
+}
+
+impl std::fmt::Debug for StoreConfig {
+    /// Hides a password in the URL.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreConfig")
+            .field("url", &crate::store::redact_url(&self.url))
+            .field("retention_days", &self.retention_days)
+            .finish()
+    }
+}
+
+/// `[server]`: the HTTP listener of `rubric serve`.
+#[derive(Clone, Debug, Deserialize)]
+pub struct ServerConfig {
+    /// Address and port to listen on.
+    pub bind: String,
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// Longest a request may take, in seconds, before it is answered 408.
+    pub request_timeout_secs: u64,
+    /// Value of the page's `Content-Security-Policy: frame-ancestors` (which portals may embed it).
+    pub frame_ancestors: String,
+}
+
+/// `[auth]`: bearer tokens with the roles `read` and `admin`.
+#[derive(Clone, Debug, Deserialize)]
+pub struct AuthConfig {
+    /// Let requests without a token read the API and pages (only on a trusted network).
+    pub anonymous_read: bool,
+    /// Environment variable holding the tokens: `name:role:token` entries separated by commas.
+    pub tokens_env: String,
+}
+
+/// `[schedule]`: when `rubric serve` evaluates each scorecard.
+#[derive(Clone, Debug, Deserialize)]
+pub struct ScheduleConfig {
+    /// Run scheduled evaluations at all.
+    pub enabled: bool,
+    /// Hours between runs of a scorecard that sets no `evaluation.window` of its own.
+    pub window_hours: u32,
+    /// A cron line (5 or 6 fields, UTC) used instead of windows for every scorecard; empty for none.
+    pub cron: String,
+    /// Largest random delay, in seconds, added before each scheduled run.
+    pub jitter_secs: u64,
+}
+
+/// `[alerts]`: webhooks fired after runs.
+#[derive(Clone, Debug, Deserialize)]
+pub struct AlertsConfig {
+    /// Coverage minimum in percent for every repository; 0 turns the check off.
+    pub min_coverage: f64,
+    /// Percentage points a repository's 30-day coverage may fall before a "declining" alert.
+    pub trend_drop_points: f64,
+    /// Delivery attempts per alert and webhook.
+    pub max_attempts: u32,
+    /// Delay before the first retry, in milliseconds; it doubles on every further retry.
+    pub retry_base_ms: u64,
+    /// Minimums per repository (`owner/name` or `owner/name#flag`), in percent.
+    pub min_coverage_by_repository: std::collections::BTreeMap<String, f64>,
+    /// Minimums per scorecard tag, in percent, for the repositories of its entities.
+    pub min_coverage_by_scorecard: std::collections::BTreeMap<String, f64>,
+    /// Where alerts are sent (`[[alerts.webhooks]]`).
+    #[serde(default)]
+    pub webhooks: Vec<WebhookConfig>,
+}
+
+/// One webhook (`[[alerts.webhooks]]`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookConfig {
+    /// Name, recorded with every delivery.
+    pub name: String,
+    /// `slack` (incoming-webhook `{"text": ...}`) or `json` (the alert as a JSON object).
+    pub format: String,
+    /// Environment variable holding the URL (Slack webhook URLs are secrets).
+    pub url_env: String,
 }
 
 /// Configuration that cannot be used: exit code 2.

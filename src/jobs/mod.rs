@@ -1,1 +1,240 @@
 //! Jobs: scheduled scorecard evaluation and alerts.
+//!
+//! A [`Runner`] evaluates one scorecard (or one entity of it) through an [`Evaluator`], writes
+//! the run to the [`Store`] in one transaction and hands the result to the [`alerts::Alerter`].
+//! It allows one run per scorecard at a time in this process, and with PostgreSQL scheduled runs
+//! also take a cluster-wide advisory lock so replicas don't repeat each other's work.
+//! The [`scheduler`] calls the runner on each scorecard's window or cron line.
+
+pub mod alerts;
+pub mod scheduler;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use futures::future::BoxFuture;
+use serde::Serialize;
+use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard, broadcast};
+
+use crate::store::{NewRun, RunStatus, Store, StoreError, Trigger};
+
+/// What the service knows about a scorecard (for listings and the schedule).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ScorecardInfo {
+    /// Tag.
+    pub tag: String,
+    /// Display name.
+    pub name: String,
+    /// Description.
+    pub description: String,
+    /// `evaluation.window` in hours, when the scorecard sets one.
+    pub window_hours: Option<u32>,
+    /// Whether it is a draft.
+    pub draft: bool,
+    /// Ladder levels `(name, rank)`, rank 1 = lowest.
+    pub levels: Vec<(String, i64)>,
+}
+
+/// Why an evaluation could not produce a run.
+#[derive(Debug, thiserror::Error)]
+pub enum EvalError {
+    /// No scorecard has this tag.
+    #[error("unknown scorecard {0:?}")]
+    UnknownScorecard(String),
+    /// No entity has this tag.
+    #[error("unknown entity {0:?}")]
+    UnknownEntity(String),
+    /// Evaluation failed as a whole (e.g. the catalog did not load).
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// Evaluates scorecards: the seam between the service and the pipeline (or a fake in tests).
+pub trait Evaluator: Send + Sync + 'static {
+    /// The scorecards that can be evaluated.
+    fn scorecards(&self) -> Vec<ScorecardInfo>;
+    /// Whether the catalog has an entity with this tag or Backstage ref; `Some(tag)` with its tag.
+    fn entity_tag(&self, tag_or_ref: &str) -> Option<String>;
+    /// Evaluates `scorecard` over every entity, or over one when `entity` is given.
+    fn evaluate<'a>(
+        &'a self,
+        scorecard: &'a str,
+        entity: Option<&'a str>,
+        trigger: Trigger,
+    ) -> BoxFuture<'a, Result<NewRun, EvalError>>;
+}
+
+/// Why a run did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// Another run of this scorecard is in progress (here or, with PostgreSQL, on a replica).
+    #[error("scorecard {0:?} is already being evaluated")]
+    Busy(String),
+    /// The evaluator refused.
+    #[error(transparent)]
+    Eval(#[from] EvalError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A run that was written.
+#[derive(Debug)]
+pub struct RunOutcome {
+    /// Its id in the store.
+    pub run_id: i64,
+    /// What was written.
+    pub run: NewRun,
+    /// The alert work started for it; resolves to the ids of the alerts fired.
+    pub alerts: tokio::task::JoinHandle<Vec<i64>>,
+}
+
+/// An event published after every run, for caches and tests.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunEvent {
+    /// Scorecard tag.
+    pub scorecard: String,
+    /// Run id.
+    pub run_id: i64,
+    /// What started it.
+    pub trigger: Trigger,
+}
+
+/// Runs evaluations, one per scorecard at a time, and records them.
+pub struct Runner {
+    store: Store,
+    evaluator: Arc<dyn Evaluator>,
+    alerter: Arc<alerts::Alerter>,
+    busy: Mutex<HashMap<String, Arc<AsyncMutex<()>>>>,
+    events: broadcast::Sender<RunEvent>,
+}
+
+impl std::fmt::Debug for Runner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runner")
+            .field("store", &self.store)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Runner {
+    /// A runner writing to `store`, evaluating with `evaluator`, alerting with `alerter`.
+    pub fn new(store: Store, evaluator: Arc<dyn Evaluator>, alerter: alerts::Alerter) -> Runner {
+        Runner {
+            store,
+            evaluator,
+            alerter: Arc::new(alerter),
+            busy: Mutex::new(HashMap::new()),
+            events: broadcast::channel(64).0,
+        }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The evaluator.
+    pub fn evaluator(&self) -> &dyn Evaluator {
+        &*self.evaluator
+    }
+
+    /// Events published after every written run.
+    pub fn subscribe(&self) -> broadcast::Receiver<RunEvent> {
+        self.events.subscribe()
+    }
+
+    /// Evaluates `scorecard` (all entities, or one), writes the run and starts its alerts.
+    /// Fails with [`RunError::Busy`] while another run of the scorecard is in progress.
+    pub async fn run(
+        &self,
+        scorecard: &str,
+        entity: Option<&str>,
+        trigger: Trigger,
+    ) -> Result<RunOutcome, RunError> {
+        let _local = self.claim(scorecard)?;
+        let lock = self
+            .store
+            .try_lock(&format!("scorecard:{scorecard}"))
+            .await?
+            .ok_or_else(|| RunError::Busy(scorecard.to_string()))?;
+        let result = self.run_locked(scorecard, entity, trigger).await;
+        if let Err(e) = lock.release().await {
+            tracing::warn!(scorecard, error = %e, "could not release the job lock");
+        }
+        result
+    }
+
+    async fn run_locked(
+        &self,
+        scorecard: &str,
+        entity: Option<&str>,
+        trigger: Trigger,
+    ) -> Result<RunOutcome, RunError> {
+        let started = std::time::Instant::now();
+        let previous = self.store.latest_levels(scorecard).await?;
+        let run = match self.evaluator.evaluate(scorecard, entity, trigger).await {
+            Ok(run) => run,
+            Err(e) => {
+                metrics::counter!("rubric_runs_total", "scorecard" => scorecard.to_string(), "status" => "error")
+                    .increment(1);
+                return Err(e.into());
+            }
+        };
+        let run_id = self.store.save_run(&run).await?;
+        let status = run.status.as_str();
+        metrics::counter!("rubric_runs_total", "scorecard" => scorecard.to_string(), "status" => status)
+            .increment(1);
+        metrics::histogram!("rubric_run_duration_seconds", "scorecard" => scorecard.to_string())
+            .record(started.elapsed().as_secs_f64());
+        let mut outcomes: HashMap<&str, u64> = HashMap::new();
+        for rule in run.entities.iter().flat_map(|e| &e.rules) {
+            *outcomes.entry(rule.outcome.as_str()).or_default() += 1;
+        }
+        for (outcome, n) in outcomes {
+            metrics::counter!("rubric_rule_outcomes_total", "scorecard" => scorecard.to_string(),
+                "outcome" => outcome.to_string())
+            .increment(n);
+        }
+        tracing::info!(
+            scorecard,
+            run_id,
+            trigger = trigger.as_str(),
+            status,
+            entities = run.entities.len(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "run written"
+        );
+        let _ = self.events.send(RunEvent {
+            scorecard: scorecard.to_string(),
+            run_id,
+            trigger,
+        });
+        let alerts = if run.status == RunStatus::Ok {
+            let alerter = self.alerter.clone();
+            let store = self.store.clone();
+            let copy = run.clone();
+            tokio::spawn(async move { alerter.after_run(&store, &copy, &previous).await })
+        } else {
+            tokio::spawn(async { Vec::new() })
+        };
+        Ok(RunOutcome {
+            run_id,
+            run,
+            alerts,
+        })
+    }
+
+    /// Claims this process's slot for `scorecard`, or fails when a run holds it.
+    fn claim(&self, scorecard: &str) -> Result<OwnedMutexGuard<()>, RunError> {
+        let slot = {
+            let mut busy = self
+                .busy
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            busy.entry(scorecard.to_string()).or_default().clone()
+        };
+        slot.try_lock_owned()
+            .map_err(|_| RunError::Busy(scorecard.to_string()))
+    }
+}

@@ -1,1 +1,797 @@
-//! Store: evaluation history in SQLite (embedded default) or PostgreSQL.
+//! Store: evaluation history in SQLite (embedded default) or PostgreSQL, one SQL text for both.
+//!
+//! The backend is chosen by the URL scheme (`sqlite://FILE` or `postgres://...`); both run the
+//! same queries through sqlx's `Any` driver, with their own migration folders embedded in the
+//! binary. Times are stored as Unix milliseconds, JSON as text. A run is written in one
+//! transaction, so readers see either the previous results or the complete new run.
+
+mod model;
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, AnyPool, Row};
+
+pub use model::*;
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// Which database a [`Store`] talks to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// An embedded SQLite file.
+    Sqlite,
+    /// A PostgreSQL server.
+    Postgres,
+}
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The URL names no supported database.
+    #[error("store url {0}: expected sqlite://FILE or postgres://USER@HOST/DB")]
+    BadUrl(String),
+    /// The database answered an error or could not be reached.
+    #[error("store: {0}")]
+    Database(#[from] sqlx::Error),
+    /// A migration failed.
+    #[error("store migration: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A stored value could not be read back.
+    #[error("store: corrupt value in {column}: {reason}")]
+    Corrupt {
+        /// The column.
+        column: &'static str,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Result of a store operation.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// The evaluation history. Cheap to clone (a pool handle).
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+/// `url` with any password replaced by `****`, for logs and errors.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    match rest.split_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _password)) => format!("{scheme}://{user}:****@{host}"),
+            None => url.to_string(),
+        },
+        None => url.to_string(),
+    }
+}
+
+impl Store {
+    /// Opens (creating a SQLite file when missing) and migrates the store at `url`.
+    pub async fn connect(url: &str) -> StoreResult<Store> {
+        sqlx::any::install_default_drivers();
+        let (backend, url) = if let Some(rest) = url.strip_prefix("sqlite:") {
+            let mut u = format!("sqlite:{rest}");
+            if !rest.contains("mode=") && !rest.contains(":memory:") {
+                u.push_str(if rest.contains('?') {
+                    "&mode=rwc"
+                } else {
+                    "?mode=rwc"
+                });
+            }
+            (Backend::Sqlite, u)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            (Backend::Postgres, url.to_string())
+        } else {
+            return Err(StoreError::BadUrl(redact_url(url)));
+        };
+        let options = AnyPoolOptions::new().acquire_timeout(std::time::Duration::from_secs(10));
+        let pool = match backend {
+            // Readers never wait for the writer in WAL mode; a writer waits up to 10 s for another.
+            Backend::Sqlite => {
+                options
+                    .max_connections(8)
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            sqlx::query("PRAGMA busy_timeout = 10000")
+                                .execute(&mut *conn)
+                                .await?;
+                            sqlx::query("PRAGMA foreign_keys = ON")
+                                .execute(&mut *conn)
+                                .await?;
+                            sqlx::query("PRAGMA synchronous = NORMAL")
+                                .execute(&mut *conn)
+                                .await?;
+                            Ok(())
+                        })
+                    })
+                    .connect(&url)
+                    .await?
+            }
+            Backend::Postgres => options.max_connections(16).connect(&url).await?,
+        };
+        if backend == Backend::Sqlite {
+            sqlx::query("PRAGMA journal_mode = WAL")
+                .execute(&pool)
+                .await?;
+        }
+        match backend {
+            Backend::Sqlite => SQLITE_MIGRATIONS.run(&pool).await?,
+            Backend::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,
+        }
+        Ok(Store { pool, backend })
+    }
+
+    /// The backend in use.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Checks the database answers (for `/readyz`).
+    pub async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Closes the pool, waiting for connections in use.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// Writes a whole run in one transaction and returns its id.
+    pub async fn save_run(&self, run: &NewRun) -> StoreResult<i64> {
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query(
+            "INSERT INTO runs (scorecard, trigger, started_at, finished_at, status, error, entity_count) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+        )
+        .bind(&run.scorecard)
+        .bind(run.trigger.as_str())
+        .bind(ms(run.started_at))
+        .bind(ms(run.finished_at))
+        .bind(run.status.as_str())
+        .bind(run.error.as_deref())
+        .bind(run.entities.len() as i64)
+        .fetch_one(&mut *tx)
+        .await?;
+        let run_id: i64 = row.try_get(0)?;
+        for e in &run.entities {
+            sqlx::query(
+                "INSERT INTO entity_results (run_id, scorecard, entity, entity_name, level, level_rank, \
+                 next_level, score, max_score, percentage, next_steps, evaluated_at, data_as_of) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+            )
+            .bind(run_id)
+            .bind(&run.scorecard)
+            .bind(&e.entity)
+            .bind(&e.entity_name)
+            .bind(e.level.as_deref())
+            .bind(e.level_rank)
+            .bind(e.next_level.as_deref())
+            .bind(finite(e.score))
+            .bind(finite(e.max_score))
+            .bind(finite(e.percentage))
+            .bind(e.next_steps.to_string())
+            .bind(ms(e.evaluated_at))
+            .bind(e.data_as_of.map(ms))
+            .execute(&mut *tx)
+            .await?;
+            for (i, r) in e.rules.iter().enumerate() {
+                sqlx::query(
+                    "INSERT INTO rule_results (run_id, entity, position, title, expression, level, weight, \
+                     outcome, message, value_json) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                )
+                .bind(run_id)
+                .bind(&e.entity)
+                .bind(i as i64)
+                .bind(&r.title)
+                .bind(&r.expression)
+                .bind(r.level.as_deref())
+                .bind(finite(r.weight))
+                .bind(&r.outcome)
+                .bind(&r.message)
+                .bind(r.value.to_string())
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        for f in &run.facts {
+            sqlx::query(
+                "INSERT INTO facts (run_id, entity, provider, fact_key, value_json, status, reason, stale_secs) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (run_id, entity, fact_key) DO NOTHING",
+            )
+            .bind(run_id)
+            .bind(&f.entity)
+            .bind(&f.provider)
+            .bind(&f.key)
+            .bind(f.value.to_string())
+            .bind(&f.status)
+            .bind(f.reason.as_deref())
+            .bind(f.stale_secs)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let now = ms(run.finished_at);
+        for c in &run.coverage {
+            sqlx::query(
+                "INSERT INTO coverage_daily (repository, flag, provider, day, coverage, last_upload_at, recorded_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                 ON CONFLICT (repository, flag, provider, day) DO UPDATE SET coverage = excluded.coverage, \
+                 last_upload_at = COALESCE(excluded.last_upload_at, coverage_daily.last_upload_at), \
+                 recorded_at = excluded.recorded_at",
+            )
+            .bind(&c.repository)
+            .bind(&c.flag)
+            .bind(&c.provider)
+            .bind(c.day.to_string())
+            .bind(finite(c.coverage))
+            .bind(c.last_upload_at.map(ms))
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "INSERT INTO entity_coverage (entity, repository, flag, provider, recorded_at) \
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (entity, repository, flag, provider) \
+                 DO UPDATE SET recorded_at = excluded.recorded_at",
+            )
+            .bind(&c.entity)
+            .bind(&c.repository)
+            .bind(&c.flag)
+            .bind(&c.provider)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(run_id)
+    }
+
+    /// The latest runs of a scorecard (all scorecards when `None`), newest first.
+    pub async fn runs(&self, scorecard: Option<&str>, limit: i64) -> StoreResult<Vec<RunSummary>> {
+        let rows = sqlx::query(
+            "SELECT id, scorecard, trigger, started_at, finished_at, status, error, entity_count FROM runs \
+             WHERE ($1 IS NULL OR scorecard = $1) ORDER BY id DESC LIMIT $2",
+        )
+        .bind(scorecard)
+        .bind(limit.max(0))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(run_summary).collect()
+    }
+
+    /// Every scorecard tag with stored results, with its latest run.
+    pub async fn scorecards(&self) -> StoreResult<Vec<RunSummary>> {
+        let rows = sqlx::query(
+            "SELECT id, scorecard, trigger, started_at, finished_at, status, error, entity_count FROM runs r \
+             WHERE id = (SELECT MAX(id) FROM runs r2 WHERE r2.scorecard = r.scorecard) ORDER BY scorecard",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(run_summary).collect()
+    }
+
+    /// An entity's latest result in every scorecard that evaluated it, by scorecard tag.
+    pub async fn latest_for_entity(&self, entity: &str) -> StoreResult<Vec<StoredResult>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {RESULT_COLUMNS} FROM entity_results er WHERE er.entity = $1 AND er.run_id = \
+             (SELECT MAX(run_id) FROM entity_results e2 WHERE e2.entity = er.entity AND e2.scorecard = er.scorecard) \
+             ORDER BY er.scorecard"
+        )))
+        .bind(entity)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut results = rows
+            .iter()
+            .map(stored_result)
+            .collect::<StoreResult<Vec<_>>>()?;
+        for r in &mut results {
+            r.result.rules = self.rules(r.run_id, &r.result.entity).await?;
+        }
+        Ok(results)
+    }
+
+    /// The latest result of every entity in a scorecard, sorted by entity tag, optionally only
+    /// those at `level` (`""` for entities below every level); one page, plus the total count.
+    /// Rules are left empty.
+    pub async fn latest_for_scorecard(
+        &self,
+        scorecard: &str,
+        level: Option<&str>,
+        offset: i64,
+        limit: i64,
+    ) -> StoreResult<(Vec<StoredResult>, i64)> {
+        const LATEST: &str = "er.scorecard = $1 AND er.run_id = (SELECT MAX(run_id) FROM entity_results e2 \
+             WHERE e2.scorecard = er.scorecard AND e2.entity = er.entity) \
+             AND ($2 IS NULL OR COALESCE(er.level, '') = $2)";
+        let total: i64 = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT COUNT(*) FROM entity_results er WHERE {LATEST}"
+        )))
+        .bind(scorecard)
+        .bind(level)
+        .fetch_one(&self.pool)
+        .await?
+        .try_get(0)?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {RESULT_COLUMNS} FROM entity_results er WHERE {LATEST} ORDER BY er.entity LIMIT $3 OFFSET $4"
+        )))
+        .bind(scorecard)
+        .bind(level)
+        .bind(limit.max(0))
+        .bind(offset.max(0))
+        .fetch_all(&self.pool)
+        .await?;
+        let page = rows
+            .iter()
+            .map(stored_result)
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok((page, total))
+    }
+
+    /// Level rank and percentage of each entity's latest result in a scorecard.
+    pub async fn latest_levels(
+        &self,
+        scorecard: &str,
+    ) -> StoreResult<HashMap<String, (Option<i64>, f64)>> {
+        let rows = sqlx::query(
+            "SELECT er.entity, er.level_rank, er.percentage FROM entity_results er WHERE er.scorecard = $1 \
+             AND er.run_id = (SELECT MAX(run_id) FROM entity_results e2 WHERE e2.scorecard = er.scorecard \
+             AND e2.entity = er.entity)",
+        )
+        .bind(scorecard)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("entity")?,
+                    (r.try_get("level_rank")?, r.try_get("percentage")?),
+                ))
+            })
+            .collect()
+    }
+
+    /// Level counts of the latest `limit` scheduled (full) runs of a scorecard, oldest first.
+    pub async fn history(&self, scorecard: &str, limit: i64) -> StoreResult<Vec<HistoryPoint>> {
+        let rows = sqlx::query(
+            "SELECT r.id, r.finished_at, COALESCE(er.level, '') AS level, COUNT(*) AS n, \
+             SUM(er.percentage) AS pct FROM runs r JOIN entity_results er ON er.run_id = r.id \
+             WHERE r.id IN (SELECT id FROM runs WHERE scorecard = $1 AND trigger = 'schedule' AND status = 'ok' \
+             ORDER BY id DESC LIMIT $2) GROUP BY r.id, r.finished_at, COALESCE(er.level, '') ORDER BY r.id",
+        )
+        .bind(scorecard)
+        .bind(limit.max(0))
+        .fetch_all(&self.pool)
+        .await?;
+        let mut points: Vec<(HistoryPoint, f64)> = Vec::new();
+        for row in &rows {
+            let id: i64 = row.try_get("id")?;
+            let n: i64 = row.try_get("n")?;
+            let pct: f64 = row.try_get("pct")?;
+            if points.last().is_none_or(|(p, _)| p.run_id != id) {
+                let finished = from_ms(row.try_get("finished_at")?, "runs.finished_at")?;
+                points.push((
+                    HistoryPoint {
+                        run_id: id,
+                        finished_at: finished,
+                        levels: BTreeMap::new(),
+                        entities: 0,
+                        mean_percentage: 0.0,
+                    },
+                    0.0,
+                ));
+            }
+            if let Some((p, sum)) = points.last_mut() {
+                p.levels.insert(row.try_get("level")?, n);
+                p.entities += n;
+                *sum += pct;
+            }
+        }
+        Ok(points
+            .into_iter()
+            .map(|(mut p, sum)| {
+                p.mean_percentage = if p.entities > 0 {
+                    sum / p.entities as f64
+                } else {
+                    0.0
+                };
+                p
+            })
+            .collect())
+    }
+
+    /// Daily coverage of every repository and flag mapped to an entity, from `since` on.
+    pub async fn coverage_for_entity(
+        &self,
+        entity: &str,
+        since: NaiveDate,
+    ) -> StoreResult<Vec<CoverageSeries>> {
+        let rows = sqlx::query(
+            "SELECT repository, flag, provider FROM entity_coverage WHERE entity = $1 \
+             ORDER BY provider, repository, flag",
+        )
+        .bind(entity)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let repository: String = row.try_get("repository")?;
+            let flag: String = row.try_get("flag")?;
+            let provider: String = row.try_get("provider")?;
+            out.push(
+                self.coverage_series(&repository, &flag, &provider, since)
+                    .await?,
+            );
+        }
+        Ok(out)
+    }
+
+    /// Daily coverage of one repository and flag from `since` on.
+    pub async fn coverage_series(
+        &self,
+        repository: &str,
+        flag: &str,
+        provider: &str,
+        since: NaiveDate,
+    ) -> StoreResult<CoverageSeries> {
+        let rows = sqlx::query(
+            "SELECT day, coverage, last_upload_at FROM coverage_daily WHERE repository = $1 AND flag = $2 \
+             AND provider = $3 AND day >= $4 ORDER BY day",
+        )
+        .bind(repository)
+        .bind(flag)
+        .bind(provider)
+        .bind(since.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        let mut series = CoverageSeries {
+            repository: repository.to_string(),
+            flag: flag.to_string(),
+            provider: provider.to_string(),
+            latest: None,
+            last_upload_at: None,
+            points: Vec::with_capacity(rows.len()),
+        };
+        for row in &rows {
+            let day: String = row.try_get("day")?;
+            let day = day.parse::<NaiveDate>().map_err(|e| StoreError::Corrupt {
+                column: "coverage_daily.day",
+                reason: e.to_string(),
+            })?;
+            let coverage: f64 = row.try_get("coverage")?;
+            if let Some(at) = row.try_get::<Option<i64>, _>("last_upload_at")? {
+                series.last_upload_at = Some(from_ms(at, "coverage_daily.last_upload_at")?);
+            }
+            series.latest = Some(coverage);
+            series.points.push(DailyPoint { day, coverage });
+        }
+        Ok(series)
+    }
+
+    /// Deletes runs (with their results and facts) that finished before `before`, and coverage
+    /// points older than that day. Returns the number of runs deleted.
+    pub async fn prune(&self, before: DateTime<Utc>) -> StoreResult<u64> {
+        let cutoff = ms(before);
+        let mut tx = self.pool.begin().await?;
+        for table in ["rule_results", "facts", "entity_results"] {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DELETE FROM {table} WHERE run_id IN (SELECT id FROM runs WHERE finished_at < $1)"
+            )))
+            .bind(cutoff)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let deleted = sqlx::query("DELETE FROM runs WHERE finished_at < $1")
+            .bind(cutoff)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        sqlx::query("DELETE FROM coverage_daily WHERE day < $1")
+            .bind(before.date_naive().to_string())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(deleted)
+    }
+
+    /// The recorded state of an alert key (e.g. `below`, `ok`), if any.
+    pub async fn alert_state(&self, key: &str) -> StoreResult<Option<String>> {
+        let row = sqlx::query("SELECT state FROM alert_state WHERE alert_key = $1")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.try_get("state")).transpose()?)
+    }
+
+    /// Records the state of an alert key.
+    pub async fn set_alert_state(
+        &self,
+        key: &str,
+        state: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO alert_state (alert_key, state, changed_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (alert_key) DO UPDATE SET state = excluded.state, changed_at = excluded.changed_at",
+        )
+        .bind(key)
+        .bind(state)
+        .bind(ms(at))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Records a fired alert and returns its id.
+    pub async fn record_alert(
+        &self,
+        kind: &str,
+        key: &str,
+        summary: &str,
+        body: &serde_json::Value,
+        at: DateTime<Utc>,
+    ) -> StoreResult<i64> {
+        let row = sqlx::query(
+            "INSERT INTO alerts (kind, alert_key, summary, body_json, created_at) VALUES ($1, $2, $3, $4, $5) \
+             RETURNING id",
+        )
+        .bind(kind)
+        .bind(key)
+        .bind(summary)
+        .bind(body.to_string())
+        .bind(ms(at))
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.try_get(0)?)
+    }
+
+    /// Records one delivery attempt of an alert.
+    pub async fn record_delivery(&self, d: &Delivery, at: DateTime<Utc>) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO alert_deliveries (alert_id, webhook, attempt, http_status, error, delivered, at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(d.alert_id)
+        .bind(&d.webhook)
+        .bind(d.attempt)
+        .bind(d.http_status)
+        .bind(d.error.as_deref())
+        .bind(i64::from(d.delivered))
+        .bind(ms(at))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The alerts fired, newest first: (id, kind, key, summary).
+    pub async fn alerts(&self, limit: i64) -> StoreResult<Vec<(i64, String, String, String)>> {
+        let rows = sqlx::query(
+            "SELECT id, kind, alert_key, summary FROM alerts ORDER BY id DESC LIMIT $1",
+        )
+        .bind(limit.max(0))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("id")?,
+                    r.try_get("kind")?,
+                    r.try_get("alert_key")?,
+                    r.try_get("summary")?,
+                ))
+            })
+            .collect()
+    }
+
+    /// The delivery attempts of an alert, in order.
+    pub async fn deliveries(&self, alert_id: i64) -> StoreResult<Vec<Delivery>> {
+        let rows = sqlx::query(
+            "SELECT alert_id, webhook, attempt, http_status, error, delivered FROM alert_deliveries \
+             WHERE alert_id = $1 ORDER BY id",
+        )
+        .bind(alert_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Delivery {
+                    alert_id: r.try_get("alert_id")?,
+                    webhook: r.try_get("webhook")?,
+                    attempt: r.try_get("attempt")?,
+                    http_status: r.try_get("http_status")?,
+                    error: r.try_get("error")?,
+                    delivered: r.try_get::<i64, _>("delivered")? != 0,
+                })
+            })
+            .collect()
+    }
+
+    /// Takes the cluster-wide lock for `job` without waiting: with PostgreSQL a session advisory
+    /// lock (so replicas don't run the same job twice), with SQLite always granted (one process
+    /// owns the file). `None` when another instance holds it.
+    pub async fn try_lock(&self, job: &str) -> StoreResult<Option<JobLock>> {
+        if self.backend == Backend::Sqlite {
+            return Ok(Some(JobLock { conn: None, key: 0 }));
+        }
+        let key = lock_key(job);
+        let mut conn = self.pool.acquire().await?;
+        let got: bool = sqlx::query("SELECT pg_try_advisory_lock($1)")
+            .bind(key)
+            .fetch_one(&mut *conn)
+            .await?
+            .try_get(0)?;
+        Ok(got.then_some(JobLock {
+            conn: Some(conn),
+            key,
+        }))
+    }
+
+    async fn rules(&self, run_id: i64, entity: &str) -> StoreResult<Vec<RuleResult>> {
+        let rows = sqlx::query(
+            "SELECT title, expression, level, weight, outcome, message, value_json FROM rule_results \
+             WHERE run_id = $1 AND entity = $2 ORDER BY position",
+        )
+        .bind(run_id)
+        .bind(entity)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(RuleResult {
+                    title: r.try_get("title")?,
+                    expression: r.try_get("expression")?,
+                    level: r.try_get("level")?,
+                    weight: r.try_get("weight")?,
+                    outcome: r.try_get("outcome")?,
+                    message: r.try_get("message")?,
+                    value: json(r.try_get("value_json")?, "rule_results.value_json")?,
+                })
+            })
+            .collect()
+    }
+}
+
+/// A held job lock; [`JobLock::release`] it when the job ends. Dropping it without releasing
+/// closes its connection, which releases a PostgreSQL advisory lock too.
+#[derive(Debug)]
+pub struct JobLock {
+    conn: Option<PoolConnection<Any>>,
+    key: i64,
+}
+
+impl JobLock {
+    /// Releases the lock.
+    pub async fn release(mut self) -> StoreResult<()> {
+        if let Some(mut conn) = self.conn.take() {
+            sqlx::query("SELECT pg_advisory_unlock($1)")
+                .bind(self.key)
+                .execute(&mut *conn)
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for JobLock {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            // Closing the session is the only synchronous way to give the lock back.
+            drop(conn.detach());
+        }
+    }
+}
+
+/// A stable 64-bit advisory-lock key for a job name.
+fn lock_key(job: &str) -> i64 {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(format!("rubric:{job}").as_bytes());
+    let mut bytes = [0u8; 8];
+    bytes.copy_from_slice(&digest[..8]);
+    i64::from_be_bytes(bytes)
+}
+
+const RESULT_COLUMNS: &str = "er.run_id, er.scorecard, er.entity, er.entity_name, er.level, er.level_rank, \
+     er.next_level, er.score, er.max_score, er.percentage, er.next_steps, er.evaluated_at, er.data_as_of";
+
+fn stored_result(row: &AnyRow) -> StoreResult<StoredResult> {
+    Ok(StoredResult {
+        run_id: row.try_get("run_id")?,
+        scorecard: row.try_get("scorecard")?,
+        result: EntityResult {
+            entity: row.try_get("entity")?,
+            entity_name: row.try_get("entity_name")?,
+            level: row.try_get("level")?,
+            level_rank: row.try_get("level_rank")?,
+            next_level: row.try_get("next_level")?,
+            score: row.try_get("score")?,
+            max_score: row.try_get("max_score")?,
+            percentage: row.try_get("percentage")?,
+            next_steps: json(row.try_get("next_steps")?, "entity_results.next_steps")?,
+            evaluated_at: from_ms(row.try_get("evaluated_at")?, "entity_results.evaluated_at")?,
+            data_as_of: row
+                .try_get::<Option<i64>, _>("data_as_of")?
+                .map(|t| from_ms(t, "entity_results.data_as_of"))
+                .transpose()?,
+            rules: Vec::new(),
+        },
+    })
+}
+
+fn run_summary(row: &AnyRow) -> StoreResult<RunSummary> {
+    Ok(RunSummary {
+        id: row.try_get("id")?,
+        scorecard: row.try_get("scorecard")?,
+        trigger: parse_trigger(row.try_get("trigger")?),
+        started_at: from_ms(row.try_get("started_at")?, "runs.started_at")?,
+        finished_at: from_ms(row.try_get("finished_at")?, "runs.finished_at")?,
+        status: RunStatus::parse(row.try_get("status")?),
+        error: row.try_get("error")?,
+        entity_count: row.try_get("entity_count")?,
+    })
+}
+
+fn json(text: String, column: &'static str) -> StoreResult<serde_json::Value> {
+    serde_json::from_str(&text).map_err(|e| StoreError::Corrupt {
+        column,
+        reason: e.to_string(),
+    })
+}
+
+/// Unix milliseconds.
+fn ms(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+fn from_ms(t: i64, column: &'static str) -> StoreResult<DateTime<Utc>> {
+    DateTime::from_timestamp_millis(t).ok_or(StoreError::Corrupt {
+        column,
+        reason: format!("time {t} out of range"),
+    })
+}
+
+/// NaN and infinities are not storable in every backend; they become 0.
+fn finite(x: f64) -> f64 {
+    if x.is_finite() { x } else { 0.0 }
+}
+
+/// The first day of a trailing window of `days` days ending on `now`'s day.
+pub fn window_start(now: DateTime<Utc>, days: i64) -> NaiveDate {
+    (now - TimeDelta::days(days.saturating_sub(1).max(0))).date_naive()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(
+            redact_url("postgres://u:secret@h/db"),
+            "postgres://u:****@h/db"
+        );
+        assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(redact_url("sqlite://x.db"), "sqlite://x.db");
+    }
+
+    #[test]
+    fn lock_keys_are_stable_and_distinct() {
+        assert_eq!(lock_key("a"), lock_key("a"));
+        assert_ne!(lock_key("a"), lock_key("b"));
+    }
+
+    #[test]
+    fn window_start_counts_today() {
+        let now = DateTime::parse_from_rfc3339("2026-11-22T10:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(window_start(now, 30).to_string(), "2026-10-24");
+        assert_eq!(window_start(now, 1).to_string(), "2026-11-22");
+    }
+}

@@ -1,0 +1,264 @@
+//! The rows the store writes and reads: runs, per-entity results, rule outcomes, facts, coverage.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+/// What started a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Trigger {
+    /// The scheduler (window or cron).
+    Schedule,
+    /// `POST .../evaluate` or another explicit request.
+    OnDemand,
+}
+
+impl Trigger {
+    /// The stored text.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Trigger::Schedule => "schedule",
+            Trigger::OnDemand => "on_demand",
+        }
+    }
+
+    fn parse(s: &str) -> Trigger {
+        if s == "schedule" {
+            Trigger::Schedule
+        } else {
+            Trigger::OnDemand
+        }
+    }
+}
+
+/// How a run ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// Every entity was evaluated (rules may still fail or have errors).
+    Ok,
+    /// The run could not evaluate (e.g. the scorecard did not load); `error` says why.
+    Failed,
+}
+
+impl RunStatus {
+    /// The stored text.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Ok => "ok",
+            RunStatus::Failed => "failed",
+        }
+    }
+
+    pub(crate) fn parse(s: &str) -> RunStatus {
+        if s == "ok" {
+            RunStatus::Ok
+        } else {
+            RunStatus::Failed
+        }
+    }
+}
+
+/// One finished evaluation of a scorecard over some entities, written in one transaction.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct NewRun {
+    /// Scorecard tag.
+    pub scorecard: String,
+    /// What started it.
+    pub trigger: Trigger,
+    /// When evaluation began.
+    pub started_at: DateTime<Utc>,
+    /// When evaluation ended.
+    pub finished_at: DateTime<Utc>,
+    /// How it ended.
+    pub status: RunStatus,
+    /// Why it failed, when it did.
+    pub error: Option<String>,
+    /// One result per evaluated entity.
+    pub entities: Vec<EntityResult>,
+    /// The provider facts fetched for the run.
+    pub facts: Vec<FactRecord>,
+    /// Coverage observed during the run, one point per entity, repository and flag.
+    pub coverage: Vec<CoveragePoint>,
+}
+
+/// One entity's result in one scorecard.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EntityResult {
+    /// Entity tag.
+    pub entity: String,
+    /// Display name.
+    pub entity_name: String,
+    /// Level reached, if any.
+    pub level: Option<String>,
+    /// Rank of that level (1 = lowest).
+    pub level_rank: Option<i64>,
+    /// The next level up, if any.
+    pub next_level: Option<String>,
+    /// Points of passing rules.
+    pub score: f64,
+    /// Points of applicable rules.
+    pub max_score: f64,
+    /// `score / max_score` in percent (0 to 100).
+    pub percentage: f64,
+    /// What to fix for the next level, in order (the scorecard module's JSON).
+    pub next_steps: serde_json::Value,
+    /// When the entity was evaluated.
+    pub evaluated_at: DateTime<Utc>,
+    /// Age of the oldest fact the evaluation read, as the time it was fetched; `None` when fresh.
+    pub data_as_of: Option<DateTime<Utc>>,
+    /// Rule outcomes, in scorecard order.
+    pub rules: Vec<RuleResult>,
+}
+
+/// One rule's outcome for one entity.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RuleResult {
+    /// Rule title.
+    pub title: String,
+    /// CQL expression.
+    pub expression: String,
+    /// Level the rule belongs to.
+    pub level: Option<String>,
+    /// Weight in points.
+    pub weight: f64,
+    /// `pass`, `fail`, `no_data`, `error`, `skipped` or `exempt`.
+    pub outcome: String,
+    /// The explanation (values, failure message, error).
+    pub message: String,
+    /// The values that decided it (JSON; `null` when none).
+    pub value: serde_json::Value,
+}
+
+/// One provider fact fetched for one entity during a run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FactRecord {
+    /// Entity tag.
+    pub entity: String,
+    /// Provider (`codecov`, `datadog`, `catalog`).
+    pub provider: String,
+    /// The fact key as text, e.g. `codecov.codeCoverage(flag="backend")`.
+    pub key: String,
+    /// The value (JSON; `null` when none).
+    pub value: serde_json::Value,
+    /// `ok`, `no_data` or `error`.
+    pub status: String,
+    /// Why the value is missing, when it is.
+    pub reason: Option<String>,
+    /// Age of a cached value served after an error, in seconds.
+    pub stale_secs: Option<i64>,
+}
+
+/// Coverage of one repository (and flag) on one day, seen through one entity.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CoveragePoint {
+    /// The entity whose mapping named the repository.
+    pub entity: String,
+    /// `owner/name` (or `service/owner/name`).
+    pub repository: String,
+    /// Flag, empty for the whole repository.
+    pub flag: String,
+    /// Provider (`codecov`, `datadog`).
+    pub provider: String,
+    /// The UTC day.
+    pub day: NaiveDate,
+    /// Coverage in percent.
+    pub coverage: f64,
+    /// Time of the last upload, when known.
+    pub last_upload_at: Option<DateTime<Utc>>,
+}
+
+/// A stored run, without its results.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RunSummary {
+    /// Run id.
+    pub id: i64,
+    /// Scorecard tag.
+    pub scorecard: String,
+    /// What started it.
+    pub trigger: Trigger,
+    /// When evaluation began.
+    pub started_at: DateTime<Utc>,
+    /// When evaluation ended.
+    pub finished_at: DateTime<Utc>,
+    /// How it ended.
+    pub status: RunStatus,
+    /// Why it failed.
+    pub error: Option<String>,
+    /// Entities evaluated.
+    pub entity_count: i64,
+}
+
+/// An entity's latest stored result in one scorecard.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct StoredResult {
+    /// The run it came from.
+    pub run_id: i64,
+    /// Scorecard tag.
+    pub scorecard: String,
+    /// The result.
+    #[serde(flatten)]
+    pub result: EntityResult,
+}
+
+/// Level counts of one full run, for trend charts.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct HistoryPoint {
+    /// Run id.
+    pub run_id: i64,
+    /// When the run ended.
+    pub finished_at: DateTime<Utc>,
+    /// Entities per level name; entities below every level count under `""`.
+    pub levels: std::collections::BTreeMap<String, i64>,
+    /// Entities evaluated.
+    pub entities: i64,
+    /// Mean percentage over the entities.
+    pub mean_percentage: f64,
+}
+
+/// Daily coverage of one repository and flag.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CoverageSeries {
+    /// `owner/name`.
+    pub repository: String,
+    /// Flag, empty for the whole repository.
+    pub flag: String,
+    /// Provider.
+    pub provider: String,
+    /// The latest coverage, in percent.
+    pub latest: Option<f64>,
+    /// The last upload time seen.
+    pub last_upload_at: Option<DateTime<Utc>>,
+    /// One point per day with data, oldest first.
+    pub points: Vec<DailyPoint>,
+}
+
+/// One day's coverage.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct DailyPoint {
+    /// The UTC day.
+    pub day: NaiveDate,
+    /// Coverage in percent.
+    pub coverage: f64,
+}
+
+/// One recorded delivery attempt of an alert to a webhook.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Delivery {
+    /// The alert.
+    pub alert_id: i64,
+    /// Webhook name.
+    pub webhook: String,
+    /// Attempt number, from 1.
+    pub attempt: i64,
+    /// HTTP status answered, if any.
+    pub http_status: Option<i64>,
+    /// Why the attempt failed.
+    pub error: Option<String>,
+    /// Whether the webhook accepted it (2xx).
+    pub delivered: bool,
+}
+
+pub(crate) fn parse_trigger(s: &str) -> Trigger {
+    Trigger::parse(s)
+}
