@@ -20,6 +20,10 @@ pub struct Config {
     pub scorecards: ScorecardsConfig,
     /// The Codecov provider.
     pub codecov: CodecovConfig,
+    /// The Datadog Code Coverage provider.
+    pub datadog: DatadogConfig,
+    /// The HTTP layer every provider shares: timeouts, retries, secrets.
+    pub http: HttpConfig,
     /// The evaluation history database.
     pub store: StoreConfig,
     /// The HTTP server of `rubric serve`.
@@ -52,6 +56,16 @@ pub struct PluginManifest {
 pub struct CatalogConfig {
     /// Folder of descriptors.
     pub path: PathBuf,
+    /// Backstage host root (e.g. `https://backstage.example.com`); empty: no HTTP source.
+    pub backstage_url: String,
+    /// Name of the environment variable holding the Backstage token (sent as a bearer token).
+    pub backstage_token_env: String,
+    /// Backstage catalog filters (`kind=component`), each a `filter` query parameter; empty: all.
+    pub backstage_filter: Vec<String>,
+    /// Entities per page when paging through `/api/catalog/entities/by-query`.
+    pub backstage_page_size: usize,
+    /// Timeout of each Backstage request, in seconds.
+    pub backstage_timeout_secs: u64,
 }
 
 /// `[scorecards]`.
@@ -74,6 +88,12 @@ pub struct CodecovConfig {
     pub cache_ttl_secs: u64,
     /// Requests in flight at once.
     pub concurrency: usize,
+    /// Requests per second at most (token bucket refill rate).
+    pub rate_limit_per_sec: u32,
+    /// Requests that may start at once before the rate limit applies (token bucket size).
+    pub rate_limit_burst: u32,
+    /// How long a 404 answer is reused, in seconds.
+    pub not_found_ttl_secs: u64,
     /// Further Codecov accounts or hosts, each serving the owners it lists (`[[codecov.accounts]]`).
     #[serde(default)]
     pub accounts: Vec<CodecovAccount>,
@@ -91,6 +111,56 @@ pub struct CodecovAccount {
     pub token_env: Option<String>,
     /// The Codecov owners (organisations) this account serves, matched case-insensitively.
     pub owners: Vec<String>,
+}
+
+/// `[datadog]`: Datadog Code Coverage (v2 API).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatadogConfig {
+    /// Whether rubric asks Datadog at all; when false, `datadog.*` rules get an error outcome.
+    pub enabled: bool,
+    /// The Datadog site (`datadoghq.com`, `datadoghq.eu`, `us3.datadoghq.com`, `ddog-gov.com`...).
+    pub site: String,
+    /// API host root overriding the one derived from `site` (for proxies and tests); empty: none.
+    pub url: String,
+    /// Environment variable holding the API key (`DD-API-KEY`).
+    pub api_key_env: String,
+    /// Environment variable holding the application key (`DD-APPLICATION-KEY`).
+    pub app_key_env: String,
+    /// Branch summarised when a rule names none.
+    pub branch: String,
+    /// Cache TTL in seconds.
+    pub cache_ttl_secs: u64,
+    /// Requests in flight at once.
+    pub concurrency: usize,
+    /// Requests per second at most.
+    pub rate_limit_per_sec: u32,
+    /// Token bucket size.
+    pub rate_limit_burst: u32,
+    /// How long a 404 answer is reused, in seconds.
+    pub not_found_ttl_secs: u64,
+}
+
+/// `[http]`: the HTTP layer all providers share.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Time allowed to open a connection (TCP + TLS), in milliseconds.
+    pub connect_timeout_ms: u64,
+    /// Time allowed between two reads of a response, in milliseconds.
+    pub read_timeout_ms: u64,
+    /// Time allowed for one whole request, in milliseconds.
+    pub request_timeout_ms: u64,
+    /// Retries after the first attempt (connection errors, timeouts, 5xx, 429).
+    pub max_retries: u32,
+    /// Total time one fetch may spend retrying, in milliseconds.
+    pub retry_budget_ms: u64,
+    /// First backoff delay in milliseconds; doubles each retry, with full jitter.
+    pub backoff_base_ms: u64,
+    /// Longest `Retry-After` honoured, in seconds; a longer one fails the fetch.
+    pub max_retry_after_secs: u64,
+    /// A file of `NAME=value` lines read for any token variable the environment lacks; empty: none.
+    pub secrets_file: PathBuf,
 }
 
 /// `[store]`: where evaluation runs are kept.
@@ -208,8 +278,10 @@ impl Config {
     ) -> Result<Config, ConfigError> {
         let mut table = parse_table(DEFAULT_CONFIG, Path::new("plugin.toml (built in)"))?;
         if let Some(path) = file {
-            let text = std::fs::read_to_string(path)
-                .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                path: path.to_path_buf(),
+                source,
+            })?;
             merge(&mut table, parse_table(&text, path)?);
         }
         for (name, value) in env {
@@ -219,7 +291,9 @@ impl Config {
         }
         toml::Value::Table(table)
             .try_into()
-            .map_err(|e: toml::de::Error| ConfigError::Invalid(format!("configuration: {}", e.message())))
+            .map_err(|e: toml::de::Error| {
+                ConfigError::Invalid(format!("configuration: {}", e.message()))
+            })
     }
 }
 
@@ -232,7 +306,11 @@ fn parse_table(text: &str, path: &Path) -> Result<toml::Table, ConfigError> {
                 (l, c)
             })
             .unwrap_or((0, 0));
-        ConfigError::Invalid(format!("{}:{line}:{column}: {}", path.display(), e.message()))
+        ConfigError::Invalid(format!(
+            "{}:{line}:{column}: {}",
+            path.display(),
+            e.message()
+        ))
     })
 }
 
@@ -265,12 +343,20 @@ fn apply_override(table: &mut toml::Table, name: &str, raw: &str) -> Result<(), 
         return Ok(());
     };
     let bad = |what: &str| {
-        ConfigError::Invalid(format!("environment variable RUBRIC_{name}={raw:?}: expected {what}"))
+        ConfigError::Invalid(format!(
+            "environment variable RUBRIC_{name}={raw:?}: expected {what}"
+        ))
     };
     let value = match sec.get(&key) {
-        Some(toml::Value::Integer(_)) => toml::Value::Integer(raw.trim().parse().map_err(|_| bad("an integer"))?),
-        Some(toml::Value::Float(_)) => toml::Value::Float(raw.trim().parse().map_err(|_| bad("a number"))?),
-        Some(toml::Value::Boolean(_)) => toml::Value::Boolean(raw.trim().parse().map_err(|_| bad("true or false"))?),
+        Some(toml::Value::Integer(_)) => {
+            toml::Value::Integer(raw.trim().parse().map_err(|_| bad("an integer"))?)
+        }
+        Some(toml::Value::Float(_)) => {
+            toml::Value::Float(raw.trim().parse().map_err(|_| bad("a number"))?)
+        }
+        Some(toml::Value::Boolean(_)) => {
+            toml::Value::Boolean(raw.trim().parse().map_err(|_| bad("true or false"))?)
+        }
         Some(toml::Value::Array(_)) => toml::Value::Array(
             raw.split(',')
                 .map(str::trim)
@@ -289,7 +375,10 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -333,7 +422,8 @@ mod tests {
 
     #[test]
     fn a_bad_override_names_the_variable() {
-        let err = Config::load_with_env(None, env(&[("RUBRIC_CODECOV_CONCURRENCY", "many")])).unwrap_err();
+        let err = Config::load_with_env(None, env(&[("RUBRIC_CODECOV_CONCURRENCY", "many")]))
+            .unwrap_err();
         assert_eq!(
             err.to_string(),
             "environment variable RUBRIC_CODECOV_CONCURRENCY=\"many\": expected an integer"
@@ -350,7 +440,9 @@ mod tests {
         assert_eq!(c.codecov.url, "https://api.codecov.io");
 
         std::fs::write(&path, "[codecov]\nconcurrency = \n").unwrap();
-        let err = Config::load_with_env(Some(&path), env(&[])).unwrap_err().to_string();
+        let err = Config::load_with_env(Some(&path), env(&[]))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("rubric.toml:2:"), "{err}");
     }
 }

@@ -121,10 +121,16 @@ impl Diagnostic {
 pub fn locate(source: &str, offset: usize) -> (usize, usize, &str) {
     let offset = floor_char_boundary(source, offset.min(source.len()));
     let line_start = source[..offset].rfind('\n').map_or(0, |i| i + 1);
-    let line_end = source[offset..].find('\n').map_or(source.len(), |i| offset + i);
+    let line_end = source[offset..]
+        .find('\n')
+        .map_or(source.len(), |i| offset + i);
     let line = source[..offset].matches('\n').count() + 1;
     let column = source[line_start..offset].chars().count() + 1;
-    (line, column, source[line_start..line_end].trim_end_matches('\r'))
+    (
+        line,
+        column,
+        source[line_start..line_end].trim_end_matches('\r'),
+    )
 }
 
 fn floor_char_boundary(s: &str, mut i: usize) -> usize {
@@ -191,14 +197,19 @@ mod tests {
         assert!(text.contains("  --> 1:9\n"), "{text}");
         assert!(text.contains("1 | codecov.codeCoverag() >= 95\n"), "{text}");
         assert!(text.contains("  |         ^^^^^^^^^^^\n"), "{text}");
-        assert!(text.contains("= hint: did you mean codecov.codeCoverage?"), "{text}");
+        assert!(
+            text.contains("= hint: did you mean codecov.codeCoverage?"),
+            "{text}"
+        );
     }
 
     #[test]
     fn embedded_positions_shift_to_the_file() {
-        let d = Diagnostic::error("x")
-            .at_offset("a >= ", 5, 1)
-            .embedded_at("scorecards/a.yaml", 12, 17);
+        let d = Diagnostic::error("x").at_offset("a >= ", 5, 1).embedded_at(
+            "scorecards/a.yaml",
+            12,
+            17,
+        );
         assert_eq!((d.line, d.column), (12, 22));
     }
 }

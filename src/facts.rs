@@ -134,7 +134,12 @@ pub struct Fact {
 impl Fact {
     /// A value the source gave.
     pub fn ok(value: impl Into<Value>) -> Self {
-        Fact { value: value.into(), status: FactStatus::Ok, origin: None, stale_secs: None }
+        Fact {
+            value: value.into(),
+            status: FactStatus::Ok,
+            origin: None,
+            stale_secs: None,
+        }
     }
 
     /// No value, and why (`no coverage uploads`, `entity has no Codecov mapping`...).
@@ -193,10 +198,14 @@ mod tests {
 
     #[test]
     fn keys_render_as_calls_and_keep_args_sorted() {
-        let k = FactKey::new("codecov", "codecov", "codeCoverage").with_arg("flag", json!("backend"));
+        let k =
+            FactKey::new("codecov", "codecov", "codeCoverage").with_arg("flag", json!("backend"));
         assert_eq!(k.to_string(), r#"codecov.codeCoverage(flag="backend")"#);
         assert_eq!(k.arg_str("flag").as_deref(), Some("backend"));
-        assert_eq!(FactKey::new("codecov", "codecov", "").to_string(), "codecov");
+        assert_eq!(
+            FactKey::new("codecov", "codecov", "").to_string(),
+            "codecov"
+        );
         let k2 = FactKey::new("catalog", "", "custom").with_arg("key", json!("tier"));
         assert_eq!(k2.to_string(), r#"custom(key="tier")"#);
     }

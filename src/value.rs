@@ -60,7 +60,9 @@ impl Value {
             serde_json::Value::Bool(b) => Value::Bool(*b),
             serde_json::Value::Number(n) => n.as_f64().map_or(Value::Null, Value::Number),
             serde_json::Value::String(s) => Value::string(s),
-            serde_json::Value::Array(items) => Value::List(items.iter().map(Value::from_json).collect()),
+            serde_json::Value::Array(items) => {
+                Value::List(items.iter().map(Value::from_json).collect())
+            }
             serde_json::Value::Object(map) => Value::Object(Arc::new(
                 map.iter()
                     .map(|(k, v)| (Arc::from(k.as_str()), Value::from_json(v)))
@@ -77,9 +79,13 @@ impl Value {
             Value::Number(n) => serde_json::Number::from_f64(*n)
                 .map_or(serde_json::Value::Null, serde_json::Value::Number),
             Value::String(s) => serde_json::Value::String(s.to_string()),
-            Value::List(items) => serde_json::Value::Array(items.iter().map(Value::to_json).collect()),
+            Value::List(items) => {
+                serde_json::Value::Array(items.iter().map(Value::to_json).collect())
+            }
             Value::Object(map) => serde_json::Value::Object(
-                map.iter().map(|(k, v)| (k.to_string(), v.to_json())).collect(),
+                map.iter()
+                    .map(|(k, v)| (k.to_string(), v.to_json()))
+                    .collect(),
             ),
             Value::Duration(d) => serde_json::Value::String(iso_duration(*d)),
             Value::Timestamp(t) => serde_json::Value::String(t.to_rfc3339()),
@@ -160,7 +166,10 @@ mod tests {
     #[test]
     fn json_round_trip_keeps_types() {
         let j = json!({"a": [1, 2.5, "x", null, true], "b": {"c": 3}});
-        assert_eq!(Value::from_json(&j).to_json(), json!({"a": [1.0, 2.5, "x", null, true], "b": {"c": 3.0}}));
+        assert_eq!(
+            Value::from_json(&j).to_json(),
+            json!({"a": [1.0, 2.5, "x", null, true], "b": {"c": 3.0}})
+        );
     }
 
     #[test]
@@ -168,6 +177,9 @@ mod tests {
         assert_eq!(Value::Number(87.3).to_string(), "87.3");
         assert_eq!(Value::Number(95.0).to_string(), "95");
         assert_eq!(Value::string("a\"b").to_string(), r#""a\"b""#);
-        assert_eq!(Value::Duration(TimeDelta::days(-7)).to_string(), r#"duration("-P7D")"#);
+        assert_eq!(
+            Value::Duration(TimeDelta::days(-7)).to_string(),
+            r#"duration("-P7D")"#
+        );
     }
 }

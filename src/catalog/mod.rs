@@ -1,11 +1,20 @@
 //! Catalog: entity descriptors (Cortex and Backstage) loaded into [`Entity`] values.
 
+mod cache;
 mod entity;
+mod load;
+mod read;
+mod sources;
+mod yaml;
 
 use std::collections::HashMap;
+use std::path::Path;
 
+pub use cache::{CatalogCache, ReloadStats};
 pub use entity::*;
+pub use sources::{BackstageSource, CatalogSources};
 
+use crate::config::CodecovAccount;
 use crate::diag::Diagnostic;
 
 /// Every entity of a catalog, with the warnings and errors met while loading it.
@@ -28,7 +37,34 @@ impl Catalog {
                 index.entry(r.clone()).or_insert(i);
             }
         }
-        Catalog { entities, diagnostics, index }
+        Catalog {
+            entities,
+            diagnostics,
+            index,
+        }
+    }
+
+    /// Loads every `*.yaml` / `*.yml` under `dir` (recursively; multi-document files; Cortex
+    /// descriptors and Backstage entities; Backstage `kind: Location` targets followed) and maps
+    /// each entity to its repository and Codecov project, with no extra Codecov accounts.
+    ///
+    /// Never fails as a whole: a missing folder is one error diagnostic, a malformed file is one
+    /// error for that file, and an invalid entity is left out with an error; everything else loads.
+    /// `dir` may also name a single file.
+    pub fn load(dir: &Path) -> Catalog {
+        Self::load_with_accounts(dir, &[])
+    }
+
+    /// [`Catalog::load`], recording which of these `[[codecov.accounts]]` serves each entity.
+    pub fn load_with_accounts(dir: &Path, accounts: &[CodecovAccount]) -> Catalog {
+        let (results, diagnostics) = load::load_files(dir, accounts);
+        let (entities, diagnostics) = load::assemble(results, diagnostics);
+        Catalog::from_entities(entities, diagnostics)
+    }
+
+    /// Whether loading met any error.
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
     }
 
     /// The entity with this tag or Backstage ref (`component:default/name`).

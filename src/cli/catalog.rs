@@ -1,12 +1,227 @@
-//! `rubric catalog`.
+//! `rubric catalog`: load the catalog and show how every entity maps to its repository and
+//! Codecov project, then the warnings and errors. Exit 1 when any error.
 
-use super::{CliError, CliResult, Global};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
+use serde::Serialize;
+
+use super::{CliResult, Global};
+use crate::catalog::{Catalog, CatalogSources, CodecovProject, MappedBy, Repository};
+use crate::diag::Diagnostic;
+
+/// Output formats of `rubric catalog`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum CatalogFormat {
+    /// A table for people.
+    #[default]
+    Table,
+    /// The JSON contract of issue 5.
+    Json,
+}
 
 /// `rubric catalog`.
 #[derive(Debug, clap::Args)]
-pub struct CatalogArgs {}
+pub struct CatalogArgs {
+    /// Folder of entity descriptors (default: `[catalog] path`).
+    #[arg(long, value_name = "DIR")]
+    pub catalog: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = CatalogFormat::Table)]
+    pub format: CatalogFormat,
+}
 
 /// Runs `rubric catalog`.
-pub async fn run(_args: CatalogArgs, _g: &Global) -> CliResult {
-    Err(CliError::Usage("rubric catalog is not built yet".into()))
+pub async fn run(args: CatalogArgs, g: &Global) -> CliResult {
+    let cfg = g.load_config()?;
+    let mut sources = CatalogSources::from_config(&cfg);
+    if let Some(dir) = args.catalog {
+        sources = sources.with_dir(dir);
+    }
+    let catalog = Catalog::load_sources(&sources).await;
+    match args.format {
+        CatalogFormat::Json => {
+            let text =
+                serde_json::to_string_pretty(&report(&catalog)).map_err(anyhow::Error::from)?;
+            println!("{text}");
+        }
+        CatalogFormat::Table => print!("{}", render_table(&catalog)),
+    }
+    Ok(if catalog.has_errors() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// The JSON document of `rubric catalog --format json`.
+#[derive(Debug, Serialize)]
+pub struct CatalogReport<'a> {
+    /// Every entity that loaded.
+    pub entities: Vec<EntityRow<'a>>,
+    /// Warnings (they exclude nothing).
+    pub warnings: Vec<DiagnosticRow>,
+    /// Errors (each excluded its entity, or its file when the file is malformed).
+    pub errors: Vec<DiagnosticRow>,
+}
+
+/// One entity of [`CatalogReport`].
+#[derive(Debug, Serialize)]
+pub struct EntityRow<'a> {
+    /// The tag.
+    pub tag: &'a str,
+    /// Where it was read.
+    pub source: SourceRow,
+    /// The entity type.
+    #[serde(rename = "type")]
+    pub entity_type: &'a str,
+    /// Its git repository, or null.
+    pub repository: Option<&'a Repository>,
+    /// Its Codecov project (`service`, `owner`, `repo`, `flag`, `account`, `mapped_by`), or null.
+    pub codecov: Option<&'a CodecovProject>,
+    /// Why it is unmapped, or null.
+    pub unmapped_reason: Option<&'a str>,
+}
+
+/// A source position of [`EntityRow`].
+#[derive(Debug, Serialize)]
+pub struct SourceRow {
+    /// File (relative to the catalog folder) or URL.
+    pub file: String,
+    /// 1-based line; 0 for an HTTP source.
+    pub line: usize,
+}
+
+/// A warning or error of [`CatalogReport`].
+#[derive(Debug, Serialize)]
+pub struct DiagnosticRow {
+    /// The file or URL, or null.
+    pub file: Option<String>,
+    /// 1-based line, 0 when unknown.
+    pub line: usize,
+    /// 1-based column, 0 when unknown.
+    pub column: usize,
+    /// What is wrong.
+    pub message: String,
+    /// How to fix it, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+}
+
+impl From<&Diagnostic> for DiagnosticRow {
+    fn from(d: &Diagnostic) -> Self {
+        DiagnosticRow {
+            file: d.file.as_ref().map(|f| f.display().to_string()),
+            line: d.line,
+            column: d.column,
+            message: d.message.clone(),
+            hint: d.hint.clone(),
+        }
+    }
+}
+
+/// Builds the JSON report of a catalog.
+pub fn report(c: &Catalog) -> CatalogReport<'_> {
+    CatalogReport {
+        entities: c
+            .entities
+            .iter()
+            .map(|e| EntityRow {
+                tag: &e.tag,
+                source: SourceRow {
+                    file: e.source.file.display().to_string(),
+                    line: e.source.line,
+                },
+                entity_type: &e.entity_type,
+                repository: e.repository.as_ref(),
+                codecov: e.codecov.as_ref(),
+                unmapped_reason: e.unmapped_reason.as_deref(),
+            })
+            .collect(),
+        warnings: c
+            .diagnostics
+            .iter()
+            .filter(|d| !d.is_error())
+            .map(DiagnosticRow::from)
+            .collect(),
+        errors: c
+            .diagnostics
+            .iter()
+            .filter(|d| d.is_error())
+            .map(DiagnosticRow::from)
+            .collect(),
+    }
+}
+
+/// The table, then every diagnostic with its caret, then a summary line.
+pub fn render_table(c: &Catalog) -> String {
+    let mut table = Table::new();
+    table
+        .load_style(UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_header([
+            "entity",
+            "type",
+            "source",
+            "repository",
+            "codecov",
+            "mapped by / reason",
+        ]);
+    for e in &c.entities {
+        let source = if e.source.line > 0 {
+            format!("{}:{}", e.source.file.display(), e.source.line)
+        } else {
+            e.source.file.display().to_string()
+        };
+        let repo = e.repository.as_ref().map_or_else(
+            || "-".to_string(),
+            |r| match &r.basepath {
+                Some(b) => format!("{} ({b})", r.url_path()),
+                None => r.url_path(),
+            },
+        );
+        let (codecov, how) = match (&e.codecov, &e.unmapped_reason) {
+            (Some(p), _) => {
+                let by = match p.mapped_by {
+                    MappedBy::Descriptor => "descriptor",
+                    MappedBy::Annotation => "annotation",
+                    MappedBy::Discovery => "discovery",
+                };
+                let how = match &p.account {
+                    Some(a) => format!("{by} (account {a})"),
+                    None => by.to_string(),
+                };
+                (p.describe(), how)
+            }
+            (None, reason) => (
+                "-".to_string(),
+                format!("unmapped: {}", reason.as_deref().unwrap_or("unknown")),
+            ),
+        };
+        table.add_row([
+            e.tag.clone(),
+            e.entity_type.clone(),
+            source,
+            repo,
+            codecov,
+            how,
+        ]);
+    }
+    let mut out = format!("{table}\n");
+    for d in &c.diagnostics {
+        out.push('\n');
+        out.push_str(&d.to_string());
+    }
+    let mapped = c.entities.iter().filter(|e| e.codecov.is_some()).count();
+    let errors = c.diagnostics.iter().filter(|d| d.is_error()).count();
+    let warnings = c.diagnostics.len() - errors;
+    out.push_str(&format!(
+        "\n{} entities: {mapped} mapped, {} unmapped; {errors} error{}, {warnings} warning{}\n",
+        c.entities.len(),
+        c.entities.len() - mapped,
+        if errors == 1 { "" } else { "s" },
+        if warnings == 1 { "" } else { "s" },
+    ));
+    out
 }

@@ -1,1 +1,396 @@
-//! CQL: grammar/cql.pest → AST → compiled program → value.
+//! CQL: grammar/cql.pest → AST ([`ast`]) → compiled program ([`Program`]) → value and verdict.
+//!
+//! ```
+//! use rubric::cql::{Program, Registry, SlotTable, Verdict};
+//! use rubric::facts::Fact;
+//!
+//! let mut slots = SlotTable::new();
+//! let rule = Program::compile("codecov.codeCoverage() >= 95", Registry::standard(), &mut slots)
+//!     .unwrap()
+//!     .program;
+//! // facts[i] answers slots.keys()[i]; the providers fetch them before evaluation.
+//! let facts = vec![Fact::ok(87.3).from_origin("github/acme/api, flag backend")];
+//! let e = rule.evaluate(&facts, chrono::Utc::now());
+//! assert_eq!(e.verdict, Verdict::Fail);
+//! assert_eq!(e.explanation, "codecov.codeCoverage() = 87.3 (github/acme/api, flag backend), needs >= 95");
+//! ```
+
+pub mod ast;
+pub mod catalog_facts;
+mod compile;
+pub mod duration;
+mod eval;
+pub mod jq;
+pub mod parse;
+pub mod registry;
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+pub use compile::SlotTable;
+pub use registry::{Registry, Ty};
+
+use compile::{CmpInfo, Node};
+use eval::{Ctx, EvalError, Flags, NO_SLOT, Out, Trace};
+
+use crate::diag::Diagnostic;
+use crate::facts::{Fact, FactStatus};
+use crate::value::Value;
+
+/// A compiled rule: cheap to clone, shareable across threads, evaluated many times.
+#[derive(Clone, Debug)]
+pub struct Program {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    source: String,
+    root: Node,
+    cmps: Vec<CmpInfo>,
+    slots: Vec<usize>,
+    slot_text: Vec<(usize, String)>,
+}
+
+/// A compiled program and the warnings its source deserves.
+#[derive(Clone, Debug)]
+pub struct Compiled {
+    /// The program.
+    pub program: Program,
+    /// Warnings (data sources rubric has no data for, `!a == b` without parentheses, ...).
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// The outcome of a rule for one entity.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// The rule is true.
+    Pass,
+    /// The rule is false.
+    Fail,
+    /// The rule is not true because a value it compared was null for want of data.
+    NoData,
+    /// A data source failed, or the expression did (types, non-boolean result).
+    Error,
+}
+
+impl Verdict {
+    /// `pass`, `fail`, `no_data`, `error`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Fail => "fail",
+            Verdict::NoData => "no_data",
+            Verdict::Error => "error",
+        }
+    }
+}
+
+/// A rule's value, verdict and the sentence that explains it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Evaluation {
+    /// The value the expression computed (`Null` on error).
+    pub value: Value,
+    /// Pass, fail, no data or error.
+    pub verdict: Verdict,
+    /// e.g. `codecov.codeCoverage() = 87.3 (github/acme/api, flag backend), needs >= 95`.
+    pub explanation: String,
+    /// Values recorded by `captures("name", expr)`.
+    pub captures: BTreeMap<String, Value>,
+}
+
+/// One evaluated comparison, kept by the explaining path.
+struct Record {
+    id: u32,
+    lhs: Value,
+    lslot: u32,
+    rhs: Value,
+    rslot: u32,
+    result: bool,
+}
+
+#[derive(Default)]
+struct Explain {
+    flags: Flags,
+    records: Vec<Record>,
+}
+
+impl Trace for Explain {
+    fn flags(&mut self) -> &mut Flags {
+        &mut self.flags
+    }
+
+    fn compared(&mut self, id: u32, lhs: &Out<'_>, rhs: &Out<'_>, result: bool) {
+        // Lambdas may compare thousands of times; a few records explain enough.
+        if self.records.len() < 64 {
+            self.records.push(Record {
+                id,
+                lhs: lhs.v.as_ref().clone(),
+                lslot: lhs.slot,
+                rhs: rhs.v.as_ref().clone(),
+                rslot: rhs.slot,
+                result,
+            });
+        }
+    }
+}
+
+impl Program {
+    /// Parses, resolves and type-checks `src`, interning the facts it reads into `slots`.
+    pub fn compile(
+        src: &str,
+        reg: &Registry,
+        slots: &mut SlotTable,
+    ) -> Result<Compiled, Vec<Diagnostic>> {
+        let out = compile::compile(src, reg, slots).map_err(|d| vec![*d])?;
+        let program = Program {
+            inner: Arc::new(Inner {
+                source: src.to_string(),
+                root: out.root,
+                cmps: out.cmps,
+                slots: out.slots,
+                slot_text: out.slot_text,
+            }),
+        };
+        Ok(Compiled {
+            program,
+            warnings: out.warnings,
+        })
+    }
+
+    /// The source text.
+    pub fn source(&self) -> &str {
+        &self.inner.source
+    }
+
+    /// The slots (indexes into the [`SlotTable`]) this rule reads, ascending.
+    pub fn slots(&self) -> &[usize] {
+        &self.inner.slots
+    }
+
+    /// The verdict alone: the fast path, which allocates nothing for scalar rules.
+    /// `facts[i]` is the fact for `slots.keys()[i]`.
+    pub fn verdict(&self, facts: &[Fact], now: DateTime<Utc>) -> Verdict {
+        let mut cx = Ctx {
+            facts,
+            now,
+            env: Vec::new(),
+            trace: Flags::default(),
+            captures: None,
+        };
+        let result = cx.eval(&self.inner.root);
+        verdict_of(&result, &cx.trace, facts).0
+    }
+
+    /// Evaluates and explains. `facts[i]` is the fact for `slots.keys()[i]`; `now` is the
+    /// evaluation time (for `.fromNow()`).
+    pub fn evaluate(&self, facts: &[Fact], now: DateTime<Utc>) -> Evaluation {
+        let mut cx = Ctx {
+            facts,
+            now,
+            env: Vec::new(),
+            trace: Explain::default(),
+            captures: Some(BTreeMap::new()),
+        };
+        let result = cx.eval(&self.inner.root);
+        let (verdict, why) = verdict_of(&result, &cx.trace.flags, facts);
+        let explanation = self.explain(facts, &result, verdict, why, &cx.trace);
+        let value = match result {
+            Ok(out) => out.v.into_owned(),
+            Err(_) => Value::Null,
+        };
+        Evaluation {
+            value,
+            verdict,
+            explanation,
+            captures: cx.captures.unwrap_or_default(),
+        }
+    }
+
+    fn slot_text(&self, slot: u32) -> Cow<'_, str> {
+        self.inner
+            .slot_text
+            .iter()
+            .find(|(s, _)| *s == slot as usize)
+            .map_or_else(
+                || Cow::Owned(format!("fact {slot}")),
+                |(_, t)| Cow::Borrowed(t.as_str()),
+            )
+    }
+
+    fn explain(
+        &self,
+        facts: &[Fact],
+        result: &Result<Out<'_>, EvalError>,
+        verdict: Verdict,
+        why: Why,
+        trace: &Explain,
+    ) -> String {
+        let out = match (result, why) {
+            (Err(e), _) => return e.message(&self.inner.source),
+            (Ok(_), Why::FactError(slot)) => {
+                let reason = facts
+                    .get(slot as usize)
+                    .and_then(Fact::null_reason)
+                    .unwrap_or("error");
+                return format!("{}: {reason}", self.slot_text(slot));
+            }
+            (Ok(out), Why::NotBoolean) => {
+                return format!(
+                    "rule must be true or false, but it is a {}: {}",
+                    out.v.type_name(),
+                    short(&out.v)
+                );
+            }
+            (Ok(out), _) => out,
+        };
+        let passing = verdict == Verdict::Pass;
+        let mut lines: Vec<String> = Vec::new();
+        for r in &trace.records {
+            let info = &self.inner.cmps[r.id as usize];
+            if (r.result != info.negated) == passing {
+                let line = self.record_line(facts, info, r);
+                if !lines.contains(&line) {
+                    lines.push(line);
+                }
+            }
+        }
+        if lines.is_empty() {
+            if let Why::NoData(slot) = why {
+                return describe(
+                    &self.slot_text(slot),
+                    &Value::Null,
+                    facts.get(slot as usize),
+                );
+            }
+            return format!("{} = {}", self.inner.source.trim(), short(&out.v));
+        }
+        lines.truncate(3);
+        lines.join("; ")
+    }
+
+    fn record_line(&self, facts: &[Fact], info: &CmpInfo, r: &Record) -> String {
+        let fact = |slot: u32| {
+            if slot == NO_SLOT {
+                None
+            } else {
+                facts.get(slot as usize)
+            }
+        };
+        let swap = info.lhs_const && !info.rhs_const;
+        let (subject, sv, ss, other, ov, os, other_const, op) = if swap {
+            (
+                &info.rhs,
+                &r.rhs,
+                r.rslot,
+                &info.lhs,
+                &r.lhs,
+                r.lslot,
+                info.lhs_const,
+                info.op.flipped(),
+            )
+        } else {
+            (
+                &info.lhs,
+                &r.lhs,
+                r.lslot,
+                &info.rhs,
+                &r.rhs,
+                r.rslot,
+                info.rhs_const,
+                info.op,
+            )
+        };
+        let op = if info.negated { op.inverse() } else { op };
+        let subject = describe(subject, sv, fact(ss));
+        if other_const {
+            format!("{subject}, needs {} {other}", op.symbol())
+        } else {
+            format!(
+                "{subject}, needs {} {}",
+                op.symbol(),
+                describe(other, ov, fact(os))
+            )
+        }
+    }
+}
+
+/// `text = value (origin)` or `text is null (origin: reason)`.
+fn describe(text: &str, v: &Value, fact: Option<&Fact>) -> String {
+    let origin = fact.and_then(|f| f.origin.as_deref());
+    let stale = fact
+        .and_then(|f| f.stale_secs)
+        .map(|s| format!(", stale: {s} s old"))
+        .unwrap_or_default();
+    match (v, fact.and_then(Fact::null_reason), origin) {
+        (Value::Null, Some(reason), Some(o)) => format!("{text} is null ({o}: {reason})"),
+        (Value::Null, Some(reason), None) => format!("{text} is null ({reason})"),
+        (Value::Null, None, _) => format!("{text} is null"),
+        (v, _, Some(o)) => format!("{text} = {} ({o}{stale})", short(v)),
+        (v, _, None) if stale.is_empty() => format!("{text} = {}", short(v)),
+        (v, _, None) => format!("{text} = {} ({})", short(v), &stale[2..]),
+    }
+}
+
+/// A value's display, cut to 60 characters.
+fn short(v: &Value) -> String {
+    let s = v.to_string();
+    if s.chars().count() <= 60 {
+        return s;
+    }
+    let mut cut: String = s.chars().take(57).collect();
+    cut.push_str("...");
+    cut
+}
+
+/// What decided a verdict other than pass/fail.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Why {
+    Plain,
+    FactError(u32),
+    NoData(u32),
+    NotBoolean,
+}
+
+fn verdict_of(
+    result: &Result<Out<'_>, EvalError>,
+    flags: &Flags,
+    facts: &[Fact],
+) -> (Verdict, Why) {
+    let out = match result {
+        Err(_) => return (Verdict::Error, Why::Plain),
+        Ok(out) => out,
+    };
+    if let Value::Bool(true) = out.v.as_ref() {
+        return (Verdict::Pass, Why::Plain);
+    }
+    if flags.error != NO_SLOT {
+        return (Verdict::Error, Why::FactError(flags.error));
+    }
+    let nodata = if flags.nodata != NO_SLOT {
+        Some(flags.nodata)
+    } else if out.v.is_null()
+        && out.slot != NO_SLOT
+        && matches!(
+            facts.get(out.slot as usize).map(|f| &f.status),
+            Some(FactStatus::NoData(_))
+        )
+    {
+        Some(out.slot)
+    } else {
+        None
+    };
+    match (out.v.as_ref(), nodata) {
+        (_, Some(slot)) => (Verdict::NoData, Why::NoData(slot)),
+        (Value::Bool(false), None) => (Verdict::Fail, Why::Plain),
+        _ => (Verdict::Error, Why::NotBoolean),
+    }
+}
+
+#[cfg(test)]
+mod tests;

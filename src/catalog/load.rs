@@ -1,0 +1,439 @@
+//! Loading descriptor files from a folder: every `*.yaml` / `*.yml`, recursively, multi-document,
+//! following Backstage `kind: Location` targets; parsed in parallel, then mapped.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use super::read::{self, Ctx, Document};
+use super::yaml;
+use super::{Entity, SourceLocation};
+use crate::config::CodecovAccount;
+use crate::diag::Diagnostic;
+use crate::mapping::{self, Field};
+
+/// What one file gave: mapped entities, diagnostics, and Location targets to follow.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct FileResult {
+    /// The path shown in messages about this file.
+    pub display: PathBuf,
+    pub entities: Vec<Entity>,
+    /// The source line each entity starts on (for messages about the entity as a whole).
+    pub heads: Vec<String>,
+    pub diagnostics: Vec<Diagnostic>,
+    pub locations: Vec<Field>,
+}
+
+/// Reads, maps and validates one file's text. `display` is the path shown in messages,
+/// `rel` the path recorded on entities.
+pub(crate) fn read_file_text(
+    source: &str,
+    display: &Path,
+    rel: &Path,
+    accounts: &[CodecovAccount],
+) -> FileResult {
+    let docs = match yaml::parse_documents(source, display) {
+        Ok(docs) => docs,
+        Err(d) => {
+            return FileResult {
+                display: display.to_path_buf(),
+                diagnostics: vec![*d],
+                ..FileResult::default()
+            };
+        }
+    };
+    let mut out = read_nodes(&docs, display, rel, accounts, Some(source));
+    attach_source_lines(&mut out.diagnostics, source, display);
+    out
+}
+
+/// Reads and maps parsed documents (from a file, or JSON from an HTTP source).
+pub(crate) fn read_nodes(
+    docs: &[yaml::Node],
+    display: &Path,
+    rel: &Path,
+    accounts: &[CodecovAccount],
+    source: Option<&str>,
+) -> FileResult {
+    let mut out = FileResult {
+        display: display.to_path_buf(),
+        ..FileResult::default()
+    };
+    let mut ctx = Ctx::new(display, rel);
+    for doc in docs {
+        match read::read_document(doc, &mut ctx) {
+            Document::Entity(read) => {
+                let read = *read;
+                let mut entity = read.entity;
+                let m =
+                    mapping::map_entity(read.spec.as_ref(), entity.repository.as_ref(), accounts);
+                entity.codecov = m.codecov;
+                entity.unmapped_reason = m.unmapped_reason;
+                ctx.diags.extend(m.diagnostics);
+                let head = source
+                    .and_then(|s| s.lines().nth(entity.source.line.checked_sub(1)?))
+                    .unwrap_or_default();
+                out.heads.push(head.trim_end_matches('\r').to_string());
+                out.entities.push(entity);
+            }
+            Document::Location(targets) => out.locations.extend(targets),
+            Document::Skipped => {}
+        }
+    }
+    out.diagnostics = ctx.diags;
+    out
+}
+
+/// Fills the offending line of every diagnostic about `display` that has a line but no text.
+fn attach_source_lines(diags: &mut [Diagnostic], source: &str, display: &Path) {
+    if !diags.iter().any(|d| d.source_line.is_none() && d.line > 0) {
+        return;
+    }
+    let lines: Vec<&str> = source.lines().collect();
+    for d in diags.iter_mut() {
+        if d.source_line.is_none()
+            && d.line > 0
+            && d.file.as_deref() == Some(display)
+            && let Some(text) = lines.get(d.line - 1)
+        {
+            let text = text.trim_end_matches('\r');
+            let width = text
+                .chars()
+                .skip(d.column.saturating_sub(1))
+                .take_while(|c| !c.is_whitespace() && *c != ':')
+                .count();
+            *d = d.clone().with_source_line(text, width);
+        }
+    }
+}
+
+/// Every `*.yaml` / `*.yml` file under `dir`, sorted, skipping hidden folders and symlinked
+/// folders (no loops). Unreadable folders are warnings.
+pub(crate) fn find_files(dir: &Path, diags: &mut Vec<Diagnostic>) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let entries = match std::fs::read_dir(&d) {
+            Ok(e) => e,
+            Err(e) => {
+                diags.push(Diagnostic::warning(format!("cannot read folder: {e}")).in_file(&d));
+                continue;
+            }
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            let Ok(ft) = entry.file_type() else { continue };
+            if ft.is_dir() {
+                if !name.starts_with('.') {
+                    stack.push(path);
+                }
+            } else if is_yaml(&path) && (ft.is_file() || path.is_file()) {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn is_yaml(path: &Path) -> bool {
+    matches!(
+        path.extension().and_then(|e| e.to_str()),
+        Some("yaml" | "yml")
+    )
+}
+
+/// One file to read: its path on disk, the path shown in messages and the one recorded.
+#[derive(Clone, Debug)]
+pub(crate) struct FileJob {
+    pub path: PathBuf,
+    pub rel: PathBuf,
+}
+
+/// Reads the bytes of each job in parallel (bounded by the machine's cores) and hands them,
+/// with the job, to `f`; results come back in job order.
+pub(crate) fn parallel_map<T: Send>(jobs: &[FileJob], f: impl Fn(&FileJob) -> T + Sync) -> Vec<T> {
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(jobs.len())
+        .max(1);
+    if workers == 1 {
+        return jobs.iter().map(&f).collect();
+    }
+    let next = AtomicUsize::new(0);
+    let mut results: Vec<(usize, T)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(job) = jobs.get(i) else { break };
+                        mine.push((i, f(job)));
+                    }
+                    mine
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    results.sort_by_key(|(i, _)| *i);
+    results.into_iter().map(|(_, t)| t).collect()
+}
+
+/// Reads a file from disk into a [`FileResult`] (unreadable or non-UTF-8 files are one error).
+pub(crate) fn read_file(
+    job: &FileJob,
+    accounts: &[CodecovAccount],
+) -> (Option<Vec<u8>>, FileResult) {
+    match std::fs::read(&job.path) {
+        Ok(bytes) => {
+            let result = read_bytes(&bytes, job, accounts);
+            (Some(bytes), result)
+        }
+        Err(e) => (
+            None,
+            FileResult {
+                diagnostics: vec![
+                    Diagnostic::error(format!("cannot read descriptor: {e}")).in_file(&job.path),
+                ],
+                ..FileResult::default()
+            },
+        ),
+    }
+}
+
+/// Reads already-loaded bytes of a file.
+pub(crate) fn read_bytes(bytes: &[u8], job: &FileJob, accounts: &[CodecovAccount]) -> FileResult {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => read_file_text(
+            text.strip_prefix('\u{feff}').unwrap_or(text),
+            &job.path,
+            &job.rel,
+            accounts,
+        ),
+        Err(e) => {
+            let (line, column, _) = crate::diag::locate(
+                &String::from_utf8_lossy(&bytes[..e.valid_up_to()]),
+                e.valid_up_to(),
+            );
+            FileResult {
+                diagnostics: vec![
+                    Diagnostic::error("descriptor is not valid UTF-8")
+                        .in_file(&job.path)
+                        .at(line, column)
+                        .with_hint("save the file as UTF-8"),
+                ],
+                ..FileResult::default()
+            }
+        }
+    }
+}
+
+/// The jobs for a catalog path: every YAML file of a folder, or the one file named.
+pub(crate) fn jobs_for(dir: &Path, diags: &mut Vec<Diagnostic>) -> Vec<FileJob> {
+    match std::fs::metadata(dir) {
+        Err(e) => {
+            diags.push(
+                Diagnostic::error(format!("cannot read the catalog folder: {e}"))
+                    .in_file(dir)
+                    .with_hint("pass --catalog DIR or set [catalog] path in plugin.toml"),
+            );
+            Vec::new()
+        }
+        Ok(m) if m.is_file() => vec![FileJob {
+            path: dir.to_path_buf(),
+            rel: dir
+                .file_name()
+                .map_or_else(|| dir.to_path_buf(), PathBuf::from),
+        }],
+        Ok(_) => find_files(dir, diags)
+            .into_iter()
+            .map(|path| FileJob {
+                rel: path.strip_prefix(dir).unwrap_or(&path).to_path_buf(),
+                path,
+            })
+            .collect(),
+    }
+}
+
+/// Follows Location targets: files not loaded yet are read (relative to the file naming them),
+/// missing ones are errors. `loaded` holds canonical paths already read.
+pub(crate) fn follow_locations(
+    root: &Path,
+    mut pending: Vec<(PathBuf, Field)>,
+    loaded: &mut HashSet<PathBuf>,
+    mut read: impl FnMut(&FileJob) -> FileResult,
+    results: &mut Vec<FileResult>,
+) {
+    let mut guard = 0usize;
+    while let Some((from, target)) = pending.pop() {
+        guard += 1;
+        if guard > 100_000 {
+            break;
+        }
+        let dir = from.parent().unwrap_or(Path::new(""));
+        let Some(path) = read::location_target_path(dir, &target.value) else {
+            results.push(FileResult {
+                diagnostics: vec![place(
+                    Diagnostic::warning(format!(
+                        "Location target `{}` is a URL; only relative files are followed",
+                        target.value
+                    )),
+                    &target.at,
+                )],
+                ..FileResult::default()
+            });
+            continue;
+        };
+        if target.value.contains('*') {
+            results.push(FileResult {
+                diagnostics: vec![place(
+                    Diagnostic::warning(format!(
+                        "Location target `{}` is a glob; only single files are followed",
+                        target.value
+                    ))
+                    .with_hint(
+                        "files under the catalog folder are read anyway; list others one by one",
+                    ),
+                    &target.at,
+                )],
+                ..FileResult::default()
+            });
+            continue;
+        }
+        let canonical = match std::fs::canonicalize(&path) {
+            Ok(c) if c.is_file() => c,
+            _ => {
+                results.push(FileResult {
+                    diagnostics: vec![place(
+                        Diagnostic::error(format!(
+                            "Location target `{}` does not exist ({})",
+                            target.value,
+                            path.display()
+                        ))
+                        .with_hint("targets are relative to the file that names them"),
+                        &target.at,
+                    )],
+                    ..FileResult::default()
+                });
+                continue;
+            }
+        };
+        if !loaded.insert(canonical) {
+            continue;
+        }
+        let job = FileJob {
+            rel: path.strip_prefix(root).unwrap_or(&path).to_path_buf(),
+            path: path.clone(),
+        };
+        let r = read(&job);
+        pending.extend(r.locations.iter().cloned().map(|t| (path.clone(), t)));
+        results.push(r);
+    }
+}
+
+/// Places a diagnostic at a field, with the field's source line read back from its file.
+fn place(d: Diagnostic, at: &SourceLocation) -> Diagnostic {
+    if at.file.as_os_str().is_empty() {
+        return d;
+    }
+    let d = d.in_file(&at.file).at(at.line, at.column);
+    let text = std::fs::read_to_string(&at.file).ok().and_then(|s| {
+        s.lines()
+            .nth(at.line.checked_sub(1)?)
+            .map(|l| l.trim_end_matches('\r').to_string())
+    });
+    match text {
+        Some(t) => {
+            let width = t.chars().skip(at.column.saturating_sub(1)).count();
+            d.with_source_line(t, width)
+        }
+        None => d,
+    }
+}
+
+/// Reads every file of `dir` (in parallel) and the files its Location entities name.
+pub(crate) fn load_files(
+    dir: &Path,
+    accounts: &[CodecovAccount],
+) -> (Vec<FileResult>, Vec<Diagnostic>) {
+    load_files_with(dir, |job| read_file(job, accounts).1)
+}
+
+/// [`load_files`] with the function reading one file (the cache reuses unchanged results).
+pub(crate) fn load_files_with(
+    dir: &Path,
+    read: impl Fn(&FileJob) -> FileResult + Sync,
+) -> (Vec<FileResult>, Vec<Diagnostic>) {
+    let mut diagnostics = Vec::new();
+    let jobs = jobs_for(dir, &mut diagnostics);
+    let mut results: Vec<FileResult> = parallel_map(&jobs, &read);
+    let mut loaded: HashSet<PathBuf> = jobs
+        .iter()
+        .filter_map(|j| std::fs::canonicalize(&j.path).ok())
+        .collect();
+    let pending: Vec<_> = jobs
+        .iter()
+        .zip(&results)
+        .flat_map(|(j, r)| r.locations.iter().cloned().map(|t| (j.path.clone(), t)))
+        .collect();
+    let mut followed = Vec::new();
+    follow_locations(dir, pending, &mut loaded, &read, &mut followed);
+    results.extend(followed);
+    (results, diagnostics)
+}
+
+/// Puts file results together: entities in order, a repeated tag is an error naming both sources
+/// (the later entity is left out), diagnostics in order.
+pub(crate) fn assemble(
+    results: Vec<FileResult>,
+    mut diagnostics: Vec<Diagnostic>,
+) -> (Vec<Entity>, Vec<Diagnostic>) {
+    let mut entities: Vec<Entity> = Vec::new();
+    let mut seen: HashMap<String, SourceLocation> = HashMap::new();
+    for r in results {
+        diagnostics.extend(r.diagnostics);
+        for (i, e) in r.entities.into_iter().enumerate() {
+            let here = SourceLocation {
+                file: r.display.clone(),
+                line: e.source.line,
+                column: e.source.column,
+            };
+            if let Some(first) = seen.get(&e.tag) {
+                let mut d = duplicate(&e.tag, &here, first);
+                if let Some(head) = r.heads.get(i).filter(|_| here.line > 0) {
+                    d = d.with_source_line(head.clone(), head.trim_end().chars().count().max(1));
+                }
+                diagnostics.push(d);
+                continue;
+            }
+            seen.insert(e.tag.clone(), here);
+            entities.push(e);
+        }
+    }
+    (entities, diagnostics)
+}
+
+/// The error for an entity whose tag is already taken by the entity at `first`.
+pub(crate) fn duplicate(tag: &str, src: &SourceLocation, first: &SourceLocation) -> Diagnostic {
+    let first_place = if first.line > 0 {
+        format!("{}:{}:{}", first.file.display(), first.line, first.column)
+    } else {
+        first.file.display().to_string()
+    };
+    let mut d = Diagnostic::error(format!(
+        "duplicate tag `{tag}`: also defined at {first_place}; this one is left out"
+    ))
+    .in_file(&src.file)
+    .with_hint("tags must be unique across the catalog; rename one of them");
+    if src.line > 0 {
+        d = d.at(src.line, src.column);
+    }
+    d
+}

@@ -1,0 +1,371 @@
+//! A YAML (or JSON) document as a tree of nodes that remember their line and column.
+//!
+//! serde-saphyr has no `Value` type of its own; this tree is ours. Each node is read through
+//! [`serde_saphyr::Spanned`] so that every map key and value keeps its position, which the
+//! descriptor readers and the mapping use to point their messages at the right place.
+//! Scalars are read with YAML 1.2 rules (`strict_booleans`, leading-zero numbers kept as
+//! strings), so `no` stays the string `"no"` and `0755` stays `"0755"`.
+
+use std::fmt;
+use std::path::Path;
+
+use serde::Deserialize;
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+
+use crate::diag::Diagnostic;
+
+/// A node of a YAML or JSON document with its 1-based position (0 when unknown).
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Node {
+    /// The value.
+    pub value: NodeValue,
+    /// 1-based line, 0 when unknown (JSON from an HTTP source).
+    pub line: usize,
+    /// 1-based column, 0 when unknown.
+    pub column: usize,
+}
+
+/// The value of a [`Node`].
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum NodeValue {
+    Null,
+    Bool(bool),
+    Int(i64),
+    UInt(u64),
+    Float(f64),
+    Str(String),
+    Seq(Vec<Node>),
+    /// Keys in source order (keys that are not strings are rendered as strings).
+    Map(Vec<(Node, Node)>),
+}
+
+impl Node {
+    /// A node without a position.
+    pub fn unplaced(value: NodeValue) -> Node {
+        Node {
+            value,
+            line: 0,
+            column: 0,
+        }
+    }
+
+    /// The scalar as text (strings as they are, numbers and booleans printed), `None` for
+    /// null, lists and maps.
+    pub fn scalar_text(&self) -> Option<String> {
+        match &self.value {
+            NodeValue::Str(s) => Some(s.clone()),
+            NodeValue::Bool(b) => Some(b.to_string()),
+            NodeValue::Int(i) => Some(i.to_string()),
+            NodeValue::UInt(u) => Some(u.to_string()),
+            NodeValue::Float(f) => Some(f.to_string()),
+            NodeValue::Null | NodeValue::Seq(_) | NodeValue::Map(_) => None,
+        }
+    }
+
+    /// The entries, when this is a map.
+    pub fn as_map(&self) -> Option<&[(Node, Node)]> {
+        match &self.value {
+            NodeValue::Map(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    /// The items, when this is a list.
+    pub fn as_seq(&self) -> Option<&[Node]> {
+        match &self.value {
+            NodeValue::Seq(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// Whether this is null.
+    pub fn is_null(&self) -> bool {
+        matches!(self.value, NodeValue::Null)
+    }
+
+    /// The value under `key`, when this is a map that has it.
+    pub fn get(&self, key: &str) -> Option<&Node> {
+        self.entry(key).map(|(_, v)| v)
+    }
+
+    /// The key node and value under `key`, when this is a map that has it.
+    pub fn entry(&self, key: &str) -> Option<(&Node, &Node)> {
+        self.as_map()?
+            .iter()
+            .find(|(k, _)| k.key_text() == key)
+            .map(|(k, v)| (k, v))
+    }
+
+    /// The text of a map key.
+    pub fn key_text(&self) -> std::borrow::Cow<'_, str> {
+        match &self.value {
+            NodeValue::Str(s) => std::borrow::Cow::Borrowed(s),
+            NodeValue::Null => std::borrow::Cow::Borrowed("null"),
+            _ => std::borrow::Cow::Owned(
+                self.scalar_text()
+                    .unwrap_or_else(|| self.type_name().to_string()),
+            ),
+        }
+    }
+
+    /// A word for the node's type, for messages ("expected a list, found a string").
+    pub fn type_name(&self) -> &'static str {
+        match self.value {
+            NodeValue::Null => "null",
+            NodeValue::Bool(_) => "a boolean",
+            NodeValue::Int(_) | NodeValue::UInt(_) | NodeValue::Float(_) => "a number",
+            NodeValue::Str(_) => "a string",
+            NodeValue::Seq(_) => "a list",
+            NodeValue::Map(_) => "a map",
+        }
+    }
+
+    /// The node as JSON, with the types YAML gave it.
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::Value as J;
+        match &self.value {
+            NodeValue::Null => J::Null,
+            NodeValue::Bool(b) => J::Bool(*b),
+            NodeValue::Int(i) => J::from(*i),
+            NodeValue::UInt(u) => J::from(*u),
+            NodeValue::Float(f) => serde_json::Number::from_f64(*f).map_or(J::Null, J::Number),
+            NodeValue::Str(s) => J::String(s.clone()),
+            NodeValue::Seq(items) => J::Array(items.iter().map(Node::to_json).collect()),
+            NodeValue::Map(entries) => J::Object(
+                entries
+                    .iter()
+                    .map(|(k, v)| (k.key_text().into_owned(), v.to_json()))
+                    .collect(),
+            ),
+        }
+    }
+}
+
+impl Node {
+    /// A node tree (without positions) from JSON, for entities read over HTTP.
+    pub fn from_json(value: &serde_json::Value) -> Node {
+        use serde_json::Value as J;
+        Node::unplaced(match value {
+            J::Null => NodeValue::Null,
+            J::Bool(b) => NodeValue::Bool(*b),
+            J::Number(n) => {
+                if let Some(i) = n.as_i64() {
+                    NodeValue::Int(i)
+                } else if let Some(u) = n.as_u64() {
+                    NodeValue::UInt(u)
+                } else {
+                    NodeValue::Float(n.as_f64().unwrap_or(f64::NAN))
+                }
+            }
+            J::String(s) => NodeValue::Str(s.clone()),
+            J::Array(items) => NodeValue::Seq(items.iter().map(Node::from_json).collect()),
+            J::Object(map) => NodeValue::Map(
+                map.iter()
+                    .map(|(k, v)| {
+                        (
+                            Node::unplaced(NodeValue::Str(k.clone())),
+                            Node::from_json(v),
+                        )
+                    })
+                    .collect(),
+            ),
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for Node {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let spanned = serde_saphyr::Spanned::<NodeValue>::deserialize(deserializer)?;
+        let loc = spanned.referenced;
+        Ok(Node {
+            value: spanned.value,
+            line: usize::try_from(loc.line()).unwrap_or(0),
+            column: usize::try_from(loc.column()).unwrap_or(0),
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for NodeValue {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(NodeVisitor)
+    }
+}
+
+struct NodeVisitor;
+
+impl<'de> Visitor<'de> for NodeVisitor {
+    type Value = NodeValue;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any YAML value")
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<NodeValue, E> {
+        Ok(NodeValue::Null)
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<NodeValue, E> {
+        Ok(NodeValue::Null)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<NodeValue, D::Error> {
+        NodeValue::deserialize(d)
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<NodeValue, E> {
+        Ok(NodeValue::Bool(v))
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<NodeValue, E> {
+        Ok(NodeValue::Int(v))
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<NodeValue, E> {
+        Ok(i64::try_from(v).map_or(NodeValue::UInt(v), NodeValue::Int))
+    }
+
+    fn visit_i128<E: de::Error>(self, v: i128) -> Result<NodeValue, E> {
+        Ok(i64::try_from(v).map_or(NodeValue::Float(v as f64), NodeValue::Int))
+    }
+
+    fn visit_u128<E: de::Error>(self, v: u128) -> Result<NodeValue, E> {
+        Ok(u64::try_from(v).map_or(NodeValue::Float(v as f64), NodeValue::UInt))
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<NodeValue, E> {
+        Ok(NodeValue::Float(v))
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<NodeValue, E> {
+        Ok(NodeValue::Str(v.to_string()))
+    }
+
+    fn visit_string<E: de::Error>(self, v: String) -> Result<NodeValue, E> {
+        Ok(NodeValue::Str(v))
+    }
+
+    fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<NodeValue, E> {
+        Ok(NodeValue::Str(String::from_utf8_lossy(v).into_owned()))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<NodeValue, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1024));
+        while let Some(item) = seq.next_element::<Node>()? {
+            items.push(item);
+        }
+        Ok(NodeValue::Seq(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<NodeValue, A::Error> {
+        let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(0).min(1024));
+        while let Some(key) = map.next_key::<Node>()? {
+            let value = map.next_value::<Node>()?;
+            entries.push((key, value));
+        }
+        Ok(NodeValue::Map(entries))
+    }
+}
+
+fn options() -> serde_saphyr::Options {
+    let mut opt = serde_saphyr::Options::default();
+    opt.strict_booleans = true;
+    opt.leading_zero_numbers_as_strings = true;
+    opt.with_snippet = false;
+    opt
+}
+
+/// Parses every document of a YAML file (empty and null documents are skipped).
+/// A syntax error is one error diagnostic naming `file`, line, column and the offending line.
+pub(crate) fn parse_documents(source: &str, file: &Path) -> Result<Vec<Node>, Box<Diagnostic>> {
+    serde_saphyr::from_multiple_with_options::<Node>(source, options())
+        .map(|docs| docs.into_iter().filter(|d| !d.is_null()).collect())
+        .map_err(|e| Box::new(yaml_error(source, file, &e)))
+}
+
+fn yaml_error(source: &str, file: &Path, e: &serde_saphyr::Error) -> Diagnostic {
+    let inner = e.without_snippet();
+    let mut message = inner.to_string();
+    // The crate prefixes "line L column C: " itself; the diagnostic carries the position.
+    if let Some(rest) = message.strip_prefix("line ")
+        && let Some(idx) = rest.find(": ")
+        && rest[..idx].contains("column")
+    {
+        message = rest[idx + 2..].to_string();
+    }
+    if let Some(idx) = message.rfind(" at line ")
+        && message[idx..].contains("column")
+    {
+        message.truncate(idx);
+    }
+    let message = format!("malformed YAML: {}", message.trim());
+    let mut d = Diagnostic::error(message).in_file(file);
+    if let Some(loc) = inner.location() {
+        let line = usize::try_from(loc.line()).unwrap_or(0);
+        let column = usize::try_from(loc.column()).unwrap_or(0);
+        d = d.at(line, column);
+        if let Some(text) = source
+            .lines()
+            .nth(line.saturating_sub(1))
+            .filter(|_| line > 0)
+        {
+            d = d.with_source_line(text.trim_end_matches('\r'), 1);
+        }
+    }
+    d.with_hint("check the indentation and the `key: value` syntax around this line")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(src: &str) -> Vec<Node> {
+        parse_documents(src, Path::new("t.yaml")).unwrap()
+    }
+
+    #[test]
+    fn nodes_keep_positions_and_types() {
+        let docs = parse("# c\na: 1\nb:\n  - no\n  - 0755\n  - true\n  - 2.5\nc: ~\n");
+        assert_eq!(docs.len(), 1);
+        let d = &docs[0];
+        assert_eq!(d.line, 2);
+        let (k, v) = d.entry("b").unwrap();
+        assert_eq!((k.line, k.column), (3, 1));
+        let items = v.as_seq().unwrap();
+        assert_eq!(items[0].scalar_text().as_deref(), Some("no"));
+        assert_eq!(items[1].scalar_text().as_deref(), Some("0755"));
+        assert_eq!(items[2].value, NodeValue::Bool(true));
+        assert_eq!(items[3].value, NodeValue::Float(2.5));
+        assert_eq!((items[0].line, items[0].column), (4, 5));
+        assert!(d.get("c").unwrap().is_null());
+        assert_eq!(d.get("a").unwrap().value, NodeValue::Int(1));
+        assert_eq!(
+            d.to_json(),
+            serde_json::json!({"a": 1, "b": ["no", "0755", true, 2.5], "c": null})
+        );
+    }
+
+    #[test]
+    fn multi_document_lines_count_from_the_file_start() {
+        let docs = parse("a: 1\n---\n---\nb: 2\n---\n# only a comment\n");
+        assert_eq!(docs.len(), 2);
+        assert_eq!(docs[1].get("b").unwrap().line, 4);
+    }
+
+    #[test]
+    fn syntax_errors_name_file_line_column_and_line() {
+        let err = parse_documents("a: 1\nb: [1, 2\nc: 3\n", Path::new("x/bad.yaml")).unwrap_err();
+        assert!(err.is_error());
+        assert_eq!(err.file.as_deref(), Some(Path::new("x/bad.yaml")));
+        assert!(err.line >= 2, "{err}");
+        assert!(err.column >= 1, "{err}");
+        assert!(err.source_line.is_some(), "{err}");
+        assert!(err.message.starts_with("malformed YAML: "), "{err}");
+        assert!(!err.message.contains("line "), "{err}");
+    }
+
+    #[test]
+    fn json_round_trips_through_nodes() {
+        let v = serde_json::json!({"a": [1, -2, 2.5, "x", null, true, {"b": {}}], "big": 18446744073709551615u64});
+        assert_eq!(Node::from_json(&v).to_json(), v);
+    }
+}

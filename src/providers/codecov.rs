@@ -1,0 +1,559 @@
+//! Codecov (REST API v2, codecov.io or self-hosted, several accounts): repository and flag
+//! totals, the daily coverage trend, the latest upload, and pull request coverage.
+//!
+//! Traps handled (see `shared/research/codecov-api.md` §7): `totals: null` and `sessions == 0`
+//! are "no data", never 0 %; coverage numbers are parsed as `f64`; a 404 may mean "private and
+//! no access"; the trend is read from `/coverage/?interval=1d`, never from the deprecated `diff`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use reqwest::Url;
+use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderValue};
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::Value as Json;
+
+use super::cache::{Cached, ResponseCache};
+use super::http::{FaultKind, FetchError, Http, Limits, ProviderHttp};
+use super::secrets::{SecretSource, last_four};
+use crate::catalog::{CodecovProject, Entity, MappedBy};
+use crate::config::{CodecovConfig, ConfigError};
+use crate::facts::{Fact, FactKey};
+use crate::value::Value;
+
+/// Pages read at most when following a paginated list.
+const MAX_PAGES: u32 = 50;
+
+/// One Codecov account: a host root and the token for it.
+#[derive(Debug)]
+pub struct Account {
+    /// `default`, or the `[[codecov.accounts]]` name.
+    pub name: String,
+    /// Host root (no `/api/v2`).
+    pub base: Url,
+    /// The variable the token is read from (shown in hints; the token never is).
+    pub token_env: String,
+    token: Option<SecretString>,
+}
+
+impl Account {
+    fn new(
+        name: &str,
+        url: &str,
+        token_env: &str,
+        secrets: &SecretSource,
+    ) -> Result<Account, ConfigError> {
+        let base = parse_base(url).map_err(|why| {
+            ConfigError::Invalid(format!("[codecov] account {name}: url {url:?} {why}"))
+        })?;
+        Ok(Account {
+            name: name.to_string(),
+            base,
+            token_env: token_env.to_string(),
+            token: secrets.get(token_env),
+        })
+    }
+
+    /// `token …abcd from CODECOV_TOKEN`, or `no token (CODECOV_TOKEN is not set)`.
+    pub fn token_hint(&self) -> String {
+        match &self.token {
+            Some(t) => format!("token {} from {}", last_four(t), self.token_env),
+            None => format!("no token ({} is not set)", self.token_env),
+        }
+    }
+
+    fn auth_header(&self) -> Option<HeaderValue> {
+        let token = self.token.as_ref()?;
+        let mut h = HeaderValue::from_str(&format!("bearer {}", token.expose_secret())).ok()?;
+        h.set_sensitive(true);
+        Some(h)
+    }
+}
+
+/// Parses a host root such as `https://api.codecov.io` (a trailing `/` and `/api/v2` are dropped).
+pub(crate) fn parse_base(url: &str) -> Result<Url, &'static str> {
+    let trimmed = url.trim().trim_end_matches('/');
+    let trimmed = trimmed.strip_suffix("/api/v2").unwrap_or(trimmed);
+    let u = Url::parse(trimmed).map_err(|_| "is not a URL")?;
+    if !matches!(u.scheme(), "http" | "https") || u.host_str().is_none() {
+        return Err("is not an http(s) URL with a host");
+    }
+    Ok(u)
+}
+
+/// The Codecov provider.
+#[derive(Debug)]
+pub struct Codecov {
+    http: ProviderHttp,
+    cache: ResponseCache,
+    default: Account,
+    accounts: HashMap<String, Account>,
+    branch: Option<String>,
+}
+
+impl Codecov {
+    /// The provider `[codecov]` describes, over the shared HTTP client.
+    pub fn new(
+        cfg: &CodecovConfig,
+        http: Http,
+        secrets: &SecretSource,
+    ) -> Result<Codecov, ConfigError> {
+        let default = Account::new("default", &cfg.url, &cfg.token_env, secrets)?;
+        let mut accounts = HashMap::new();
+        for a in &cfg.accounts {
+            let url = a.url.as_deref().unwrap_or(&cfg.url);
+            let env = a.token_env.as_deref().unwrap_or(&cfg.token_env);
+            accounts.insert(a.name.clone(), Account::new(&a.name, url, env, secrets)?);
+        }
+        let limits = Limits {
+            concurrency: cfg.concurrency,
+            rate_per_sec: cfg.rate_limit_per_sec,
+            burst: cfg.rate_limit_burst,
+        };
+        Ok(Codecov {
+            http: ProviderHttp::new("Codecov", http, limits),
+            cache: ResponseCache::new(
+                Duration::from_secs(cfg.cache_ttl_secs),
+                Duration::from_secs(cfg.not_found_ttl_secs),
+            ),
+            default,
+            accounts,
+            branch: Some(cfg.branch.trim().to_string()).filter(|b| !b.is_empty()),
+        })
+    }
+
+    /// The HTTP layer (counters, current rate).
+    pub fn http(&self) -> &ProviderHttp {
+        &self.http
+    }
+
+    /// Every configured account, the default first.
+    pub fn accounts(&self) -> impl Iterator<Item = &Account> {
+        let mut named: Vec<&Account> = self.accounts.values().collect();
+        named.sort_by(|a, b| a.name.cmp(&b.name));
+        std::iter::once(&self.default).chain(named)
+    }
+
+    fn account(&self, project: &CodecovProject) -> Result<&Account, Fact> {
+        match &project.account {
+            None => Ok(&self.default),
+            Some(name) => self
+                .accounts
+                .get(name)
+                .ok_or_else(|| Fact::error(format!("Codecov account {name} is not configured"))),
+        }
+    }
+
+    /// Answers one `codecov` fact for one entity.
+    pub async fn answer(&self, key: &FactKey, entity: &Entity) -> Fact {
+        let Some(project) = &entity.codecov else {
+            let reason = entity.unmapped_reason.as_deref().unwrap_or("no repository");
+            return Fact::no_data(format!("entity has no Codecov mapping: {reason}"));
+        };
+        let account = match self.account(project) {
+            Ok(a) => a,
+            Err(f) => return f.from_origin(project.describe()),
+        };
+        let repo = Repo { account, project };
+        match key.function.as_str() {
+            "" => Fact::ok(mapping_value(project)).from_origin(project.describe()),
+            "codeCoverage" | "lines" | "hits" | "misses" | "partials" | "files" => {
+                self.totals(&repo, key).await
+            }
+            "coverageTrend" => self.trend(&repo, key).await,
+            "lastUploadAt" => self.last_upload(&repo).await,
+            "pullRequest.patchCoverage" | "pullRequest.coverageDelta" => {
+                self.pull(&repo, key).await
+            }
+            other => Fact::error(format!(
+                "codecov.{other}() is not provided by the Codecov provider"
+            ))
+            .from_origin(project.describe()),
+        }
+    }
+
+    /// GET through the cache; the key is the account and the URL (never the token).
+    pub(crate) async fn get(&self, account: &Account, url: Url) -> Result<Cached, Arc<FetchError>> {
+        let key = format!("{}\u{1f}{url}", account.name);
+        let auth = account.auth_header();
+        let fetch = self.http.send_json(move |c| {
+            let r = c.get(url.clone()).header(ACCEPT, "application/json");
+            match &auth {
+                Some(h) => r.header(AUTHORIZATION, h.clone()),
+                None => r,
+            }
+        });
+        self.cache.get_or_fetch(&key, &self.http.stats, fetch).await
+    }
+
+    /// `.../repos/{repo}/` + `tail` segments + trailing slash, with `query`.
+    fn url(&self, repo: &Repo<'_>, tail: &[&str], query: &[(&str, &str)]) -> Url {
+        let p = repo.project;
+        let name = p
+            .repo
+            .strip_prefix(&format!("{}/", p.owner))
+            .unwrap_or(&p.repo)
+            .rsplit('/')
+            .next()
+            .unwrap_or(&p.repo);
+        let mut url = repo.account.base.clone();
+        if let Ok(mut segs) = url.path_segments_mut() {
+            segs.pop_if_empty()
+                .extend([
+                    "api",
+                    "v2",
+                    p.service.as_str(),
+                    p.owner.as_str(),
+                    "repos",
+                    name,
+                ])
+                .extend(tail)
+                .push("");
+        }
+        if !query.is_empty() {
+            url.query_pairs_mut().extend_pairs(query);
+        }
+        url
+    }
+
+    /// Turns a fetch error into an error fact with a hint about tokens and 404s.
+    fn error_fact(&self, repo: &Repo<'_>, what: &str, e: &FetchError) -> Fact {
+        let hint = match e.kind {
+            FaultKind::Unauthorized => format!(" ({} was refused)", repo.account.token_hint()),
+            FaultKind::Forbidden => {
+                " (the token's user may not be activated in this organisation)".to_string()
+            }
+            FaultKind::NotFound => format!(
+                " ({what} unknown to Codecov, or private and not readable with {})",
+                repo.account.token_hint()
+            ),
+            _ => String::new(),
+        };
+        Fact::error(format!("{e}{hint}")).from_origin(repo.origin(None, self.branch.as_deref()))
+    }
+
+    async fn totals(&self, repo: &Repo<'_>, key: &FactKey) -> Fact {
+        let flag = key.arg_str("flag").or_else(|| repo.project.flag.clone());
+        let field = if key.function == "codeCoverage" {
+            "coverage"
+        } else {
+            key.function.as_str()
+        };
+        let origin = repo.origin(flag.as_deref(), self.branch.as_deref());
+        let (cached, totals) = if flag.is_none() && self.branch.is_none() {
+            // The repository's own totals: the newest complete default-branch commit.
+            let cached = match self.get(repo.account, self.url(repo, &[], &[])).await {
+                Ok(c) => c,
+                Err(e) => return self.error_fact(repo, "the repository is", &e),
+            };
+            let totals = match cached.value.get("totals") {
+                Some(Json::Object(t)) => t.clone(),
+                Some(Json::Null) => {
+                    return finish(
+                        Fact::no_data("no coverage uploads on the default branch"),
+                        Some(&cached),
+                        origin,
+                    );
+                }
+                _ => return unexpected("the repository has no `totals` field").from_origin(origin),
+            };
+            (cached, totals)
+        } else {
+            let mut query = Vec::new();
+            if let Some(f) = &flag {
+                query.push(("flag", f.as_str()));
+            }
+            if let Some(b) = &self.branch {
+                query.push(("branch", b.as_str()));
+            }
+            let cached = match self
+                .get(repo.account, self.url(repo, &["totals"], &query))
+                .await
+            {
+                Ok(c) => c,
+                Err(e) => return self.error_fact(repo, "the repository, branch or commit is", &e),
+            };
+            let totals = match cached.value.get("totals") {
+                Some(Json::Object(t)) => t.clone(),
+                _ => {
+                    return unexpected("the totals answer has no `totals` object")
+                        .from_origin(origin);
+                }
+            };
+            // An unknown flag (or a branch without uploads) answers zero totals: no data, not 0 %.
+            if totals.get("sessions").and_then(Json::as_f64) == Some(0.0) {
+                let why = match (&flag, &self.branch) {
+                    (Some(f), _) => format!("flag {f} has no uploads"),
+                    (None, Some(b)) => format!("no coverage uploads on branch {b}"),
+                    (None, None) => "no coverage uploads".to_string(),
+                };
+                return finish(Fact::no_data(why), Some(&cached), origin);
+            }
+            (cached, totals)
+        };
+        let fact = match totals.get(field) {
+            Some(Json::Number(n)) => n
+                .as_f64()
+                .map_or_else(|| unexpected("a number out of range"), Fact::ok),
+            Some(Json::String(s)) => match s.trim().parse::<f64>() {
+                Ok(n) => Fact::ok(n),
+                Err(_) => unexpected(&format!("totals.{field} is the string {s:?}")),
+            },
+            Some(Json::Null) => {
+                Fact::no_data(format!("Codecov has no {field} value for this commit"))
+            }
+            None => unexpected(&format!("totals has no `{field}`")),
+            Some(other) => unexpected(&format!("totals.{field} is {other}")),
+        };
+        finish(fact, Some(&cached), origin)
+    }
+
+    async fn trend(&self, repo: &Repo<'_>, key: &FactKey) -> Fact {
+        let days = key.arg_f64("days").unwrap_or(30.0).clamp(1.0, 3650.0) as i64;
+        let flag = repo.project.flag.clone();
+        let origin = repo.origin(flag.as_deref(), self.branch.as_deref());
+        let start = (Utc::now() - chrono::TimeDelta::days(days))
+            .format("%Y-%m-%d")
+            .to_string();
+        let tail: Vec<&str> = match &flag {
+            Some(f) => vec!["flags", f.as_str(), "coverage"],
+            None => vec!["coverage"],
+        };
+        let mut points: Vec<f64> = Vec::new();
+        let mut stale_from: Option<Cached> = None;
+        for page in 1..=MAX_PAGES {
+            let page_text = page.to_string();
+            let mut query = vec![("interval", "1d"), ("start_date", start.as_str())];
+            if let Some(b) = &self.branch {
+                query.push(("branch", b.as_str()));
+            }
+            query.push(("page", page_text.as_str()));
+            let cached = match self.get(repo.account, self.url(repo, &tail, &query)).await {
+                Ok(c) => c,
+                Err(e) if e.kind == FaultKind::NotFound && flag.is_some() => {
+                    return Fact::error(format!(
+                        "{e} (Codecov serves flag trends only when its timeseries are enabled)"
+                    ))
+                    .from_origin(origin);
+                }
+                Err(e) => return self.error_fact(repo, "the repository is", &e),
+            };
+            let Some(results) = cached.value.get("results").and_then(Json::as_array) else {
+                return unexpected("the coverage trend has no `results` list").from_origin(origin);
+            };
+            points.extend(
+                results
+                    .iter()
+                    .filter_map(|r| r.get("avg").and_then(Json::as_f64)),
+            );
+            let more = cached.value.get("next").is_some_and(|n| !n.is_null());
+            if cached.stale_secs.is_some() {
+                stale_from = Some(cached);
+            }
+            if !more {
+                break;
+            }
+        }
+        let fact = match (points.first(), points.last()) {
+            (Some(first), Some(last)) => Fact::ok(round2(last - first)),
+            _ => Fact::no_data(format!("no coverage measurements in the last {days} days")),
+        };
+        finish(fact, stale_from.as_ref(), origin)
+    }
+
+    async fn default_branch(&self, repo: &Repo<'_>) -> Result<String, Fact> {
+        if let Some(b) = &self.branch {
+            return Ok(b.clone());
+        }
+        let cached = self
+            .get(repo.account, self.url(repo, &[], &[]))
+            .await
+            .map_err(|e| self.error_fact(repo, "the repository is", &e))?;
+        match cached.value.get("branch").and_then(Json::as_str) {
+            Some(b) if !b.is_empty() => Ok(b.to_string()),
+            _ => Err(unexpected("the repository has no default `branch`")),
+        }
+    }
+
+    async fn last_upload(&self, repo: &Repo<'_>) -> Fact {
+        let origin = repo.origin(None, self.branch.as_deref());
+        let branch = match self.default_branch(repo).await {
+            Ok(b) => b,
+            Err(f) => return f.from_origin(origin),
+        };
+        for page in 1..=3u32 {
+            let page_text = page.to_string();
+            let query = [("branch", branch.as_str()), ("page", page_text.as_str())];
+            let cached = match self
+                .get(repo.account, self.url(repo, &["commits"], &query))
+                .await
+            {
+                Ok(c) => c,
+                Err(e) => return self.error_fact(repo, "the repository is", &e),
+            };
+            let Some(results) = cached.value.get("results").and_then(Json::as_array) else {
+                return unexpected("the commit list has no `results` list").from_origin(origin);
+            };
+            let with_coverage = results.iter().find(|c| {
+                c.get("state").and_then(Json::as_str) == Some("complete")
+                    && c.get("totals")
+                        .and_then(|t| t.get("coverage"))
+                        .is_some_and(|v| !v.is_null())
+            });
+            if let Some(commit) = with_coverage {
+                let ts = commit.get("timestamp").and_then(Json::as_str).unwrap_or("");
+                let fact = match DateTime::parse_from_rfc3339(ts) {
+                    Ok(t) => Fact::ok(Value::Timestamp(t.with_timezone(&Utc))),
+                    Err(_) => unexpected(&format!("commit timestamp {ts:?} is not RFC 3339")),
+                };
+                return finish(fact, Some(&cached), origin);
+            }
+            if cached.value.get("next").is_none_or(Json::is_null) {
+                break;
+            }
+        }
+        Fact::no_data(format!("no commit with coverage on branch {branch}")).from_origin(origin)
+    }
+
+    async fn pull(&self, repo: &Repo<'_>, key: &FactKey) -> Fact {
+        let id = match key.arg("id") {
+            Some(Json::Number(n)) if n.as_u64().is_some() => n.to_string(),
+            Some(Json::String(s)) if !s.is_empty() && s.chars().all(|c| c.is_ascii_digit()) => s,
+            other => {
+                return Fact::error(format!(
+                    "codecov.pullRequest(id) needs a pull request number, got {}",
+                    other.map_or("nothing".to_string(), |v| v.to_string())
+                ));
+            }
+        };
+        let origin = format!("{}, pull request #{id}", repo.project.describe());
+        let cached = match self
+            .get(repo.account, self.url(repo, &["pulls", &id], &[]))
+            .await
+        {
+            Ok(c) => c,
+            Err(e) => {
+                return self
+                    .error_fact(repo, &format!("pull request #{id} is"), &e)
+                    .from_origin(origin);
+            }
+        };
+        let coverage = |v: Option<&Json>| v.and_then(|t| t.get("coverage")).and_then(Json::as_f64);
+        let fact = if key.function == "pullRequest.patchCoverage" {
+            match cached.value.get("patch") {
+                Some(Json::Null) | None => Fact::no_data(format!(
+                    "pull request #{id} has no processed comparison yet"
+                )),
+                patch => match coverage(patch) {
+                    Some(c) => Fact::ok(c),
+                    None => unexpected("the pull's `patch` has no coverage"),
+                },
+            }
+        } else {
+            let (mut base, mut head) = (
+                coverage(cached.value.get("base_totals")),
+                coverage(cached.value.get("head_totals")),
+            );
+            if base.is_none() || head.is_none() {
+                let query = [("pullid", id.as_str())];
+                if let Ok(c) = self
+                    .get(repo.account, self.url(repo, &["compare"], &query))
+                    .await
+                {
+                    let totals = c.value.get("totals");
+                    base = base.or_else(|| coverage(totals.and_then(|t| t.get("base"))));
+                    head = head.or_else(|| coverage(totals.and_then(|t| t.get("head"))));
+                }
+            }
+            match (base, head) {
+                (Some(b), Some(h)) => Fact::ok(round2(h - b)),
+                (None, _) => Fact::no_data(format!("pull request #{id} has no base coverage")),
+                (_, None) => Fact::no_data(format!("pull request #{id} has no head coverage")),
+            }
+        };
+        finish(fact, Some(&cached), origin)
+    }
+}
+
+/// An entity's project together with the account that serves it.
+struct Repo<'a> {
+    account: &'a Account,
+    project: &'a CodecovProject,
+}
+
+impl Repo<'_> {
+    /// `github/acme/api, flag backend, branch main` (the flag the key asked for wins).
+    fn origin(&self, flag: Option<&str>, branch: Option<&str>) -> String {
+        let p = self.project;
+        let mut s = format!("{}/{}/{}", p.service, p.owner, p.repo);
+        if let Some(f) = flag.or(p.flag.as_deref()) {
+            s.push_str(&format!(", flag {f}"));
+        }
+        if let Some(b) = branch {
+            s.push_str(&format!(", branch {b}"));
+        }
+        s
+    }
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+fn unexpected(what: &str) -> Fact {
+    Fact::error(format!("Codecov answered unexpected JSON: {what}"))
+}
+
+/// Sets the origin, and marks a fact served from the last good answer after a failed refresh
+/// (its age in `stale_secs`, the failure in the origin).
+fn finish(fact: Fact, cached: Option<&Cached>, origin: String) -> Fact {
+    let Some((age, c)) = cached.and_then(|c| Some((c.stale_secs?, c))) else {
+        return fact.from_origin(origin);
+    };
+    let mut fact = match &c.stale_because {
+        Some(why) => fact.from_origin(format!("{origin}; stale, {age} s old, because {why}")),
+        None => fact.from_origin(origin),
+    };
+    fact.stale_secs = Some(age);
+    fact
+}
+
+/// The bare `codecov` fact: the mapping as an object.
+fn mapping_value(p: &CodecovProject) -> Value {
+    let mapped_by = match p.mapped_by {
+        MappedBy::Descriptor => "descriptor",
+        MappedBy::Annotation => "annotation",
+        MappedBy::Discovery => "discovery",
+    };
+    Value::from_json(&serde_json::json!({
+        "service": p.service,
+        "owner": p.owner,
+        "repo": p.repo,
+        "flag": p.flag,
+        "account": p.account,
+        "mapped_by": mapped_by,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_roots_are_normalised() {
+        assert_eq!(
+            parse_base("https://api.codecov.io/").unwrap().as_str(),
+            "https://api.codecov.io/"
+        );
+        assert_eq!(
+            parse_base("https://cc.example.com/api/v2")
+                .unwrap()
+                .as_str(),
+            "https://cc.example.com/"
+        );
+        assert!(parse_base("api.codecov.io").is_err());
+        assert!(parse_base("ftp://x").is_err());
+    }
+}

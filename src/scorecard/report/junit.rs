@@ -1,0 +1,133 @@
+//! `--format junit`: JUnit XML for CI dashboards; one test suite per scorecard and entity, one
+//! test case per rule (`fail`/`no_data` are failures, `error` errors, `skipped`/`exempt` skipped).
+
+use std::fmt::Write;
+
+use super::{EvalReport, RuleReport};
+use crate::scorecard::score::Outcome;
+
+/// Escapes text for XML attributes and content.
+fn xml(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c if (c as u32) < 0x20 && !matches!(c, '\n' | '\t' | '\r') => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn counts<'a>(rules: impl Iterator<Item = &'a RuleReport>) -> (usize, usize, usize, usize) {
+    rules.fold((0, 0, 0, 0), |(t, f, e, s), r| match r.outcome {
+        Outcome::Fail | Outcome::NoData => (t + 1, f + 1, e, s),
+        Outcome::Error => (t + 1, f, e + 1, s),
+        Outcome::Skipped | Outcome::Exempt => (t + 1, f, e, s + 1),
+        Outcome::Pass => (t + 1, f, e, s),
+    })
+}
+
+/// Renders the whole report as JUnit XML.
+pub fn render(report: &EvalReport) -> String {
+    let all = report
+        .scorecards
+        .iter()
+        .flat_map(|c| c.entities.iter().flat_map(|e| e.rules.iter()));
+    let (tests, failures, errors, skipped) = counts(all);
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let _ = writeln!(
+        out,
+        "<testsuites name=\"rubric\" tests=\"{tests}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"{skipped}\">"
+    );
+    let timestamp = report.evaluated_at.format("%Y-%m-%dT%H:%M:%S");
+    for card in &report.scorecards {
+        for e in &card.entities {
+            let (tests, failures, errors, skipped) = counts(e.rules.iter());
+            let _ = writeln!(
+                out,
+                "  <testsuite name=\"{} / {}\" tests=\"{tests}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"{skipped}\" timestamp=\"{timestamp}\">",
+                xml(&card.tag),
+                xml(&e.entity)
+            );
+            let _ = writeln!(
+                out,
+                "    <properties><property name=\"level\" value=\"{}\"/><property name=\"score\" value=\"{}\"/></properties>",
+                xml(&e.level_text()),
+                xml(&e.score_text())
+            );
+            let classname = xml(&format!("{}.{}", card.tag, e.entity));
+            for r in &e.rules {
+                let name = xml(&r.title);
+                let message = xml(&r.message);
+                let detail = xml(r.failure_message.as_deref().unwrap_or(&r.message));
+                match r.outcome {
+                    Outcome::Pass => {
+                        let _ = writeln!(
+                            out,
+                            "    <testcase classname=\"{classname}\" name=\"{name}\"/>"
+                        );
+                    }
+                    Outcome::Fail | Outcome::NoData => {
+                        let _ = writeln!(
+                            out,
+                            "    <testcase classname=\"{classname}\" name=\"{name}\">\n      <failure type=\"{}\" message=\"{message}\">{detail}</failure>\n    </testcase>",
+                            r.outcome.as_str()
+                        );
+                    }
+                    Outcome::Error => {
+                        let _ = writeln!(
+                            out,
+                            "    <testcase classname=\"{classname}\" name=\"{name}\">\n      <error type=\"error\" message=\"{message}\"/>\n    </testcase>"
+                        );
+                    }
+                    Outcome::Skipped | Outcome::Exempt => {
+                        let _ = writeln!(
+                            out,
+                            "    <testcase classname=\"{classname}\" name=\"{name}\">\n      <skipped message=\"{}: {message}\"/>\n    </testcase>",
+                            xml(&r.outcome_text())
+                        );
+                    }
+                }
+            }
+            out.push_str("  </testsuite>\n");
+        }
+    }
+    out.push_str("</testsuites>\n");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::sample;
+    use super::*;
+
+    #[test]
+    fn counts_and_escapes() {
+        let text = render(&sample());
+        assert!(
+            text.contains(
+                "<testsuites name=\"rubric\" tests=\"4\" failures=\"1\" errors=\"1\" skipped=\"1\">"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("<testsuite name=\"cov / api\" tests=\"4\""),
+            "{text}"
+        );
+        assert!(
+            text.contains("name=\"Uploads &lt;recent&gt; &amp; &quot;fresh&quot;\""),
+            "{text}"
+        );
+        assert!(text.contains("<failure type=\"fail\" message=\"codecov.codeCoverage() = 61.5 (github/acme/api), needs &gt;= 80\">Raise coverage to 80%.</failure>"), "{text}");
+        assert!(
+            text.contains("<skipped message=\"exempt (until 2027-01-31): "),
+            "{text}"
+        );
+        assert!(text.ends_with("</testsuites>\n"));
+    }
+}

@@ -1,0 +1,458 @@
+//! Codecov over real HTTP on 127.0.0.1: the fixture server (the sample catalog's data) and
+//! wiremock fakes for faults.
+
+mod providers_common;
+
+use std::time::Duration;
+
+use providers_common::*;
+use rubric::facts::FactStatus;
+use rubric::providers::{Providers, fixture};
+use rubric::value::Value;
+use serde_json::json;
+use wiremock::matchers::{header, method, path, query_param};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const PAYMENTS: &str = "/api/v2/github/acme/repos/payments-api/";
+
+#[tokio::test]
+async fn the_fixture_answers_the_sample_catalog() {
+    let server = fixture::start().await.unwrap();
+    let providers = Providers::from_config(&config(&server.url())).unwrap();
+    let entities = vec![
+        entity(
+            "payments-api",
+            Some(("github", "acme", "payments-api", None)),
+        ),
+        entity(
+            "checkout-web",
+            Some(("github", "acme", "checkout-web", None)),
+        ),
+        entity(
+            "billing-core",
+            Some(("github", "acme", "platform", Some("billing"))),
+        ),
+        entity(
+            "identity",
+            Some(("github", "acme", "platform", Some("identity"))),
+        ),
+        entity("ledger", Some(("github", "acme", "ledger", None))),
+        entity(
+            "notifications",
+            Some(("github", "acme", "notifications", None)),
+        ),
+        entity(
+            "search-indexer",
+            Some(("gitlab", "acme", "search-indexer", None)),
+        ),
+        entity("legacy-reports", None),
+    ];
+    let cat = catalog(entities.clone());
+    let refs: Vec<_> = entities.iter().collect();
+    let keys = vec![key("codeCoverage", &[]), key("", &[]), key("lines", &[])];
+    let facts = providers.fetch(&cat, &refs, &keys).await;
+    assert_eq!(facts.len(), 8);
+    assert!(facts.iter().all(|f| f.len() == 3));
+
+    assert_eq!(number(&facts[0][0]), 97.42);
+    assert_eq!(
+        facts[0][0].origin.as_deref(),
+        Some("github/acme/payments-api")
+    );
+    assert_eq!(number(&facts[0][2]), 5000.0);
+    assert_eq!(number(&facts[1][0]), 82.5);
+    assert_eq!(number(&facts[2][0]), 88.13);
+    assert_eq!(
+        facts[2][0].origin.as_deref(),
+        Some("github/acme/platform, flag billing")
+    );
+    assert_eq!(no_data(&facts[3][0]), "flag identity has no uploads");
+    assert_eq!(number(&facts[4][0]), 64.2);
+    assert_eq!(
+        no_data(&facts[5][0]),
+        "no coverage uploads on the default branch"
+    );
+    assert_eq!(number(&facts[6][0]), 45.0);
+    assert_eq!(
+        no_data(&facts[7][0]),
+        "entity has no Codecov mapping: no repository"
+    );
+    assert_eq!(
+        no_data(&facts[7][1]),
+        "entity has no Codecov mapping: no repository"
+    );
+
+    // The bare `codecov` fact is the mapping.
+    let Value::Object(mapping) = &facts[2][1].value else {
+        panic!("{:?}", facts[2][1])
+    };
+    assert_eq!(mapping.get("flag"), Some(&Value::string("billing")));
+    assert_eq!(mapping.get("mapped_by"), Some(&Value::string("descriptor")));
+
+    // codeCoverage and lines of one repository share one request; all answers are cached now.
+    let before = server.requests();
+    let again = providers.fetch(&cat, &refs, &keys).await;
+    assert_eq!(again, facts);
+    assert_eq!(server.requests(), before, "a warm fetch makes no requests");
+}
+
+#[tokio::test]
+async fn a_flag_argument_wins_over_the_mapped_flag() {
+    let server = fixture::start().await.unwrap();
+    let providers = Providers::from_config(&config(&server.url())).unwrap();
+    let e = entity(
+        "checkout-web",
+        Some(("github", "acme", "checkout-web", None)),
+    );
+    let cat = catalog(vec![e.clone()]);
+    let keys = vec![
+        key("codeCoverage", &[("flag", json!("unit"))]),
+        key("codeCoverage", &[("flag", json!("e2e"))]),
+        key("codeCoverage", &[("flag", json!("nope"))]),
+    ];
+    let facts = providers.fetch(&cat, &[&e], &keys).await;
+    assert_eq!(number(&facts[0][0]), 81.0);
+    assert_eq!(number(&facts[0][1]), 50.0);
+    assert_eq!(
+        facts[0][1].origin.as_deref(),
+        Some("github/acme/checkout-web, flag e2e")
+    );
+    assert_eq!(no_data(&facts[0][2]), "flag nope has no uploads");
+}
+
+#[tokio::test]
+async fn sources_without_a_provider_are_errors() {
+    let server = fixture::start().await.unwrap();
+    let providers = Providers::from_config(&config(&server.url())).unwrap();
+    let e = entity("x", None);
+    let cat = catalog(vec![e.clone()]);
+    let k = rubric::facts::FactKey::new("sonarqube", "sonarqube", "metric");
+    let facts = providers.fetch(&cat, &[&e], &[k]).await;
+    assert_eq!(
+        error(&facts[0][0]),
+        "data source sonarqube is not configured"
+    );
+}
+
+async fn one_fact(server_url: &str, k: rubric::facts::FactKey) -> rubric::facts::Fact {
+    let providers = Providers::from_config(&config(server_url)).unwrap();
+    let e = entity(
+        "payments-api",
+        Some(("github", "acme", "payments-api", None)),
+    );
+    let cat = catalog(vec![e.clone()]);
+    providers.fetch(&cat, &[&e], &[k]).await.remove(0).remove(0)
+}
+
+#[tokio::test]
+async fn a_500_is_retried_then_named() {
+    let mock = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(PAYMENTS))
+        .respond_with(ResponseTemplate::new(500).set_body_json(json!({"detail": "Server Error"})))
+        .expect(3)
+        .mount(&mock)
+        .await;
+    let f = one_fact(&mock.uri(), key("codeCoverage", &[])).await;
+    assert_eq!(
+        error(&f),
+        "Codecov answered 500 Internal Server Error: Server Error (after 3 attempts)"
+    );
+    assert_eq!(f.origin.as_deref(), Some("github/acme/payments-api"));
+}
+
+#[tokio::test]
+async fn a_500_burst_then_success_gives_the_value() {
+    let mock = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(PAYMENTS))
+        .respond_with(ResponseTemplate::new(503))
+        .up_to_n_times(2)
+        .expect(2)
+        .mount(&mock)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(PAYMENTS))
+        .respond_with(ResponseTemplate::new(200).set_body_json(
+            json!({"name": "payments-api", "totals": {"coverage": 91.5, "sessions": 1}}),
+        ))
+        .expect(1)
+        .mount(&mock)
+        .await;
+    let f = one_fact(&mock.uri(), key("codeCoverage", &[])).await;
+    assert_eq!(number(&f), 91.5);
+}
+
+#[tokio::test]
+async fn an_html_page_is_named() {
+    let mock = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(PAYMENTS))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("content-type", "text/html; charset=utf-8")
+                .set_body_string("<!DOCTYPE html><html><body>Sign in</body></html>"),
+        )
+        .mount(&mock)
+        .await;
+    let f = one_fact(&mock.uri(), key("codeCoverage", &[])).await;
+    assert_eq!(error(&f), "Codecov answered HTML, not JSON (status 200)");
+
+    let mock = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(PAYMENTS))
+        .respond_with(
+            ResponseTemplate::new(502).set_body_string("<html><h1>502 Bad Gateway</h1></html>"),
+        )
+        .mount(&mock)
+        .await;
+    let f = one_fact(&mock.uri(), key("codeCoverage", &[])).await;
+    assert_eq!(
+        error(&f),
+        "Codecov answered 502 Bad Gateway: an HTML page, not JSON (after 3 attempts)"
+    );
+}
+
+#[tokio::test]
+async fn malformed_json_is_named() {
+    let mock = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(PAYMENTS))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_raw(r#"{"totals": {"coverage": 9"#, "application/json"),
+        )
+        .mount(&mock)
+        .await;
+    let f = one_fact(&mock.uri(), key("codeCoverage", &[])).await;
+    assert!(
+        error(&f).starts_with("Codecov answered malformed JSON: EOF while parsing"),
+        "{f:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_refused_token_is_401_and_the_token_is_not_shown() {
+    let mock = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(PAYMENTS))
+        .and(header("authorization", "bearer s3cr3t-token-value-9876"))
+        .respond_with(ResponseTemplate::new(401).set_body_json(json!({"detail": "Invalid token."})))
+        .expect(1)
+        .mount(&mock)
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let secrets = dir.path().join("secrets.env");
+    std::fs::write(
+        &secrets,
+        "RUBRIC_TEST_CODECOV_TOKEN_401=s3cr3t-token-value-9876\n",
+    )
+    .unwrap();
+    let mut cfg = config(&mock.uri());
+    cfg.codecov.token_env = "RUBRIC_TEST_CODECOV_TOKEN_401".into();
+    cfg.http.secrets_file = secrets;
+    let providers = Providers::from_config(&cfg).unwrap();
+    let e = entity(
+        "payments-api",
+        Some(("github", "acme", "payments-api", None)),
+    );
+    let cat = catalog(vec![e.clone()]);
+    let f = providers
+        .fetch(&cat, &[&e], &[key("codeCoverage", &[])])
+        .await
+        .remove(0)
+        .remove(0);
+    let msg = error(&f);
+    assert_eq!(
+        msg,
+        "Codecov answered 401 Unauthorized: Invalid token. (token …9876 from RUBRIC_TEST_CODECOV_TOKEN_401 was refused)"
+    );
+    let everything = format!("{f:?} {providers:?} {}", serde_json::to_string(&f).unwrap());
+    assert!(!everything.contains("s3cr3t-token-value"), "{everything}");
+}
+
+#[tokio::test]
+async fn a_404_is_named_with_a_hint_and_cached_briefly() {
+    let mock = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(PAYMENTS))
+        .respond_with(
+            ResponseTemplate::new(404)
+                .set_body_json(json!({"detail": "No Repository matches the given query."})),
+        )
+        .expect(1)
+        .mount(&mock)
+        .await;
+    let providers = Providers::from_config(&config(&mock.uri())).unwrap();
+    let e = entity(
+        "payments-api",
+        Some(("github", "acme", "payments-api", None)),
+    );
+    let cat = catalog(vec![e.clone()]);
+    let keys = [key("codeCoverage", &[]), key("lines", &[])];
+    let facts = providers.fetch(&cat, &[&e], &keys).await;
+    let again = providers.fetch(&cat, &[&e], &keys).await;
+    assert_eq!(facts, again);
+    assert_eq!(
+        error(&facts[0][0]),
+        "Codecov answered 404 Not Found: No Repository matches the given query. (the repository is unknown to Codecov, or private and not readable with no token (RUBRIC_TEST_NO_SUCH_TOKEN is not set))"
+    );
+}
+
+#[tokio::test]
+async fn connection_refused_is_named() {
+    // Bind a port, then free it: nothing listens there any more.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let url = format!("http://127.0.0.1:{port}");
+    let f = tokio::time::timeout(
+        Duration::from_secs(20),
+        one_fact(&url, key("codeCoverage", &[])),
+    )
+    .await
+    .expect("gives up within the retry budget");
+    assert_eq!(
+        error(&f),
+        format!(
+            "cannot connect to Codecov at 127.0.0.1:{port}: connection refused (after 3 attempts)"
+        )
+    );
+}
+
+#[tokio::test]
+async fn a_configured_branch_reads_totals_of_that_branch() {
+    let mock = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(format!("{PAYMENTS}totals/")))
+        .and(query_param("branch", "release"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "totals": {"files": 3, "lines": 10, "hits": 7, "misses": 3, "partials": 0, "coverage": 70.0,
+                       "branches": 0, "methods": 0, "messages": 0, "sessions": 1, "complexity": 0.0,
+                       "complexity_total": 0.0, "complexity_ratio": 0, "diff": [1, 1, 1, 0, 0, "100", 0, 0, 0, 0, 0, 0, 0]},
+            "files": [], "commit_file_url": "x"})))
+        .expect(1)
+        .mount(&mock)
+        .await;
+    let mut cfg = config(&mock.uri());
+    cfg.codecov.branch = "release".into();
+    let providers = Providers::from_config(&cfg).unwrap();
+    let e = entity(
+        "payments-api",
+        Some(("github", "acme", "payments-api", None)),
+    );
+    let cat = catalog(vec![e.clone()]);
+    let f = providers
+        .fetch(&cat, &[&e], &[key("codeCoverage", &[])])
+        .await
+        .remove(0)
+        .remove(0);
+    assert_eq!(number(&f), 70.0);
+    assert_eq!(
+        f.origin.as_deref(),
+        Some("github/acme/payments-api, branch release")
+    );
+    assert_eq!(f.status, FactStatus::Ok);
+}
+
+#[tokio::test]
+async fn trend_upload_time_and_pull_requests_come_from_the_fixture() {
+    let server = fixture::start().await.unwrap();
+    let providers = Providers::from_config(&config(&server.url())).unwrap();
+    let entities = vec![
+        entity(
+            "payments-api",
+            Some(("github", "acme", "payments-api", None)),
+        ),
+        entity("ledger", Some(("github", "acme", "ledger", None))),
+        entity(
+            "notifications",
+            Some(("github", "acme", "notifications", None)),
+        ),
+        entity(
+            "billing-core",
+            Some(("github", "acme", "platform", Some("billing"))),
+        ),
+        entity(
+            "identity",
+            Some(("github", "acme", "platform", Some("identity"))),
+        ),
+    ];
+    let cat = catalog(entities.clone());
+    let refs: Vec<_> = entities.iter().collect();
+    let keys = vec![
+        key("coverageTrend", &[("days", json!(30))]),
+        key("coverageTrend", &[("days", json!(100))]),
+        key("lastUploadAt", &[]),
+        key("pullRequest.patchCoverage", &[("id", json!(412))]),
+        key("pullRequest.coverageDelta", &[("id", json!(412))]),
+        key("pullRequest.patchCoverage", &[("id", json!(418))]),
+        key("pullRequest.coverageDelta", &[("id", json!(418))]),
+        key("pullRequest.patchCoverage", &[("id", json!(999))]),
+        key("misses", &[]),
+    ];
+    let facts = providers.fetch(&cat, &refs, &keys).await;
+    let [payments, ledger, notifications, billing, identity] = &facts[..] else {
+        panic!()
+    };
+
+    // 93.1 % 120 days ago to 97.42 % today: about +1.1 points a month, +3.6 over 100 days.
+    let month = number(&payments[0]);
+    assert!((0.5..1.7).contains(&month), "{month}");
+    let hundred = number(&payments[1]);
+    assert!((3.0..4.2).contains(&hundred), "{hundred}");
+    let Value::Timestamp(t) = payments[2].value else {
+        panic!("{:?}", payments[2])
+    };
+    assert!((chrono::Utc::now() - t).num_minutes().abs() < 3 * 60 + 5);
+    assert_eq!(number(&payments[3]), 96.0);
+    assert_eq!(
+        payments[3].origin.as_deref(),
+        Some("github/acme/payments-api, pull request #412")
+    );
+    assert_eq!(number(&payments[4]), 0.11);
+    assert_eq!(
+        no_data(&payments[5]),
+        "pull request #418 has no processed comparison yet"
+    );
+    assert_eq!(
+        no_data(&payments[6]),
+        "pull request #418 has no base coverage"
+    );
+    assert!(
+        error(&payments[7])
+            .starts_with("Codecov answered 404 Not Found: No Pull matches the given query.")
+    );
+    assert_eq!(number(&payments[8]), 104.0);
+
+    // The last complete upload with coverage, skipping a pending commit; on the default branch.
+    let Value::Timestamp(t) = ledger[2].value else {
+        panic!("{:?}", ledger[2])
+    };
+    assert_eq!((chrono::Utc::now() - t).num_hours(), 400);
+
+    assert_eq!(
+        no_data(&notifications[0]),
+        "no coverage measurements in the last 30 days"
+    );
+    assert_eq!(
+        no_data(&notifications[2]),
+        "no commit with coverage on branch main"
+    );
+    assert_eq!(
+        no_data(&notifications[8]),
+        "no coverage uploads on the default branch"
+    );
+
+    // A flag entity's trend is its flag's; an unknown flag has none.
+    assert!(number(&billing[0]).is_finite());
+    assert_eq!(
+        billing[0].origin.as_deref(),
+        Some("github/acme/platform, flag billing")
+    );
+    assert_eq!(
+        no_data(&identity[0]),
+        "no coverage measurements in the last 30 days"
+    );
+}

@@ -1,0 +1,186 @@
+//! Datadog Code Coverage over real HTTP on 127.0.0.1 (wiremock): JSON:API bodies, key headers,
+//! breakdowns by service and code owner, and `{"errors": [...]}` shown.
+
+mod providers_common;
+
+use providers_common::*;
+use rubric::facts::FactKey;
+use rubric::providers::Providers;
+use serde_json::json;
+use wiremock::matchers::{body_json, header, method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+fn summary() -> serde_json::Value {
+    json!({"data": {"attributes": {
+        "codeowners": {"@acme/payments-team": {"evaluated_flags_count": 2, "evaluated_reports_count": 4,
+                                               "patch_coverage": 75.2, "total_coverage": 88.7}},
+        "evaluated_flags_count": 8, "evaluated_reports_count": 12, "patch_coverage": 70.1,
+        "services": {"payments-api": {"evaluated_flags_count": 3, "evaluated_reports_count": 5,
+                                       "patch_coverage": null, "total_coverage": 85.5}},
+        "total_coverage": 82.4},
+      "id": "ZGQxMjM0NV9tYWluXzE3MDk1NjQwMDA=", "type": "ci_app_coverage_summary"}})
+}
+
+fn dd(function: &str, args: &[(&str, serde_json::Value)]) -> FactKey {
+    args.iter()
+        .fold(FactKey::new("datadog", "datadog", function), |k, (n, v)| {
+            k.with_arg(n, v.clone())
+        })
+}
+
+fn datadog_config(url: &str, dir: &std::path::Path) -> rubric::config::Config {
+    let secrets = dir.join("secrets.env");
+    std::fs::write(
+        &secrets,
+        "RUBRIC_TEST_DD_API=api-key-0000-1111\nRUBRIC_TEST_DD_APP=app-key-2222-3333\n",
+    )
+    .unwrap();
+    let mut cfg = config("http://127.0.0.1:9");
+    cfg.datadog.enabled = true;
+    cfg.datadog.url = url.to_string();
+    cfg.datadog.api_key_env = "RUBRIC_TEST_DD_API".into();
+    cfg.datadog.app_key_env = "RUBRIC_TEST_DD_APP".into();
+    cfg.datadog.rate_limit_per_sec = 1000;
+    cfg.http.secrets_file = secrets;
+    cfg
+}
+
+#[tokio::test]
+async fn branch_and_pull_summaries_answer_the_datadog_functions() {
+    let mock = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/v2/code-coverage/branch/summary"))
+        .and(header("dd-api-key", "api-key-0000-1111"))
+        .and(header("dd-application-key", "app-key-2222-3333"))
+        .and(body_json(json!({"data": {"attributes": {"branch": "main", "repository_url": "github.com/acme/payments-api"},
+                                       "type": "ci_app_coverage_branch_summary_request"}})))
+        .respond_with(ResponseTemplate::new(200).set_body_json(summary()))
+        .expect(1)
+        .mount(&mock)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/api/v2/code-coverage/pr/summary"))
+        .and(body_json(json!({"data": {"attributes": {"pr_number": 42, "repository_url": "github.com/acme/payments-api"},
+                                       "type": "ci_app_coverage_pr_summary_request"}})))
+        .respond_with(ResponseTemplate::new(200).set_body_json(summary()))
+        .expect(1)
+        .mount(&mock)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/api/v2/code-coverage/branch/summary"))
+        .and(body_json(json!({"data": {"attributes": {"branch": "gone", "repository_url": "github.com/acme/payments-api"},
+                                       "type": "ci_app_coverage_branch_summary_request"}})))
+        .respond_with(ResponseTemplate::new(404).set_body_json(json!({"errors": ["branch not found"]})))
+        .mount(&mock)
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let providers = Providers::from_config(&datadog_config(&mock.uri(), dir.path())).unwrap();
+    let e = entity(
+        "payments-api",
+        Some(("github", "acme", "payments-api", None)),
+    );
+    let unmapped = entity("legacy", None);
+    let cat = catalog(vec![e.clone(), unmapped.clone()]);
+    let keys = vec![
+        dd("codeCoverage", &[]),
+        dd("patchCoverage", &[]),
+        dd("serviceCoverage", &[("service", json!("payments-api"))]),
+        dd(
+            "codeownerCoverage",
+            &[("codeowner", json!("@acme/payments-team"))],
+        ),
+        dd("serviceCoverage", &[("service", json!("nope"))]),
+        dd("patchCoverage", &[("pr", json!(42))]),
+        dd("codeCoverage", &[("branch", json!("gone"))]),
+    ];
+    let facts = providers.fetch(&cat, &[&e, &unmapped], &keys).await;
+    let f = &facts[0];
+    assert_eq!(number(&f[0]), 82.4);
+    assert_eq!(
+        f[0].origin.as_deref(),
+        Some("github.com/acme/payments-api, branch main")
+    );
+    assert_eq!(number(&f[1]), 70.1);
+    assert_eq!(number(&f[2]), 85.5);
+    assert_eq!(number(&f[3]), 88.7);
+    assert_eq!(
+        no_data(&f[4]),
+        "Datadog has no coverage for service nope on branch main"
+    );
+    assert_eq!(number(&f[5]), 70.1);
+    assert_eq!(
+        error(&f[6]),
+        "Datadog answered 404 Not Found: branch not found (Datadog has no coverage for branch gone)"
+    );
+    assert_eq!(
+        no_data(&facts[1][0]),
+        "entity has no git repository for Datadog Code Coverage"
+    );
+}
+
+#[tokio::test]
+async fn errors_are_shown_and_keys_are_not() {
+    let mock = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/v2/code-coverage/branch/summary"))
+        .respond_with(ResponseTemplate::new(403).set_body_json(json!({"errors": ["Forbidden"]})))
+        .mount(&mock)
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let providers = Providers::from_config(&datadog_config(&mock.uri(), dir.path())).unwrap();
+    let e = entity(
+        "payments-api",
+        Some(("github", "acme", "payments-api", None)),
+    );
+    let cat = catalog(vec![e.clone()]);
+    let f = providers
+        .fetch(&cat, &[&e], &[dd("codeCoverage", &[])])
+        .await
+        .remove(0)
+        .remove(0);
+    assert_eq!(
+        error(&f),
+        "Datadog answered 403 Forbidden: Forbidden (API key …1111 from RUBRIC_TEST_DD_API, application key …3333 from RUBRIC_TEST_DD_APP; the application key needs code_coverage_read)"
+    );
+    let all = format!("{f:?} {providers:?}");
+    assert!(
+        !all.contains("api-key-0000") && !all.contains("app-key-2222"),
+        "{all}"
+    );
+}
+
+#[tokio::test]
+async fn datadog_off_or_without_keys_is_an_error_fact() {
+    let e = entity(
+        "payments-api",
+        Some(("github", "acme", "payments-api", None)),
+    );
+    let cat = catalog(vec![e.clone()]);
+    let off = Providers::from_config(&config("http://127.0.0.1:9")).unwrap();
+    let f = off
+        .fetch(&cat, &[&e], &[dd("codeCoverage", &[])])
+        .await
+        .remove(0)
+        .remove(0);
+    assert_eq!(
+        error(&f),
+        "data source datadog is not configured (set [datadog] enabled = true)"
+    );
+
+    let mut cfg = config("http://127.0.0.1:9");
+    cfg.datadog.enabled = true;
+    cfg.datadog.api_key_env = "RUBRIC_TEST_DD_NOT_SET".into();
+    let p = Providers::from_config(&cfg).unwrap();
+    let f = p
+        .fetch(&cat, &[&e], &[dd("codeCoverage", &[])])
+        .await
+        .remove(0)
+        .remove(0);
+    assert_eq!(
+        error(&f),
+        "Datadog is enabled but RUBRIC_TEST_DD_NOT_SET is not set"
+    );
+
+    cfg.datadog.site = "datadog.example".into();
+    assert!(Providers::from_config(&cfg).is_err());
+}
