@@ -486,7 +486,10 @@ async fn badge_page_metrics_and_openapi() {
 
     let metrics = s.get("/metrics", Some(READ)).await.text().await.unwrap();
     assert!(metrics.contains("rubric_runs_total"), "{metrics}");
-    assert!(metrics.contains("rubric_http_requests_total"), "{metrics}");
+    assert!(
+        metrics.contains("rubric_http_requests_total{route=\"/entities/{tag}\",status=\"200\"}"),
+        "{metrics}"
+    );
 
     let (_, doc) = json(s.get("/api/openapi.json", None).await).await;
     assert_eq!(doc["openapi"], "3.1.0");

@@ -169,6 +169,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/openapi.json", get(openapi))
         .merge(read)
         .merge(admin)
+        .route_layer(middleware::from_fn(record))
         .fallback(|| async { ApiError::not_found("no such route") })
         .with_state(state)
         .layer(RequestBodyLimitLayer::new(settings.max_body_bytes))
@@ -190,15 +191,25 @@ pub async fn serve(
         .await
 }
 
-/// Time limit, metrics, security headers, and JSON bodies for errors that carry none.
-async fn guard(State(settings): State<Settings>, req: Request, next: Next) -> Response {
+/// Counts requests and their latency per route (inside routing, where the route is known).
+async fn record(req: Request, next: Next) -> Response {
     let route = req
         .extensions()
         .get::<MatchedPath>()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| "unmatched".into());
-    let method = req.method().clone();
+        .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
     let started = Instant::now();
+    let resp = next.run(req).await;
+    let status = resp.status().as_str().to_string();
+    metrics::counter!("rubric_http_requests_total", "route" => route.clone(), "status" => status)
+        .increment(1);
+    metrics::histogram!("rubric_http_request_duration_seconds", "route" => route)
+        .record(started.elapsed().as_secs_f64());
+    resp
+}
+
+/// Time limit, security headers, and JSON bodies for errors that carry none.
+async fn guard(State(settings): State<Settings>, req: Request, next: Next) -> Response {
+    let method = req.method().clone();
     let mut resp = match tokio::time::timeout(settings.request_timeout, next.run(req)).await {
         Ok(resp) => resp,
         Err(_) => error::body(StatusCode::REQUEST_TIMEOUT, "the request took too long"),
@@ -239,10 +250,6 @@ async fn guard(State(settings): State<Settings>, req: Request, next: Next) -> Re
     if !h.contains_key(header::CACHE_CONTROL) {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
-    metrics::counter!("rubric_http_requests_total", "route" => route.clone(), "status" => status.as_str().to_string())
-        .increment(1);
-    metrics::histogram!("rubric_http_request_duration_seconds", "route" => route)
-        .record(started.elapsed().as_secs_f64());
     resp
 }
 
