@@ -10,7 +10,7 @@ use crate::catalog::{Catalog, Entity};
 use crate::config::Config;
 use crate::cql::catalog_facts;
 use crate::facts::{Fact, FactKey};
-use crate::providers::Providers;
+use crate::providers::{FactsFile, Providers};
 use crate::scorecard::Scorecard;
 use crate::scorecard::report::EvalReport;
 
@@ -65,6 +65,26 @@ pub async fn run(
 pub async fn fetch(catalog: &Catalog, keys: &[FactKey], providers: &Providers) -> Vec<Vec<Fact>> {
     let entities: Vec<&Entity> = catalog.entities.iter().collect();
     fetch_for(catalog, &entities, keys, providers).await
+}
+
+/// The facts of a facts file (`rubric sync --out`) for every entity of `catalog`, laid out as
+/// [`fetch`] gives them: catalog facts from the catalog, the others from the file (a fact the
+/// file lacks is an error fact saying so). No request is made.
+pub fn facts_from_file(catalog: &Catalog, keys: &[FactKey], file: &FactsFile) -> Vec<Vec<Fact>> {
+    catalog
+        .entities
+        .iter()
+        .map(|entity| {
+            keys.iter()
+                .map(|key| match key.source.as_str() {
+                    "catalog" => catalog_facts::resolve(key, entity, catalog),
+                    _ => file
+                        .facts_for(&entity.tag, std::slice::from_ref(key))
+                        .remove(0),
+                })
+                .collect()
+        })
+        .collect()
 }
 
 /// [`fetch`] for some entities of `catalog` only.

@@ -281,3 +281,77 @@ async fn unusable_configuration_exits_2() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("missing.toml"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eval_from_a_facts_file_gives_the_same_outcomes_offline() {
+    let server = fake_codecov().await;
+    let live = rubric(&server, eval_args("basic", "json")).await;
+    let live: Value = serde_json::from_slice(&live.stdout).unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let facts = dir.path().join("facts.json");
+    let d = fixture("basic");
+    let sync = vec![
+        "sync".to_string(),
+        "--catalog".into(),
+        d.join("catalog").display().to_string(),
+        "--scorecards".into(),
+        d.join("scorecards").display().to_string(),
+        "--out".into(),
+        facts.display().to_string(),
+    ];
+    let out = rubric(&server, sync).await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    drop(server);
+
+    // Nothing listens on the URL now: every fact must come from the file.
+    let offline = tokio::task::spawn_blocking(move || {
+        let mut args = eval_args("basic", "json");
+        args.extend(["--facts".to_string(), facts.display().to_string()]);
+        cargo_bin_cmd!("rubric")
+            .args(&args)
+            .env("RUBRIC_CODECOV_URL", "http://127.0.0.1:9")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        offline.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&offline.stderr)
+    );
+    let offline: Value = serde_json::from_slice(&offline.stdout).unwrap();
+    for tag in [
+        "full", "partial", "empty", "down", "unmapped", "mono-a", "mono-b",
+    ] {
+        let (a, b) = (
+            entity(&live, "coverage", tag),
+            entity(&offline, "coverage", tag),
+        );
+        assert_eq!(outcomes(a), outcomes(b), "{tag}");
+        assert_eq!(a["level"], b["level"], "{tag}");
+    }
+    assert_eq!(
+        outcomes(entity(&offline, "metadata", "full")),
+        ["pass", "error", "pass"]
+    );
+
+    let mut args = eval_args("basic", "json");
+    args.extend([
+        "--facts".to_string(),
+        fixture("basic").join("missing.json").display().to_string(),
+    ]);
+    let out =
+        tokio::task::spawn_blocking(move || cargo_bin_cmd!("rubric").args(&args).output().unwrap())
+            .await
+            .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("missing.json"));
+}

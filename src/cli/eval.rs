@@ -6,13 +6,13 @@ use std::process::ExitCode;
 use chrono::Utc;
 
 use super::{CliError, CliResult, Global};
-use crate::catalog::Catalog;
+use crate::catalog::{Catalog, CatalogSources};
 use crate::config::Config;
 use crate::cql::Registry;
 use crate::diag::Diagnostic;
 use crate::facts::{Fact, FactKey};
 use crate::pipeline;
-use crate::providers::{self, Providers};
+use crate::providers::{self, Providers, load_facts_file};
 use crate::scorecard::Scorecard;
 use crate::scorecard::report::{self, DiagnosticReport, EvalReport};
 use crate::value::Value;
@@ -54,6 +54,9 @@ pub struct EvalArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
+    /// Evaluate offline from a facts file written by `rubric sync --out FILE` (no requests).
+    #[arg(long, value_name = "FILE")]
+    pub facts: Option<PathBuf>,
 }
 
 /// `rubric demo`.
@@ -129,18 +132,41 @@ fn print_diagnostics(diags: &[Diagnostic]) {
     }
 }
 
-/// Loads and reports the catalog and scorecards, then evaluates them.
+/// The catalog from `dir` (and a Backstage catalog over HTTP when configured).
+async fn load_catalog(cfg: &Config, dir: &Path) -> Catalog {
+    Catalog::load_sources(&CatalogSources::from_config(cfg).with_dir(dir)).await
+}
+
+/// Loads and reports the catalog and scorecards, then evaluates them with facts from the
+/// providers, or from `facts_file` when given (no requests then).
 async fn evaluate(
     cfg: &Config,
     catalog_dir: &Path,
     scorecard_dir: &Path,
+    facts_file: Option<&Path>,
 ) -> Result<EvalReport, CliError> {
-    let catalog = Catalog::load_with_accounts(catalog_dir, &cfg.codecov.accounts);
+    let facts_file = match facts_file {
+        Some(path) => {
+            Some(load_facts_file(path).map_err(|e| CliError::Usage(format!("facts file {e}")))?)
+        }
+        None => None,
+    };
+    let catalog = load_catalog(cfg, catalog_dir).await;
     print_diagnostics(&catalog.diagnostics);
     let (scorecards, diags) = Scorecard::load_dir(scorecard_dir, Registry::standard());
     print_diagnostics(&diags);
-    let providers = Providers::from_config(cfg)?;
-    let mut report = pipeline::run(cfg, &catalog, &scorecards, &providers, Utc::now()).await;
+    let now = Utc::now();
+    let mut report = match facts_file {
+        Some(file) => {
+            let plan = pipeline::FetchPlan::new(&scorecards);
+            let facts = pipeline::facts_from_file(&catalog, &plan.keys, &file);
+            pipeline::evaluate(&catalog, &scorecards, &plan, &facts, now)
+        }
+        None => {
+            let providers = Providers::from_config(cfg)?;
+            pipeline::run(cfg, &catalog, &scorecards, &providers, now).await
+        }
+    };
     report.diagnostics = catalog
         .diagnostics
         .iter()
@@ -156,7 +182,7 @@ pub async fn eval(args: EvalArgs, g: &Global) -> CliResult {
     let cfg = g.load_config()?;
     let catalog_dir = existing_dir(args.catalog, &cfg.catalog.path, "catalog")?;
     let scorecard_dir = existing_dir(args.scorecards, &cfg.scorecards.path, "scorecards")?;
-    let report = evaluate(&cfg, &catalog_dir, &scorecard_dir).await?;
+    let report = evaluate(&cfg, &catalog_dir, &scorecard_dir, args.facts.as_deref()).await?;
     print!("{}", args.format.render(&report));
     Ok(ExitCode::SUCCESS)
 }
@@ -182,7 +208,13 @@ pub async fn demo(args: DemoArgs, g: &Global) -> CliResult {
     for account in &mut cfg.codecov.accounts {
         account.url = Some(server.url());
     }
-    let report = evaluate(&cfg, &sample_dir("entities"), &sample_dir("scorecards")).await?;
+    let report = evaluate(
+        &cfg,
+        &sample_dir("entities"),
+        &sample_dir("scorecards"),
+        None,
+    )
+    .await?;
     print!("{}", args.format.render(&report));
     Ok(ExitCode::SUCCESS)
 }
@@ -258,7 +290,7 @@ pub async fn gate(args: GateArgs, g: &Global) -> CliResult {
     }
     let cfg = g.load_config()?;
     let catalog_dir = existing_dir(args.catalog.clone(), &cfg.catalog.path, "catalog")?;
-    let catalog = Catalog::load_with_accounts(&catalog_dir, &cfg.codecov.accounts);
+    let catalog = load_catalog(&cfg, &catalog_dir).await;
     print_diagnostics(
         &catalog
             .diagnostics
