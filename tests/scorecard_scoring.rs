@@ -444,3 +444,25 @@ fn cortex_scorecards_with_unknown_data_sources_give_every_rule_an_outcome() {
         .unwrap();
     assert_eq!(coverage.outcome, Outcome::Pass);
 }
+
+#[test]
+fn exemptions_for_unknown_entities_are_warnings() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("cov.yaml"), LADDER).unwrap();
+    std::fs::write(
+        dir.path().join("cov.exemptions.yaml"),
+        "exemptions:\n  - entity: apii\n    rule: cov-80\n    reason: r\n    permanent: true\n",
+    )
+    .unwrap();
+    let (cards, _) = Scorecard::load_dir(dir.path(), Registry::standard());
+    let catalog = Catalog::from_entities(vec![entity("api", "service", &[], true)], vec![]);
+    let warnings = cards[0].check_exemptions(&catalog);
+    assert_eq!(warnings.len(), 1);
+    let text = warnings[0].to_string();
+    assert!(
+        text.contains("exemption for `apii` on scorecard `cov`: no such entity"),
+        "{text}"
+    );
+    assert!(text.contains("cov.exemptions.yaml:2:5"), "{text}");
+    assert!(text.contains("did you mean `api`?"), "{text}");
+}

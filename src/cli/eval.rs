@@ -153,7 +153,8 @@ async fn evaluate(
     };
     let catalog = load_catalog(cfg, catalog_dir).await;
     print_diagnostics(&catalog.diagnostics);
-    let (scorecards, diags) = Scorecard::load_dir(scorecard_dir, Registry::standard());
+    let (scorecards, mut diags) = Scorecard::load_dir(scorecard_dir, Registry::standard());
+    diags.extend(scorecards.iter().flat_map(|c| c.check_exemptions(&catalog)));
     print_diagnostics(&diags);
     let now = Utc::now();
     let mut report = match facts_file {

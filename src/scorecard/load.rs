@@ -820,7 +820,9 @@ fn read_exemption(r: &mut Reader, item: &Node, spec: &ScorecardSpec) -> Result<E
             reason,
             requested_by,
             until,
+            file: r.file.to_path_buf(),
             line: item.line,
+            column: item.column,
         }),
     }
 }

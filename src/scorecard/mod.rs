@@ -228,6 +228,26 @@ impl Scorecard {
         }
     }
 
+    /// Warnings for exemptions that name an entity `catalog` does not have (they never apply).
+    pub fn check_exemptions(&self, catalog: &Catalog) -> Vec<Diagnostic> {
+        self.exemptions
+            .iter()
+            .filter(|e| catalog.get(&e.entity).is_none())
+            .map(|e| {
+                let tags = catalog.entities.iter().map(|x| x.tag.as_str());
+                let mut d = Diagnostic::warning(format!(
+                    "exemption for `{}` on scorecard `{}`: no such entity in the catalog",
+                    e.entity, self.spec.tag
+                ))
+                .in_file(&e.file)
+                .at(e.line, e.column);
+                d.hint =
+                    load::did_you_mean(&e.entity, tags).map(|t| format!("did you mean `{t}`?"));
+                d
+            })
+            .collect()
+    }
+
     /// Every fact the rules and filter queries read; `facts[i]` given to
     /// [`Scorecard::evaluate`] must answer `fact_keys()[i]`.
     pub fn fact_keys(&self) -> &[FactKey] {
