@@ -345,7 +345,15 @@ pub async fn gate(args: GateArgs, g: &Global) -> CliResult {
             result.level_text(),
             result.score_text()
         );
-        if let Some(min) = &args.min_level {
+        if let Some(why) = &result.skipped {
+            failures.push(format!(
+                "{} is outside scorecard {}: {why}",
+                entity.tag, card.spec.tag
+            ));
+        }
+        if let Some(min) = &args.min_level
+            && result.skipped.is_none()
+        {
             let levels = card.report().levels;
             let Some(wanted) = levels.iter().find(|l| &l.name == min) else {
                 let names: Vec<&str> = levels.iter().map(|l| l.name.as_str()).collect();
@@ -359,6 +367,7 @@ pub async fn gate(args: GateArgs, g: &Global) -> CliResult {
             }
         }
         if let Some(min) = args.min_score
+            && result.skipped.is_none()
             && result.percentage.unwrap_or(0.0) < min
         {
             failures.push(format!("score {} is below {min}%", result.score_text()));
