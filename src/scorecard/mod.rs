@@ -512,3 +512,37 @@ fn collect_yaml(dir: &Path, out: &mut Vec<PathBuf>, diags: &mut Vec<Diagnostic>)
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scorecards_are_shared_across_tasks() {
+        fn send_sync<T: Send + Sync + 'static>() {}
+        send_sync::<Scorecard>();
+    }
+
+    #[test]
+    fn a_missing_folder_is_one_error() {
+        let (cards, diags) =
+            Scorecard::load_dir(Path::new("/no/such/folder"), Registry::standard());
+        assert!(cards.is_empty());
+        assert_eq!(diags.len(), 1);
+        assert!(diags[0].message.contains("/no/such/folder"), "{}", diags[0]);
+    }
+
+    #[test]
+    fn duplicate_tags_keep_the_first_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.yaml"), "tag: x\nrules: []\n").unwrap();
+        std::fs::write(dir.path().join("b.yml"), "tag: x\nrules: []\n").unwrap();
+        let (cards, diags) = Scorecard::load_dir(dir.path(), Registry::standard());
+        assert_eq!(cards.len(), 1);
+        assert!(cards[0].spec.file.ends_with("a.yaml"));
+        assert!(
+            diags.iter().any(|d| d.message.contains("already used by")),
+            "{diags:?}"
+        );
+    }
+}
