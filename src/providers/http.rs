@@ -516,10 +516,7 @@ impl ProviderHttp {
         let lower = chain.to_ascii_lowercase();
         let name = self.name;
         let (kind, message) = if e.is_timeout() || lower.contains("timed out") {
-            (
-                FaultKind::Timeout,
-                format!("{name} at {host} timed out"),
-            )
+            (FaultKind::Timeout, format!("{name} at {host} timed out"))
         } else if is_refused(e) || lower.contains("connection refused") {
             (
                 FaultKind::ConnectionRefused,
