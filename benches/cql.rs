@@ -32,14 +32,18 @@ fn bench_dir() -> PathBuf {
         return PathBuf::from(dir);
     }
     // ../shared/bench from the repository; a git worktree sits one level deeper.
-    [manifest.join("../shared/bench"), manifest.join("../../shared/bench")]
-        .into_iter()
-        .find(|p| p.join("rules.json").exists())
-        .unwrap_or_else(|| manifest.join("../shared/bench"))
+    [
+        manifest.join("../shared/bench"),
+        manifest.join("../../shared/bench"),
+    ]
+    .into_iter()
+    .find(|p| p.join("rules.json").exists())
+    .unwrap_or_else(|| manifest.join("../shared/bench"))
 }
 
 fn read_json(path: &Path) -> Json {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
 }
 
@@ -49,7 +53,9 @@ fn measure(evals_per_pass: usize, budget: Duration, mut pass: impl FnMut()) -> f
     let start = Instant::now();
     pass();
     let one = start.elapsed().max(Duration::from_micros(1));
-    let reps = ((budget.as_secs_f64() / 5.0) / one.as_secs_f64()).ceil().max(1.0) as usize;
+    let reps = ((budget.as_secs_f64() / 5.0) / one.as_secs_f64())
+        .ceil()
+        .max(1.0) as usize;
     let mut rates: Vec<f64> = (0..5)
         .map(|_| {
             let t = Instant::now();
@@ -102,7 +108,10 @@ fn main() {
     let n = rows.len();
     let evals = n * rules.len();
     let counts_ok = |counts: &[usize]| {
-        rules.iter().zip(counts).all(|((id, _, _), c)| expected["counts"][id].as_u64() == Some(*c as u64))
+        rules
+            .iter()
+            .zip(counts)
+            .all(|((id, _, _), c)| expected["counts"][id].as_u64() == Some(*c as u64))
     };
     let now = chrono::Utc::now();
     let budget = Duration::from_millis(1500);
@@ -142,7 +151,10 @@ fn main() {
         })
         .collect();
     let count_with = |f: &dyn Fn(&Program, &[Fact]) -> bool| -> Vec<usize> {
-        programs.iter().map(|p| entity_facts.iter().filter(|facts| f(p, facts)).count()).collect()
+        programs
+            .iter()
+            .map(|p| entity_facts.iter().filter(|facts| f(p, facts)).count())
+            .collect()
     };
     let rubric_ok = counts_ok(&count_with(&|p, f| p.verdict(f, now) == Verdict::Pass));
     let rubric_rate = measure(evals, budget, || {
@@ -153,7 +165,9 @@ fn main() {
         }
     });
     lines.push(json!({"engine": "rubric", "entities": n, "rules": rules.len(), "evals_per_sec": rubric_rate.round(), "counts_ok": rubric_ok}));
-    let explain_ok = counts_ok(&count_with(&|p, f| p.evaluate(f, now).verdict == Verdict::Pass));
+    let explain_ok = counts_ok(&count_with(&|p, f| {
+        p.evaluate(f, now).verdict == Verdict::Pass
+    }));
     let explain_rate = measure(evals, budget, || {
         for facts in &entity_facts {
             for p in &programs {
@@ -166,7 +180,9 @@ fn main() {
     // ---- cel 0.15: one root context, a child scope per entity ----
     let cel_programs: Vec<cel::Program> = rules
         .iter()
-        .map(|(id, _, src)| cel::Program::compile(src).unwrap_or_else(|e| panic!("cel rule {id}: {e:?}")))
+        .map(|(id, _, src)| {
+            cel::Program::compile(src).unwrap_or_else(|e| panic!("cel rule {id}: {e:?}"))
+        })
         .collect();
     let cel_rows: Vec<[(&str, cel::Value); 5]> = rows
         .iter()
@@ -182,7 +198,8 @@ fn main() {
         })
         .collect();
     let root = cel::Context::default();
-    let cel_pass = |p: &cel::Program, ctx: &cel::Context| matches!(p.execute(ctx), Ok(cel::Value::Bool(true)));
+    let cel_pass =
+        |p: &cel::Program, ctx: &cel::Context| matches!(p.execute(ctx), Ok(cel::Value::Bool(true)));
     let mut cel_counts = vec![0usize; rules.len()];
     for vars in &cel_rows {
         let mut child = root.new_inner_scope();
@@ -210,28 +227,55 @@ fn main() {
     type Check = Box<dyn Fn(&Row) -> bool>;
     let ge = |v: Option<f64>, t: f64| v.is_some_and(|x| x >= t);
     let native: BTreeMap<&str, Check> = BTreeMap::from([
-        ("gold-coverage", Box::new(move |r: &Row| ge(r.coverage, 95.0)) as Check),
-        ("silver-coverage-stable", Box::new(move |r: &Row| ge(r.coverage, 80.0) && ge(r.trend, 0.0))),
-        ("bronze-coverage", Box::new(move |r: &Row| ge(r.coverage, 50.0))),
+        (
+            "gold-coverage",
+            Box::new(move |r: &Row| ge(r.coverage, 95.0)) as Check,
+        ),
+        (
+            "silver-coverage-stable",
+            Box::new(move |r: &Row| ge(r.coverage, 80.0) && ge(r.trend, 0.0)),
+        ),
+        (
+            "bronze-coverage",
+            Box::new(move |r: &Row| ge(r.coverage, 50.0)),
+        ),
         ("has-codeowners", Box::new(|r: &Row| r.has_codeowners)),
         ("no-open-vulns", Box::new(|r: &Row| r.open_vulns == 0.0)),
-        ("few-vulns-and-owned", Box::new(|r: &Row| r.open_vulns <= 3.0 && r.has_codeowners)),
+        (
+            "few-vulns-and-owned",
+            Box::new(|r: &Row| r.open_vulns <= 3.0 && r.has_codeowners),
+        ),
         (
             "coverage-or-improving",
-            Box::new(move |r: &Row| ge(r.coverage, 70.0) || (r.trend.is_some_and(|t| t > 2.0) && ge(r.coverage, 60.0))),
+            Box::new(move |r: &Row| {
+                ge(r.coverage, 70.0) || (r.trend.is_some_and(|t| t > 2.0) && ge(r.coverage, 60.0))
+            }),
         ),
-        ("not-declining-fast", Box::new(|r: &Row| r.trend.is_some_and(|t| !(t < -5.0)))),
+        (
+            "not-declining-fast",
+            Box::new(|r: &Row| r.trend.is_some_and(|t| t >= -5.0)),
+        ),
         (
             "gold-all",
-            Box::new(move |r: &Row| ge(r.coverage, 90.0) && r.open_vulns == 0.0 && r.has_codeowners),
+            Box::new(move |r: &Row| {
+                ge(r.coverage, 90.0) && r.open_vulns == 0.0 && r.has_codeowners
+            }),
         ),
         (
             "tier-strict-coverage",
-            Box::new(move |r: &Row| !(r.tier == "tier1" || r.tier == "tier2") || ge(r.coverage, 85.0)),
+            Box::new(move |r: &Row| {
+                !(r.tier == "tier1" || r.tier == "tier2") || ge(r.coverage, 85.0)
+            }),
         ),
     ]);
-    let checks: Vec<&Check> = rules.iter().map(|(id, _, _)| &native[id.as_str()]).collect();
-    let native_counts: Vec<usize> = checks.iter().map(|c| rows.iter().filter(|r| c(r)).count()).collect();
+    let checks: Vec<&Check> = rules
+        .iter()
+        .map(|(id, _, _)| &native[id.as_str()])
+        .collect();
+    let native_counts: Vec<usize> = checks
+        .iter()
+        .map(|c| rows.iter().filter(|r| c(r)).count())
+        .collect();
     let native_rate = measure(evals, budget, || {
         for r in &rows {
             for c in &checks {
@@ -244,5 +288,8 @@ fn main() {
     for l in &lines {
         println!("{l}");
     }
-    println!("{}", json!({"ratio_rubric_over_cel": (rubric_rate / cel_rate * 100.0).round() / 100.0}));
+    println!(
+        "{}",
+        json!({"ratio_rubric_over_cel": (rubric_rate / cel_rate * 100.0).round() / 100.0})
+    );
 }

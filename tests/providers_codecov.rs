@@ -585,3 +585,36 @@ async fn a_pull_request_has_base_head_and_per_file_coverage() {
     );
     assert_eq!(no_data(&f[4]), "pull request #418 has no comparison yet");
 }
+
+#[tokio::test]
+async fn a_self_hosted_host_under_a_path_gets_the_api_below_it() {
+    let mock = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(
+            "/codecov/api/v2/gitlab_enterprise/platform%20team/repos/search-indexer/",
+        ))
+        .and(header("accept", "application/json"))
+        .and(header(
+            "user-agent",
+            concat!("rubric/", env!("CARGO_PKG_VERSION")),
+        ))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"totals": {"coverage": 45.0, "sessions": 1}})),
+        )
+        .expect(1)
+        .mount(&mock)
+        .await;
+    let providers = Providers::from_config(&config(&format!("{}/codecov/", mock.uri()))).unwrap();
+    let e = entity(
+        "search-indexer",
+        Some(("gitlab_enterprise", "platform team", "search-indexer", None)),
+    );
+    let cat = catalog(vec![e.clone()]);
+    let f = providers
+        .fetch(&cat, &[&e], &[key("codeCoverage", &[])])
+        .await
+        .remove(0)
+        .remove(0);
+    assert_eq!(number(&f), 45.0);
+}

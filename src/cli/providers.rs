@@ -170,6 +170,11 @@ pub async fn sync(args: SyncArgs, g: &Global) -> CliResult {
             keys.len(),
             dir.display()
         );
+        if keys.is_empty() {
+            eprintln!(
+                "nothing to fetch: no rule reads a provider (--all-facts fetches every provider fact)"
+            );
+        }
         keys
     };
     let entities: Vec<&Entity> = catalog.entities.iter().collect();

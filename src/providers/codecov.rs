@@ -563,7 +563,7 @@ fn unexpected(what: &str) -> Fact {
 
 /// Sets the origin, and marks a fact served from the last good answer after a failed refresh
 /// (its age in `stale_secs`, the failure in the origin).
-fn finish(fact: Fact, cached: Option<&Cached>, origin: String) -> Fact {
+pub(crate) fn finish(fact: Fact, cached: Option<&Cached>, origin: String) -> Fact {
     let Some((age, c)) = cached.and_then(|c| Some((c.stale_secs?, c))) else {
         return fact.from_origin(origin);
     };

@@ -313,11 +313,7 @@ impl Datadog {
                 )),
             },
         };
-        let mut fact = fact.from_origin(origin);
-        if let Some(age) = cached.stale_secs {
-            fact.stale_secs = Some(age);
-        }
-        fact
+        super::codecov::finish(fact, Some(&cached), origin)
     }
 }
 

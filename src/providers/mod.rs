@@ -119,3 +119,26 @@ impl Providers {
         all
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unusable_configuration_is_a_config_error() {
+        let mut cfg = Config::load_with_env(None, Vec::<(String, String)>::new()).unwrap();
+        cfg.codecov.url = "api.codecov.io".into();
+        let e = Providers::from_config(&cfg).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "[codecov] account default: url \"api.codecov.io\" is not a URL"
+        );
+        cfg.codecov.url = "https://api.codecov.io".into();
+        cfg.http.secrets_file = "/nonexistent/rubric-secrets.env".into();
+        let e = Providers::from_config(&cfg).unwrap_err().to_string();
+        assert!(
+            e.starts_with("cannot read configuration /nonexistent/rubric-secrets.env"),
+            "{e}"
+        );
+    }
+}
