@@ -411,12 +411,17 @@ impl Scorecard {
             .iter()
             .map(|(k, v)| (k.clone(), v.to_json()))
             .collect();
-        if !outcome.is_passing() && self.templates.has(&i.to_string()) {
-            report.failure_message = Some(
-                self.templates
-                    .render(&i.to_string(), entity, &evaluation.captures)
-                    .unwrap_or_else(|e| e),
-            );
+        if !outcome.is_passing() {
+            // A template that did not compile was reported at load time and is shown as written.
+            report.failure_message =
+                match (&rule.failure_message, self.templates.has(&i.to_string())) {
+                    (Some(_), true) => Some(
+                        self.templates
+                            .render(&i.to_string(), entity, &evaluation.captures)
+                            .unwrap_or_else(|e| e),
+                    ),
+                    (raw, _) => raw.clone(),
+                };
         }
         let is_entity = |name: &str| {
             name == entity.tag || catalog.get(name).is_some_and(|e| e.tag == entity.tag)
