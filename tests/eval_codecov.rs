@@ -205,6 +205,10 @@ async fn levels_and_outcomes_over_a_fake_codecov() {
         partial["rules"][2]["failure_message"],
         "Raise partial to 80%."
     );
+    assert_eq!(
+        partial["rules"][2]["inputs"],
+        json!([{"fact": "codecov.codeCoverage()", "value": 61.2, "status": "ok", "origin": "github/acme/partial"}])
+    );
     assert!(
         message(entity(&report, "coverage", "empty"), "At least 50")
             .contains("no coverage uploads")
