@@ -339,3 +339,32 @@ fn sources_come_from_the_configuration() {
     );
     assert!(none.backstage.is_none());
 }
+
+#[tokio::test]
+async fn a_cached_resync_refetches_backstage_and_reuses_unchanged_files() {
+    let fake = Fake::default();
+    let url = serve(fake.clone()).await;
+    let sources = CatalogSources {
+        dir: Some(files()),
+        backstage: Some(source(&url)),
+        accounts: vec![],
+    };
+    let mut cache = rubric::catalog::CatalogCache::new(vec![]);
+    let first = tokio::time::timeout(Duration::from_secs(20), cache.load_sources(&sources))
+        .await
+        .unwrap();
+    assert_eq!(cache.stats().parsed, 1);
+    let again = tokio::time::timeout(Duration::from_secs(20), cache.load_sources(&sources))
+        .await
+        .unwrap();
+    assert_eq!(
+        cache.stats(),
+        rubric::catalog::ReloadStats {
+            files: 1,
+            parsed: 0,
+            reused: 1
+        }
+    );
+    assert_eq!(first.entities, again.entities);
+    assert_eq!(fake.requests.lock().unwrap().len(), 6);
+}

@@ -277,3 +277,76 @@ fn a_missing_folder_is_one_error() {
             .contains("cannot read the catalog folder")
     );
 }
+
+#[test]
+fn the_fields_mapping_used_keep_their_positions() {
+    let c = Catalog::load(&sample());
+    let at = |l: &rubric::catalog::SourceLocation| {
+        let f = l
+            .file
+            .strip_prefix(sample())
+            .unwrap_or(&l.file)
+            .display()
+            .to_string();
+        format!("{f}:{}:{}", l.line, l.column)
+    };
+    let b = c.mapping_sources("billing-core").unwrap();
+    assert_eq!(at(b.codecov.as_ref().unwrap()), "platform/cortex.yaml:16:5");
+    assert_eq!(at(&b.fields["flag"]), "platform/cortex.yaml:20:13");
+    assert_eq!(at(&b.fields["repo"]), "platform/cortex.yaml:18:13");
+    assert_eq!(
+        at(b.repository.as_ref().unwrap()),
+        "platform/cortex.yaml:13:19"
+    );
+    let w = c.mapping_sources("component:default/checkout-web").unwrap();
+    assert_eq!(at(&w.fields["repo"]), "web/catalog-info.yaml:12:22");
+    assert_eq!(
+        at(w.repository.as_ref().unwrap()),
+        "web/catalog-info.yaml:13:30"
+    );
+    let l = c.mapping_sources("ledger").unwrap();
+    assert!(l.codecov.is_none() && l.fields.is_empty());
+    assert!(l.repository.is_some());
+    assert!(
+        c.mapping_sources("legacy-reports")
+            .unwrap()
+            .repository
+            .is_none()
+    );
+}
+
+#[test]
+fn hostile_input_never_panics_and_each_file_is_one_problem_at_most() {
+    let dir = tempfile::tempdir().unwrap();
+    let deep = format!("{}1{}", "[".repeat(5000), "]".repeat(5000));
+    let bomb = "a: &a [x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c]\ne: &e [*d, *d, *d, *d, *d, *d, *d, *d]\nf: [*e, *e, *e, *e, *e, *e, *e, *e]\n";
+    let files: Vec<(&str, Vec<u8>)> = vec![
+        ("binary.yaml", vec![0xff, 0xfe, 0x00, 0x41, 0x80]),
+        ("list.yaml", b"- a\n- b\n".to_vec()),
+        ("scalar.yaml", b"just text\n".to_vec()),
+        ("deep.yaml", deep.into_bytes()),
+        ("bomb.yaml", bomb.as_bytes().to_vec()),
+        ("tabs.yaml", b"openapi: 3.0.1\ninfo:\n\tx-cortex-tag: t\n".to_vec()),
+        ("dupkey.yaml", b"openapi: 3.0.1\ninfo:\n  x-cortex-tag: a\n  x-cortex-tag: b\n".to_vec()),
+        ("nulls.yaml", b"openapi: 3.0.1\ninfo:\n  x-cortex-tag: ok\n  x-cortex-owners: ~\n  x-cortex-git: ~\n  x-cortex-groups: [~]\n".to_vec()),
+        ("weird-types.yml", b"apiVersion: 3\nkind: [Component]\nmetadata: 7\n".to_vec()),
+        ("bom.yaml", "\u{feff}openapi: 3.0.1\ninfo:\n  x-cortex-tag: bom\n".as_bytes().to_vec()),
+    ];
+    for (name, bytes) in &files {
+        std::fs::write(dir.path().join(name), bytes).unwrap();
+    }
+    let c = Catalog::load(dir.path());
+    let tags: Vec<&str> = c.entities.iter().map(|e| e.tag.as_str()).collect();
+    assert_eq!(tags, ["bom"], "{:#?}", c.diagnostics);
+    for (name, _) in &files {
+        let n = c
+            .diagnostics
+            .iter()
+            .filter(|d| d.file.as_ref().is_some_and(|f| f.ends_with(name)) && d.is_error())
+            .count();
+        let expected = usize::from(*name != "bom.yaml");
+        assert!(n >= expected, "{name}: {n} errors\n{:#?}", c.diagnostics);
+    }
+    let text: String = c.diagnostics.iter().map(|d| d.to_string()).collect();
+    assert!(text.contains("not valid UTF-8"), "{text}");
+}

@@ -65,8 +65,7 @@ impl CatalogCache {
         let (files, results, diagnostics, stats) = load_cached(files, dir, &self.accounts);
         self.files = files;
         self.stats = stats;
-        let (entities, diagnostics) = load::assemble(results, diagnostics);
-        Catalog::from_entities(entities, diagnostics)
+        load::assemble(results, diagnostics)
     }
 
     /// Loads every source as [`Catalog::load_sources`] does (the Backstage catalog is fetched
@@ -98,8 +97,7 @@ impl CatalogCache {
         self.files = files;
         self.stats = stats;
         results.extend(http);
-        let (entities, diagnostics) = load::assemble(results, diagnostics);
-        Catalog::from_entities(entities, diagnostics)
+        load::assemble(results, diagnostics)
     }
 }
 

@@ -182,3 +182,17 @@ pub struct Entity {
     /// Where the entity was read from.
     pub source: SourceLocation,
 }
+
+/// Where the fields the mapping used were read, so messages can point at them.
+/// Paths are as shown in messages (the catalog folder joined with the file, or a URL).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct MappingSources {
+    /// The explicit Codecov block (Cortex) or the annotations map (Backstage), when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub codecov: Option<SourceLocation>,
+    /// Each field given in that block: `owner`, `repo`, `provider`, `flag`, `account`.
+    pub fields: std::collections::BTreeMap<String, SourceLocation>,
+    /// The git repository value (`x-cortex-git.*.repository`, a project slug or source location).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub repository: Option<SourceLocation>,
+}

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::read::{self, Ctx, Document};
 use super::yaml;
-use super::{Entity, SourceLocation};
+use super::{Catalog, Entity, MappingSources, SourceLocation};
 use crate::config::CodecovAccount;
 use crate::diag::Diagnostic;
 use crate::mapping::{self, Field};
@@ -18,6 +18,8 @@ pub(crate) struct FileResult {
     /// The path shown in messages about this file.
     pub display: PathBuf,
     pub entities: Vec<Entity>,
+    /// Where the fields each entity's mapping used were read (parallel to `entities`).
+    pub sources: Vec<MappingSources>,
     /// The source line each entity starts on (for messages about the entity as a whole).
     pub heads: Vec<String>,
     pub diagnostics: Vec<Diagnostic>,
@@ -64,6 +66,7 @@ pub(crate) fn read_nodes(
         match read::read_document(doc, &mut ctx) {
             Document::Entity(read) => {
                 let read = *read;
+                out.sources.push(mapping_sources(&read));
                 let mut entity = read.entity;
                 let m =
                     mapping::map_entity(read.spec.as_ref(), entity.repository.as_ref(), accounts);
@@ -82,6 +85,28 @@ pub(crate) fn read_nodes(
     }
     out.diagnostics = ctx.diags;
     out
+}
+
+fn mapping_sources(read: &read::ReadEntity) -> MappingSources {
+    let mut m = MappingSources {
+        repository: read.repo_at.clone(),
+        ..MappingSources::default()
+    };
+    if let Some(spec) = &read.spec {
+        m.codecov = Some(spec.at.clone());
+        for (name, field) in [
+            ("owner", &spec.owner),
+            ("repo", &spec.repo),
+            ("provider", &spec.provider),
+            ("flag", &spec.flag),
+            ("account", &spec.account),
+        ] {
+            if let Some(f) = field {
+                m.fields.insert(name.to_string(), f.at.clone());
+            }
+        }
+    }
+    m
 }
 
 /// Fills the offending line of every diagnostic about `display` that has a line but no text.
@@ -374,28 +399,28 @@ pub(crate) fn load_files_with(
     let mut diagnostics = Vec::new();
     let jobs = jobs_for(dir, &mut diagnostics);
     let mut results: Vec<FileResult> = parallel_map(&jobs, &read);
-    let mut loaded: HashSet<PathBuf> = jobs
-        .iter()
-        .filter_map(|j| std::fs::canonicalize(&j.path).ok())
-        .collect();
     let pending: Vec<_> = jobs
         .iter()
         .zip(&results)
         .flat_map(|(j, r)| r.locations.iter().cloned().map(|t| (j.path.clone(), t)))
         .collect();
-    let mut followed = Vec::new();
-    follow_locations(dir, pending, &mut loaded, &read, &mut followed);
-    results.extend(followed);
+    if !pending.is_empty() {
+        let mut loaded: HashSet<PathBuf> = jobs
+            .iter()
+            .filter_map(|j| std::fs::canonicalize(&j.path).ok())
+            .collect();
+        let mut followed = Vec::new();
+        follow_locations(dir, pending, &mut loaded, &read, &mut followed);
+        results.extend(followed);
+    }
     (results, diagnostics)
 }
 
 /// Puts file results together: entities in order, a repeated tag is an error naming both sources
 /// (the later entity is left out), diagnostics in order.
-pub(crate) fn assemble(
-    results: Vec<FileResult>,
-    mut diagnostics: Vec<Diagnostic>,
-) -> (Vec<Entity>, Vec<Diagnostic>) {
+pub(crate) fn assemble(results: Vec<FileResult>, mut diagnostics: Vec<Diagnostic>) -> Catalog {
     let mut entities: Vec<Entity> = Vec::new();
+    let mut sources: Vec<MappingSources> = Vec::new();
     let mut seen: HashMap<String, SourceLocation> = HashMap::new();
     for r in results {
         diagnostics.extend(r.diagnostics);
@@ -414,10 +439,11 @@ pub(crate) fn assemble(
                 continue;
             }
             seen.insert(e.tag.clone(), here);
+            sources.push(r.sources.get(i).cloned().unwrap_or_default());
             entities.push(e);
         }
     }
-    (entities, diagnostics)
+    Catalog::from_entities(entities, diagnostics).with_mapping_sources(sources)
 }
 
 /// The error for an entity whose tag is already taken by the entity at `first`.

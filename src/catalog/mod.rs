@@ -25,6 +25,8 @@ pub struct Catalog {
     /// Errors (each excluded only its own entity) and warnings.
     pub diagnostics: Vec<Diagnostic>,
     index: HashMap<String, usize>,
+    /// Parallel to `entities` when loaded from descriptors; empty from `from_entities`.
+    mapping_sources: Vec<MappingSources>,
 }
 
 impl Catalog {
@@ -41,7 +43,25 @@ impl Catalog {
             entities,
             diagnostics,
             index,
+            mapping_sources: Vec::new(),
         }
+    }
+
+    /// Attaches where each entity's mapping fields were read (parallel to `entities`).
+    pub(crate) fn with_mapping_sources(mut self, sources: Vec<MappingSources>) -> Self {
+        if sources.len() == self.entities.len() {
+            self.mapping_sources = sources;
+        }
+        self
+    }
+
+    /// Where the fields the mapping of this entity used were read (Codecov block or annotations,
+    /// each field of it, the git repository); `None` for an unknown entity or a catalog built
+    /// with [`Catalog::from_entities`].
+    pub fn mapping_sources(&self, tag_or_ref: &str) -> Option<&MappingSources> {
+        self.index
+            .get(tag_or_ref)
+            .and_then(|&i| self.mapping_sources.get(i))
     }
 
     /// Loads every `*.yaml` / `*.yml` under `dir` (recursively; multi-document files; Cortex
@@ -58,8 +78,7 @@ impl Catalog {
     /// [`Catalog::load`], recording which of these `[[codecov.accounts]]` serves each entity.
     pub fn load_with_accounts(dir: &Path, accounts: &[CodecovAccount]) -> Catalog {
         let (results, diagnostics) = load::load_files(dir, accounts);
-        let (entities, diagnostics) = load::assemble(results, diagnostics);
-        Catalog::from_entities(entities, diagnostics)
+        load::assemble(results, diagnostics)
     }
 
     /// Whether loading met any error.

@@ -26,6 +26,8 @@ pub(crate) enum Document {
 pub(crate) struct ReadEntity {
     pub entity: Entity,
     pub spec: Option<CodecovSpec>,
+    /// Where the git repository was read (the `repository` value or the annotation).
+    pub repo_at: Option<SourceLocation>,
 }
 
 /// Where messages go while reading one file.
@@ -269,15 +271,27 @@ pub(crate) const ANNOTATION_KEYS: &[&str] = &[
     "backstage.io/source-location",
 ];
 
-/// The closest known key to `key` within a small edit distance.
+/// The closest known key to `key` within a small edit distance (transpositions count once).
 pub(crate) fn did_you_mean<'k>(key: &str, known: &[&'k str]) -> Option<&'k str> {
     known
         .iter()
-        .map(|k| (strsim::damerau_levenshtein(key, k), *k))
+        .filter(|k| k.len().abs_diff(key.len()) <= 3)
+        .map(|k| (strsim::osa_distance(key, k), *k))
         .filter(|(d, k)| *d > 0 && *d <= (k.len() / 4).clamp(1, 3))
         .min_by_key(|(d, _)| *d)
         .map(|(_, k)| k)
 }
+
+/// Keys of an OpenAPI `info` object: never reported as typos of x-cortex-* keys.
+const OPENAPI_INFO_KEYS: &[&str] = &[
+    "title",
+    "description",
+    "version",
+    "summary",
+    "termsOfService",
+    "contact",
+    "license",
+];
 
 fn read_cortex(doc: &Node, ctx: &mut Ctx<'_>) -> Option<ReadEntity> {
     let Some(info) = doc.get("info") else {
@@ -333,6 +347,7 @@ fn read_cortex(doc: &Node, ctx: &mut Ctx<'_>) -> Option<ReadEntity> {
             let hint = did_you_mean(&key, CORTEX_KEYS).map(|s| format!("did you mean {s}?"));
             ctx.warn(k, format!("unknown Cortex key `{key}`"), hint);
         } else if !key.starts_with("x-cortex-")
+            && !OPENAPI_INFO_KEYS.contains(&key.as_ref())
             && let Some(s) = did_you_mean(&key, CORTEX_KEYS)
         {
             ctx.warn(
@@ -398,9 +413,10 @@ fn read_cortex(doc: &Node, ctx: &mut Ctx<'_>) -> Option<ReadEntity> {
         .and_then(|v| v.as_str())
         .map(str::to_string);
 
-    let repository = ctx
+    let (repository, repo_at) = ctx
         .map(info, "x-cortex-git", "x-cortex-git")
-        .and_then(|git| cortex_git(git, ctx));
+        .and_then(|git| cortex_git(git, ctx))
+        .unzip();
 
     let mut spec = None;
     if let Some(sa) = ctx.map(info, "x-cortex-static-analysis", "x-cortex-static-analysis") {
@@ -486,6 +502,7 @@ fn read_cortex(doc: &Node, ctx: &mut Ctx<'_>) -> Option<ReadEntity> {
             },
         },
         spec,
+        repo_at,
     })
 }
 
@@ -576,8 +593,8 @@ fn split_repo(s: &str) -> Option<(String, String)> {
     Some((owner.to_string(), name.to_string()))
 }
 
-fn cortex_git(git: &Node, ctx: &mut Ctx<'_>) -> Option<Repository> {
-    let mut found: Option<Repository> = None;
+fn cortex_git(git: &Node, ctx: &mut Ctx<'_>) -> Option<(Repository, SourceLocation)> {
+    let mut found: Option<(Repository, SourceLocation)> = None;
     for (k, v) in git.as_map().into_iter().flatten() {
         let key = k.key_text();
         let (provider, host) = match key.as_ref() {
@@ -665,7 +682,7 @@ fn cortex_git(git: &Node, ctx: &mut Ctx<'_>) -> Option<Repository> {
                 None,
             );
         } else {
-            found = Some(repo);
+            found = Some((repo, ctx.at(v.get("repository").unwrap_or(v))));
         }
     }
     found
@@ -833,10 +850,11 @@ fn read_backstage(doc: &Node, ctx: &mut Ctx<'_>) -> Option<Document> {
 
     let mut codecov = None;
     let mut repository = None;
+    let mut repo_at = None;
     if let Some(ann) = ctx.map(metadata, "annotations", "metadata.annotations") {
         let (spec, repo) = backstage_annotations(ann, ctx);
         codecov = spec;
-        repository = repo;
+        (repository, repo_at) = repo.unzip();
     }
 
     Some(Document::Entity(Box::new(ReadEntity {
@@ -866,13 +884,14 @@ fn read_backstage(doc: &Node, ctx: &mut Ctx<'_>) -> Option<Document> {
             },
         },
         spec: codecov,
+        repo_at,
     })))
 }
 
 fn backstage_annotations(
     ann: &Node,
     ctx: &mut Ctx<'_>,
-) -> (Option<CodecovSpec>, Option<Repository>) {
+) -> (Option<CodecovSpec>, Option<(Repository, SourceLocation)>) {
     let mut spec = CodecovSpec::new(MappedBy::Annotation, ctx.at(ann));
     let mut any = false;
     let mut slug: Option<(GitProvider, &str, String, &Node)> = None;
@@ -926,7 +945,7 @@ fn backstage_annotations(
         }
     }
     let from_source = source.and_then(|(s, node)| match parse_source_location(&s) {
-        Ok(r) => Some(r),
+        Ok(r) => Some((r, ctx.at(node))),
         Err(e) => {
             ctx.warn(
                 node,
@@ -942,21 +961,23 @@ fn backstage_annotations(
                 // A self-hosted host of the same provider, when the source location names one.
                 let host = from_source
                     .as_ref()
+                    .map(|(r, _)| r)
                     .filter(|r| {
                         r.provider == provider
                             && r.owner.eq_ignore_ascii_case(&owner)
                             && r.name.eq_ignore_ascii_case(&name)
                     })
                     .map_or(host.to_string(), |r| r.host.clone());
-                let basepath = from_source.as_ref().and_then(|r| r.basepath.clone());
-                Some(Repository {
+                let basepath = from_source.as_ref().and_then(|(r, _)| r.basepath.clone());
+                let repo = Repository {
                     provider,
                     host,
                     owner,
                     name,
                     basepath,
                     alias: None,
-                })
+                };
+                Some((repo, ctx.at(node)))
             }
             None => {
                 ctx.warn(

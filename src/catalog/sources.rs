@@ -139,8 +139,7 @@ impl Catalog {
             )
         });
         results.extend(http);
-        let (entities, diagnostics) = load::assemble(results, diagnostics);
-        Catalog::from_entities(entities, diagnostics)
+        load::assemble(results, diagnostics)
     }
 }
 

@@ -74,7 +74,7 @@ pub struct Datadog {
 }
 
 /// Which summary a fact reads.
-enum Summary {
+pub(crate) enum Summary {
     Branch(String),
     Commit(String),
     Pull(u64),
@@ -155,6 +155,11 @@ impl Datadog {
         &self.http
     }
 
+    /// The branch summarised when a rule names none.
+    pub fn default_branch(&self) -> &str {
+        &self.branch
+    }
+
     /// The API host root requests go to.
     pub fn base(&self) -> &Url {
         &self.base
@@ -173,7 +178,7 @@ impl Datadog {
         )
     }
 
-    fn headers(&self) -> Result<HeaderMap, String> {
+    pub(crate) fn headers(&self) -> Result<HeaderMap, String> {
         let mut h = HeaderMap::new();
         h.insert(ACCEPT, HeaderValue::from_static("application/json"));
         h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
@@ -193,7 +198,7 @@ impl Datadog {
     }
 
     /// POSTs one summary request through the cache (the key is the URL and body).
-    async fn summary(
+    pub(crate) async fn summary(
         &self,
         which: &Summary,
         repository_url: &str,
@@ -308,11 +313,7 @@ impl Datadog {
                 )),
             },
         };
-        let mut fact = fact.from_origin(origin);
-        if let Some(age) = cached.stale_secs {
-            fact.stale_secs = Some(age);
-        }
-        fact
+        super::codecov::finish(fact, Some(&cached), origin)
     }
 }
 

@@ -751,6 +751,28 @@ async fn compare(
     }))
 }
 
+/// `GET {service}/`: the owners the token's user can see (paginated).
+async fn owners(
+    State(s): State<Arc<Fixture>>,
+    Path(service): Path<String>,
+    Query(q): Params,
+    req: Request,
+) -> Response {
+    let mut names: Vec<&str> = s
+        .repos
+        .keys()
+        .filter_map(|k| k.strip_prefix(&format!("{}/", service.to_ascii_lowercase())))
+        .filter_map(|rest| rest.split('/').next())
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    let items = names
+        .iter()
+        .map(|n| json!({"service": service, "username": n, "name": n}))
+        .collect();
+    s.page(req.uri().path(), &q, items)
+}
+
 async fn unknown_route() -> Response {
     (
         StatusCode::NOT_FOUND,
@@ -798,6 +820,7 @@ fn router(state: Arc<Fixture>) -> Router {
     let mut app = Router::new();
     for slash in ["", "/"] {
         app = app
+            .route(&format!("/api/v2/{{service}}{slash}"), get(owners))
             .route(&format!("{r}{slash}"), get(repo_detail))
             .route(&format!("{r}/totals{slash}"), get(totals))
             .route(&format!("{r}/coverage{slash}"), get(trend))

@@ -111,6 +111,20 @@ pub struct StatsSnapshot {
     pub stale_served: u64,
 }
 
+impl StatsSnapshot {
+    /// The counts since `before` was taken.
+    pub fn since(&self, before: &StatsSnapshot) -> StatsSnapshot {
+        StatsSnapshot {
+            requests: self.requests.saturating_sub(before.requests),
+            retries: self.retries.saturating_sub(before.retries),
+            throttled: self.throttled.saturating_sub(before.throttled),
+            errors: self.errors.saturating_sub(before.errors),
+            cache_hits: self.cache_hits.saturating_sub(before.cache_hits),
+            stale_served: self.stale_served.saturating_sub(before.stale_served),
+        }
+    }
+}
+
 impl Stats {
     /// The counters now.
     pub fn snapshot(&self) -> StatsSnapshot {
@@ -357,6 +371,29 @@ impl ProviderHttp {
         }
     }
 
+    /// One attempt, no retries, no rate limit: the status and body, or the transport fault
+    /// (for `rubric providers test`).
+    pub async fn probe(
+        &self,
+        build: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
+    ) -> Result<(u16, Vec<u8>), FetchError> {
+        let request = build(&self.http.client)
+            .build()
+            .map_err(|e| self.transport_error(&e))?;
+        let response = self
+            .http
+            .client
+            .execute(request)
+            .await
+            .map_err(|e| self.transport_error(&e))?;
+        let status = response.status().as_u16();
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| self.transport_error(&e))?;
+        Ok((status, body.to_vec()))
+    }
+
     fn failed(&self, e: FetchError) -> FetchError {
         self.stats.errors.fetch_add(1, Ordering::Relaxed);
         tracing::warn!(provider = self.name, error = %e, "request failed");
@@ -527,13 +564,22 @@ impl ProviderHttp {
                 FaultKind::Dns,
                 format!("cannot resolve {name} host {host} (DNS failure)"),
             )
-        } else if lower.contains("certificate")
-            || lower.contains("tls")
-            || lower.contains("handshake")
+        } else if [
+            "certificate",
+            "tls",
+            "handshake",
+            "corrupt message",
+            "invalidcontenttype",
+            "peer",
+            "alert",
+        ]
+        .iter()
+        .any(|w| lower.contains(w))
         {
+            let cause = chain.rsplit(": ").next().unwrap_or(&chain);
             (
                 FaultKind::Tls,
-                format!("TLS handshake with {name} at {host} failed: {chain}"),
+                format!("TLS handshake with {name} at {host} failed: {cause}"),
             )
         } else if e.is_builder() {
             (
@@ -601,7 +647,8 @@ impl WithoutUrl for reqwest::Error {
     }
 }
 
-fn looks_like_html(body: &[u8]) -> bool {
+/// Whether a body is an HTML page.
+pub fn looks_like_html(body: &[u8]) -> bool {
     let start: Vec<u8> = body
         .iter()
         .skip_while(|b| b.is_ascii_whitespace())

@@ -592,6 +592,11 @@ fn read_rule(r: &mut Reader, item: &Node, ladder: Option<&Ladder>) -> RuleSpec {
         weight: 1.0,
         level: None,
         failure_message: None,
+        failure_message_at: TextPosition {
+            line: item.line,
+            column: item.column,
+            block_indent: None,
+        },
         identifier: None,
         effective_from: None,
         filter: None,
@@ -623,6 +628,9 @@ fn fill_rule(
     rule.identifier = r.opt_string(item, "identifier", "a rule")?;
     rule.description = r.opt_string(item, "description", "a rule")?;
     rule.failure_message = r.opt_string(item, "failureMessage", "a rule")?;
+    if let Some(at) = item.get("failureMessage") {
+        rule.failure_message_at = r.text_position(at);
+    }
     match (
         r.opt_string(item, "expression", "a rule")?,
         item.get("expression"),

@@ -97,6 +97,8 @@ pub struct RuleSpec {
     pub level: Option<String>,
     /// `failureMessage` (a handlebars template).
     pub failure_message: Option<String>,
+    /// Where the failure message text starts in the file.
+    pub failure_message_at: TextPosition,
     /// `identifier` (a stable id, often a UUID in Cortex exports).
     pub identifier: Option<String>,
     /// `effectiveFrom`: before it the rule is shown but not counted.

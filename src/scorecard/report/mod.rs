@@ -213,8 +213,19 @@ impl EvalReport {
     }
 }
 
+impl ScorecardReport {
+    /// The level column for `entity`: `-` on a points-only scorecard.
+    pub fn level_text(&self, entity: &EntityReport) -> String {
+        if self.levels.is_empty() && entity.skipped.is_none() {
+            "-".to_string()
+        } else {
+            entity.level_text()
+        }
+    }
+}
+
 impl EntityReport {
-    /// `Gold`, `no level` or `skipped` as tables show it.
+    /// `Gold`, `none` or `skipped` as tables show it (see [`ScorecardReport::level_text`]).
     pub fn level_text(&self) -> String {
         match (&self.skipped, &self.level) {
             (Some(_), _) => "skipped".to_string(),
@@ -223,8 +234,11 @@ impl EntityReport {
         }
     }
 
-    /// `3/7 (42.86%)`.
+    /// `3/7 (42.86%)`, or `-` for an entity outside the scorecard's filter.
     pub fn score_text(&self) -> String {
+        if self.skipped.is_some() {
+            return "-".to_string();
+        }
         let pct = self
             .percentage
             .map(|p| format!(" ({}%)", format_number(p)))
