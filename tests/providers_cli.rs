@@ -249,3 +249,44 @@ async fn providers_test_names_refused_connections_tls_and_dns() {
         "{out}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn eval_from_the_synced_facts_file_matches_a_live_eval() {
+    let server = fixture::start().await.unwrap();
+    let url = server.url();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("facts.json");
+    let o = rubric(
+        &["sync", "--out", out.to_str().unwrap()],
+        &[("RUBRIC_CODECOV_URL", &url)],
+    )
+    .await;
+    assert!(o.status.success(), "{}", text(&o));
+    let live = rubric(
+        &["eval", "--format", "json"],
+        &[("RUBRIC_CODECOV_URL", &url)],
+    )
+    .await;
+    assert!(live.status.success(), "{}", text(&live));
+    let before = server.requests();
+    drop(server);
+    // Offline: the server is gone, and the facts file answers every provider fact.
+    let offline = rubric(
+        &["eval", "--format", "json", "--facts", out.to_str().unwrap()],
+        &[("RUBRIC_CODECOV_URL", "http://127.0.0.1:9")],
+    )
+    .await;
+    assert!(offline.status.success(), "{}", text(&offline));
+    let strip = |o: &Output| {
+        let mut v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        // Evaluation times differ between the runs.
+        if let Some(m) = v.as_object_mut() {
+            m.retain(|k, _| k == "scorecards");
+        }
+        v
+    };
+    assert_eq!(strip(&offline), strip(&live));
+    assert!(before > 0);
+    let report = String::from_utf8_lossy(&offline.stdout);
+    assert!(!report.contains("is not in the facts file"), "{report}");
+}
