@@ -90,7 +90,7 @@ async fn branch_and_pull_summaries_answer_the_datadog_functions() {
             &[("codeowner", json!("@acme/payments-team"))],
         ),
         dd("serviceCoverage", &[("service", json!("nope"))]),
-        dd("patchCoverage", &[("pr", json!(42))]),
+        dd("patchCoverage", &[("pr", json!(42.0))]),
         dd("codeCoverage", &[("branch", json!("gone"))]),
     ];
     let facts = providers.fetch(&cat, &[&e, &unmapped], &keys).await;

@@ -426,7 +426,10 @@ impl Codecov {
 
     async fn pull(&self, repo: &Repo<'_>, key: &FactKey) -> Fact {
         let id = match key.arg("id") {
-            Some(Json::Number(n)) if n.as_u64().is_some() => n.to_string(),
+            // CQL numbers are floats: `412` arrives as 412.0.
+            Some(Json::Number(n)) if n.as_f64().is_some_and(|f| f >= 0.0 && f.fract() == 0.0) => {
+                format!("{}", n.as_f64().unwrap_or_default() as u64)
+            }
             Some(Json::String(s)) if !s.is_empty() && s.chars().all(|c| c.is_ascii_digit()) => s,
             other => {
                 return Fact::error(format!(
