@@ -668,3 +668,29 @@ async fn compiled_rules_get_their_facts_from_the_fixture() {
         assert_eq!(got.verdict, *want, "{src}: {}", got.explanation);
     }
 }
+
+#[tokio::test]
+async fn the_trend_follows_every_page() {
+    let mock = MockServer::start().await;
+    let point = |day: u32, avg: f64| json!({"timestamp": format!("2026-10-{day:02}T00:00:00Z"), "min": avg, "max": avg, "avg": avg});
+    Mock::given(method("GET"))
+        .and(path(format!("{PAYMENTS}coverage/")))
+        .and(query_param("interval", "1d"))
+        .and(query_param("page", "1"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "count": 3, "next": "https://api.codecov.io/api/v2/github/acme/repos/payments-api/coverage/?page=2",
+            "previous": null, "results": [point(1, 80.0), point(2, 81.0)], "total_pages": 2})))
+        .expect(1)
+        .mount(&mock)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("{PAYMENTS}coverage/")))
+        .and(query_param("page", "2"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "count": 3, "next": null, "previous": "x", "results": [point(3, 83.25)], "total_pages": 2})))
+        .expect(1)
+        .mount(&mock)
+        .await;
+    let f = one_fact(&mock.uri(), key("coverageTrend", &[("days", json!(30.0))])).await;
+    assert_eq!(number(&f), 3.25);
+}

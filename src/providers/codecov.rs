@@ -336,7 +336,8 @@ impl Codecov {
             if let Some(b) = &self.branch {
                 query.push(("branch", b.as_str()));
             }
-            query.push(("page", page_text.as_str()));
+            // 100 daily points a page (Codecov's default is 20): a 30-day window is one request.
+            query.extend([("page_size", "100"), ("page", page_text.as_str())]);
             let cached = match self.get(repo.account, self.url(repo, &tail, &query)).await {
                 Ok(c) => c,
                 Err(e) if e.kind == FaultKind::NotFound && flag.is_some() => {
