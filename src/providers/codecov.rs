@@ -572,7 +572,7 @@ pub(crate) fn finish(fact: Fact, cached: Option<&Cached>, origin: String) -> Fac
         return fact.from_origin(origin);
     };
     let mut fact = match &c.stale_because {
-        Some(why) => fact.from_origin(format!("{origin}; stale, {age} s old, because {why}")),
+        Some(why) => fact.from_origin(format!("{origin}; refresh failed: {why}")),
         None => fact.from_origin(origin),
     };
     fact.stale_secs = Some(age);
