@@ -92,7 +92,7 @@ impl Summary {
     fn describe(&self) -> String {
         match self {
             Summary::Branch(b) => format!("branch {b}"),
-            Summary::Commit(c) => format!("commit {}", &c[..c.len().min(12)]),
+            Summary::Commit(c) => format!("commit {}", c.chars().take(12).collect::<String>()),
             Summary::Pull(n) => format!("pull request #{n}"),
         }
     }
