@@ -153,7 +153,8 @@ async fn evaluate(
     };
     let catalog = load_catalog(cfg, catalog_dir).await;
     print_diagnostics(&catalog.diagnostics);
-    let (scorecards, diags) = Scorecard::load_dir(scorecard_dir, Registry::standard());
+    let (scorecards, mut diags) = Scorecard::load_dir(scorecard_dir, Registry::standard());
+    diags.extend(scorecards.iter().flat_map(|c| c.check_exemptions(&catalog)));
     print_diagnostics(&diags);
     let now = Utc::now();
     let mut report = match facts_file {
@@ -344,7 +345,15 @@ pub async fn gate(args: GateArgs, g: &Global) -> CliResult {
             result.level_text(),
             result.score_text()
         );
-        if let Some(min) = &args.min_level {
+        if let Some(why) = &result.skipped {
+            failures.push(format!(
+                "{} is outside scorecard {}: {why}",
+                entity.tag, card.spec.tag
+            ));
+        }
+        if let Some(min) = &args.min_level
+            && result.skipped.is_none()
+        {
             let levels = card.report().levels;
             let Some(wanted) = levels.iter().find(|l| &l.name == min) else {
                 let names: Vec<&str> = levels.iter().map(|l| l.name.as_str()).collect();
@@ -358,6 +367,7 @@ pub async fn gate(args: GateArgs, g: &Global) -> CliResult {
             }
         }
         if let Some(min) = args.min_score
+            && result.skipped.is_none()
             && result.percentage.unwrap_or(0.0) < min
         {
             failures.push(format!("score {} is below {min}%", result.score_text()));
