@@ -15,6 +15,7 @@ pub mod diag;
 pub mod facts;
 pub mod jobs;
 pub mod mapping;
+pub mod pipeline;
 pub mod providers;
 pub mod scorecard;
 pub mod server;

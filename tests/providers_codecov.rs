@@ -385,7 +385,7 @@ async fn trend_upload_time_and_pull_requests_come_from_the_fixture() {
         key("coverageTrend", &[("days", json!(30))]),
         key("coverageTrend", &[("days", json!(100))]),
         key("lastUploadAt", &[]),
-        key("pullRequest.patchCoverage", &[("id", json!(412))]),
+        key("pullRequest.patchCoverage", &[("id", json!(412.0))]),
         key("pullRequest.coverageDelta", &[("id", json!(412))]),
         key("pullRequest.patchCoverage", &[("id", json!(418))]),
         key("pullRequest.coverageDelta", &[("id", json!(418))]),
@@ -455,4 +455,242 @@ async fn trend_upload_time_and_pull_requests_come_from_the_fixture() {
         no_data(&identity[0]),
         "no coverage measurements in the last 30 days"
     );
+}
+
+#[tokio::test]
+async fn each_account_uses_its_own_host_and_token() {
+    let default_host = MockServer::start().await;
+    let oss_host = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(PAYMENTS))
+        .and(header("authorization", "bearer default-token-aaaa-1111"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"totals": {"coverage": 61.0, "sessions": 1}})),
+        )
+        .expect(1)
+        .mount(&default_host)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/v2/github/acme-oss/repos/lib/"))
+        .and(header("authorization", "bearer oss-token-bbbb-2222"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"totals": {"coverage": 99.5, "sessions": 1}})),
+        )
+        .expect(1)
+        .mount(&oss_host)
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let secrets = dir.path().join("secrets.env");
+    std::fs::write(
+        &secrets,
+        "RUBRIC_TEST_ACC_DEFAULT=default-token-aaaa-1111\nRUBRIC_TEST_ACC_OSS=oss-token-bbbb-2222\n",
+    )
+    .unwrap();
+    let mut cfg = config(&default_host.uri());
+    cfg.codecov.token_env = "RUBRIC_TEST_ACC_DEFAULT".into();
+    cfg.http.secrets_file = secrets;
+    cfg.codecov.accounts = vec![rubric::config::CodecovAccount {
+        name: "oss".into(),
+        url: Some(oss_host.uri()),
+        token_env: Some("RUBRIC_TEST_ACC_OSS".into()),
+        owners: vec!["acme-oss".into()],
+    }];
+    let providers = Providers::from_config(&cfg).unwrap();
+    let default = entity(
+        "payments-api",
+        Some(("github", "acme", "payments-api", None)),
+    );
+    let mut oss = entity("lib", Some(("github", "acme-oss", "lib", None)));
+    oss.codecov.as_mut().unwrap().account = Some("oss".into());
+    let mut lost = entity("lost", Some(("github", "acme-x", "lost", None)));
+    lost.codecov.as_mut().unwrap().account = Some("gone".into());
+    let cat = catalog(vec![default.clone(), oss.clone(), lost.clone()]);
+    let facts = providers
+        .fetch(&cat, &[&default, &oss, &lost], &[key("codeCoverage", &[])])
+        .await;
+    assert_eq!(number(&facts[0][0]), 61.0);
+    assert_eq!(number(&facts[1][0]), 99.5);
+    assert_eq!(
+        error(&facts[2][0]),
+        "Codecov account gone is not configured"
+    );
+}
+
+#[tokio::test]
+async fn concurrent_requests_for_one_repository_are_one_request() {
+    let mock = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/v2/github/acme/repos/platform/"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"branch": "main", "totals": {"coverage": 79.0, "lines": 26000, "sessions": 4}}))
+                .set_delay(Duration::from_millis(100)),
+        )
+        .expect(1)
+        .mount(&mock)
+        .await;
+    let providers = Providers::from_config(&config(&mock.uri())).unwrap();
+    let entities: Vec<_> = (0..40)
+        .map(|i| {
+            entity(
+                &format!("pkg-{i}"),
+                Some(("github", "acme", "platform", None)),
+            )
+        })
+        .collect();
+    let cat = catalog(entities.clone());
+    let refs: Vec<_> = entities.iter().collect();
+    let facts = providers
+        .fetch(&cat, &refs, &[key("codeCoverage", &[]), key("lines", &[])])
+        .await;
+    assert!(
+        facts
+            .iter()
+            .all(|f| number(&f[0]) == 79.0 && number(&f[1]) == 26000.0)
+    );
+    let stats = providers.stats()[0].1;
+    assert_eq!((stats.requests, stats.cache_hits), (1, 79));
+}
+
+#[tokio::test]
+async fn a_pull_request_has_base_head_and_per_file_coverage() {
+    let server = fixture::start().await.unwrap();
+    let providers = Providers::from_config(&config(&server.url())).unwrap();
+    let e = entity(
+        "payments-api",
+        Some(("github", "acme", "payments-api", None)),
+    );
+    let cat = catalog(vec![e.clone()]);
+    let id = [("id", json!(415))];
+    let keys = [
+        key("pullRequest.baseCoverage", &id),
+        key("pullRequest.headCoverage", &id),
+        key("pullRequest.coverageDelta", &id),
+        key("pullRequest.files", &id),
+        key("pullRequest.files", &[("id", json!(418))]),
+    ];
+    let f = providers.fetch(&cat, &[&e], &keys).await.remove(0);
+    assert_eq!(
+        (number(&f[0]), number(&f[1]), number(&f[2])),
+        (97.42, 96.9, -0.52)
+    );
+    let Value::List(files) = &f[3].value else {
+        panic!("{:?}", f[3])
+    };
+    assert_eq!(
+        files[0].to_json(),
+        json!({"name": "src/fx.rs", "base": null, "head": 64.52, "patch": null})
+    );
+    assert_eq!(no_data(&f[4]), "pull request #418 has no comparison yet");
+}
+
+#[tokio::test]
+async fn a_self_hosted_host_under_a_path_gets_the_api_below_it() {
+    let mock = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(
+            "/codecov/api/v2/gitlab_enterprise/platform%20team/repos/search-indexer/",
+        ))
+        .and(header("accept", "application/json"))
+        .and(header(
+            "user-agent",
+            concat!("rubric/", env!("CARGO_PKG_VERSION")),
+        ))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"totals": {"coverage": 45.0, "sessions": 1}})),
+        )
+        .expect(1)
+        .mount(&mock)
+        .await;
+    let providers = Providers::from_config(&config(&format!("{}/codecov/", mock.uri()))).unwrap();
+    let e = entity(
+        "search-indexer",
+        Some(("gitlab_enterprise", "platform team", "search-indexer", None)),
+    );
+    let cat = catalog(vec![e.clone()]);
+    let f = providers
+        .fetch(&cat, &[&e], &[key("codeCoverage", &[])])
+        .await
+        .remove(0)
+        .remove(0);
+    assert_eq!(number(&f), 45.0);
+}
+
+/// The contract with the CQL compiler: the keys real rules compile to are answered.
+#[tokio::test]
+async fn compiled_rules_get_their_facts_from_the_fixture() {
+    use rubric::cql::{Program, Registry, SlotTable, Verdict};
+    let server = fixture::start().await.unwrap();
+    let providers = Providers::from_config(&config(&server.url())).unwrap();
+    let e = entity(
+        "payments-api",
+        Some(("github", "acme", "payments-api", None)),
+    );
+    let cat = catalog(vec![e.clone()]);
+    let rules = [
+        ("codecov != null", Verdict::Pass),
+        ("codecov.codeCoverage() >= 95", Verdict::Pass),
+        ("codecov.codeCoverage(flag=\"nope\") >= 95", Verdict::NoData),
+        (
+            "codecov.lines() == 5000 AND codecov.misses() == 104",
+            Verdict::Pass,
+        ),
+        ("codecov.coverageTrend(days=30) > 0", Verdict::Pass),
+        (
+            "codecov.lastUploadAt().fromNow() > duration(\"-P1D\")",
+            Verdict::Pass,
+        ),
+        (
+            "codecov.pullRequest(412).patchCoverage() >= 90",
+            Verdict::Pass,
+        ),
+        (
+            "codecov.pullRequest(415).coverageDelta() >= 0",
+            Verdict::Fail,
+        ),
+        ("sonarqube.metric(\"coverage\") > 80", Verdict::Error),
+    ];
+    let mut slots = SlotTable::new();
+    let programs: Vec<_> = rules
+        .iter()
+        .map(|(src, _)| {
+            Program::compile(src, Registry::standard(), &mut slots)
+                .unwrap_or_else(|d| panic!("{src}: {d:?}"))
+                .program
+        })
+        .collect();
+    let facts = providers.fetch(&cat, &[&e], slots.keys()).await.remove(0);
+    for ((src, want), program) in rules.iter().zip(&programs) {
+        let got = program.evaluate(&facts, chrono::Utc::now());
+        assert_eq!(got.verdict, *want, "{src}: {}", got.explanation);
+    }
+}
+
+#[tokio::test]
+async fn the_trend_follows_every_page() {
+    let mock = MockServer::start().await;
+    let point = |day: u32, avg: f64| json!({"timestamp": format!("2026-10-{day:02}T00:00:00Z"), "min": avg, "max": avg, "avg": avg});
+    Mock::given(method("GET"))
+        .and(path(format!("{PAYMENTS}coverage/")))
+        .and(query_param("interval", "1d"))
+        .and(query_param("page", "1"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "count": 3, "next": "https://api.codecov.io/api/v2/github/acme/repos/payments-api/coverage/?page=2",
+            "previous": null, "results": [point(1, 80.0), point(2, 81.0)], "total_pages": 2})))
+        .expect(1)
+        .mount(&mock)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("{PAYMENTS}coverage/")))
+        .and(query_param("page", "2"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "count": 3, "next": null, "previous": "x", "results": [point(3, 83.25)], "total_pages": 2})))
+        .expect(1)
+        .mount(&mock)
+        .await;
+    let f = one_fact(&mock.uri(), key("coverageTrend", &[("days", json!(30.0))])).await;
+    assert_eq!(number(&f), 3.25);
 }

@@ -1,10 +1,23 @@
-//! `rubric eval`, `rubric demo`, `rubric scorecard` and `rubric gate`.
+//! `rubric eval`, `rubric demo`, `rubric scorecard validate` and `rubric gate`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use chrono::Utc;
 
 use super::{CliError, CliResult, Global};
+use crate::catalog::{Catalog, CatalogSources};
+use crate::config::Config;
+use crate::cql::Registry;
+use crate::diag::Diagnostic;
+use crate::facts::{Fact, FactKey};
+use crate::pipeline;
+use crate::providers::{self, Providers, load_facts_file};
+use crate::scorecard::Scorecard;
+use crate::scorecard::report::{self, DiagnosticReport, EvalReport};
+use crate::value::Value;
 
-/// Output formats of `rubric eval`.
+/// Output formats of `rubric eval` and `rubric demo`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
     /// A table for people.
@@ -12,6 +25,21 @@ pub enum Format {
     Table,
     /// The JSON contract (`{"scorecards": [...]}`).
     Json,
+    /// Markdown, for a pull-request comment.
+    Markdown,
+    /// JUnit XML, for CI dashboards.
+    Junit,
+}
+
+impl Format {
+    fn render(self, report: &EvalReport) -> String {
+        match self {
+            Format::Table => report::table::render(report),
+            Format::Json => report.to_json() + "\n",
+            Format::Markdown => report::markdown::render(report),
+            Format::Junit => report::junit::render(report),
+        }
+    }
 }
 
 /// `rubric eval`.
@@ -26,6 +54,9 @@ pub struct EvalArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
+    /// Evaluate offline from a facts file written by `rubric sync --out FILE` (no requests).
+    #[arg(long, value_name = "FILE")]
+    pub facts: Option<PathBuf>,
 }
 
 /// `rubric demo`.
@@ -49,34 +80,372 @@ pub enum ScorecardCommand {
 /// `rubric gate`.
 #[derive(Debug, clap::Args)]
 pub struct GateArgs {
-    /// The scorecard to gate on.
-    #[arg(long)]
-    pub scorecard: String,
-    /// The entity to gate.
-    #[arg(long)]
+    /// The scorecard to gate on (needed by --min-level and --min-score).
+    #[arg(long, value_name = "TAG")]
+    pub scorecard: Option<String>,
+    /// The entity to gate (tag or Backstage ref).
+    #[arg(long, value_name = "TAG")]
     pub entity: String,
+    /// The lowest acceptable level (by name).
+    #[arg(long, value_name = "NAME", conflicts_with = "min_score")]
+    pub min_level: Option<String>,
+    /// The lowest acceptable score percentage.
+    #[arg(long, value_name = "PCT")]
+    pub min_score: Option<f64>,
+    /// The lowest acceptable total coverage of the entity's Codecov project, in percent.
+    #[arg(long, value_name = "PCT")]
+    pub min_coverage: Option<f64>,
+    /// The lowest acceptable patch coverage of pull request --pull, in percent.
+    #[arg(long, value_name = "PCT", requires = "pull")]
+    pub min_patch_coverage: Option<f64>,
+    /// The pull request whose patch coverage --min-patch-coverage checks.
+    #[arg(long, value_name = "N", requires = "min_patch_coverage")]
+    pub pull: Option<u64>,
+    /// Folder of entity descriptors (default from config).
+    #[arg(long, value_name = "DIR")]
+    pub catalog: Option<PathBuf>,
+    /// Folder of scorecards (default from config).
+    #[arg(long, value_name = "DIR")]
+    pub scorecards: Option<PathBuf>,
 }
 
-fn unbuilt(what: &str) -> CliResult {
-    Err(CliError::Usage(format!("{what} is not built yet")))
+/// A folder given on the command line or in the configuration that must exist.
+fn existing_dir(
+    given: Option<PathBuf>,
+    configured: &Path,
+    what: &str,
+) -> Result<PathBuf, CliError> {
+    let dir = given.unwrap_or_else(|| configured.to_path_buf());
+    if dir.is_dir() {
+        Ok(dir)
+    } else {
+        Err(CliError::Usage(format!(
+            "the {what} folder {} does not exist (give --{what} DIR or set it in the configuration)",
+            dir.display()
+        )))
+    }
 }
 
-/// Runs `rubric eval`.
-pub async fn eval(_args: EvalArgs, _g: &Global) -> CliResult {
-    unbuilt("rubric eval")
+/// Writes to stdout; a closed pipe (`rubric eval | head`) ends the output quietly instead of
+/// panicking.
+fn emit(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
 }
 
-/// Runs `rubric demo`.
-pub async fn demo(_args: DemoArgs, _g: &Global) -> CliResult {
-    unbuilt("rubric demo")
+/// `println!` through [`emit`].
+macro_rules! say {
+    ($($arg:tt)*) => {
+        emit(&format!("{}\n", format_args!($($arg)*)))
+    };
 }
 
-/// Runs `rubric scorecard ...`.
-pub async fn scorecard(_cmd: ScorecardCommand, _g: &Global) -> CliResult {
-    unbuilt("rubric scorecard")
+fn print_diagnostics(diags: &[Diagnostic]) {
+    for d in diags {
+        eprint!("{d}");
+    }
 }
 
-/// Runs `rubric gate`.
-pub async fn gate(_args: GateArgs, _g: &Global) -> CliResult {
-    unbuilt("rubric gate")
+/// The catalog from `dir` (and a Backstage catalog over HTTP when configured).
+async fn load_catalog(cfg: &Config, dir: &Path) -> Catalog {
+    Catalog::load_sources(&CatalogSources::from_config(cfg).with_dir(dir)).await
+}
+
+/// Loads and reports the catalog and scorecards, then evaluates them with facts from the
+/// providers, or from `facts_file` when given (no requests then).
+async fn evaluate(
+    cfg: &Config,
+    catalog_dir: &Path,
+    scorecard_dir: &Path,
+    facts_file: Option<&Path>,
+) -> Result<EvalReport, CliError> {
+    let facts_file = match facts_file {
+        Some(path) => {
+            Some(load_facts_file(path).map_err(|e| CliError::Usage(format!("facts file {e}")))?)
+        }
+        None => None,
+    };
+    let catalog = load_catalog(cfg, catalog_dir).await;
+    print_diagnostics(&catalog.diagnostics);
+    let (scorecards, mut diags) = Scorecard::load_dir(scorecard_dir, Registry::standard());
+    diags.extend(scorecards.iter().flat_map(|c| c.check_exemptions(&catalog)));
+    print_diagnostics(&diags);
+    let now = Utc::now();
+    let mut report = match facts_file {
+        Some(file) => {
+            let plan = pipeline::FetchPlan::new(&scorecards);
+            let facts = pipeline::facts_from_file(&catalog, &plan.keys, &file);
+            pipeline::evaluate(&catalog, &scorecards, &plan, &facts, now)
+        }
+        None => {
+            let providers = Providers::from_config(cfg)?;
+            pipeline::run(cfg, &catalog, &scorecards, &providers, now).await
+        }
+    };
+    report.diagnostics = catalog
+        .diagnostics
+        .iter()
+        .chain(&diags)
+        .map(DiagnosticReport::from)
+        .collect();
+    Ok(report)
+}
+
+/// Runs `rubric eval`: exit 0 when evaluation ran (even with failing rules), 2 for unusable
+/// configuration.
+pub async fn eval(args: EvalArgs, g: &Global) -> CliResult {
+    let cfg = g.load_config()?;
+    let catalog_dir = existing_dir(args.catalog, &cfg.catalog.path, "catalog")?;
+    let scorecard_dir = existing_dir(args.scorecards, &cfg.scorecards.path, "scorecards")?;
+    let report = evaluate(&cfg, &catalog_dir, &scorecard_dir, args.facts.as_deref()).await?;
+    emit(&args.format.render(&report));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The sample folder `name`: under the current directory when it is there, else the crate's.
+fn sample_dir(name: &str) -> PathBuf {
+    let here = PathBuf::from(name);
+    if here.is_dir() {
+        here
+    } else {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(name)
+    }
+}
+
+/// Runs `rubric demo`: the sample catalog and scorecards against the built-in Codecov fixture
+/// server on 127.0.0.1; no network, no token.
+pub async fn demo(args: DemoArgs, g: &Global) -> CliResult {
+    let mut cfg = g.load_config()?;
+    let server = providers::fixture::start().await.map_err(|e| {
+        CliError::Other(anyhow::anyhow!("cannot start the demo Codecov server: {e}"))
+    })?;
+    cfg.codecov.url = server.url();
+    for account in &mut cfg.codecov.accounts {
+        account.url = Some(server.url());
+    }
+    let report = evaluate(
+        &cfg,
+        &sample_dir("entities"),
+        &sample_dir("scorecards"),
+        None,
+    )
+    .await?;
+    emit(&args.format.render(&report));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs `rubric scorecard validate`: every scorecard parsed, every rule compiled, every error
+/// printed; exit 1 on any error.
+pub async fn scorecard(cmd: ScorecardCommand, g: &Global) -> CliResult {
+    let ScorecardCommand::Validate { dir } = cmd;
+    let cfg = g.load_config()?;
+    let dir = existing_dir(dir, &cfg.scorecards.path, "scorecards")?;
+    let (cards, diags) = Scorecard::load_dir(&dir, Registry::standard());
+    print_diagnostics(&diags);
+    let errors = diags.iter().filter(|d| d.is_error()).count();
+    let warnings = diags.len() - errors;
+    let rules: usize = cards.iter().map(|c| c.spec.rules.len()).sum();
+    say!(
+        "{} scorecard(s), {rules} rule(s): {errors} error(s), {warnings} warning(s)",
+        cards.len()
+    );
+    Ok(if errors > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Whether a coverage fact meets `min`, and the sentence that says so:
+/// `codecov.codeCoverage() = 61.2 (github/acme/api), needs >= 90`.
+fn coverage_check(key: &FactKey, min: f64, fact: &Fact) -> (bool, String) {
+    let label = match key.arg("id") {
+        Some(id) => format!("codecov.pullRequest({id}).patchCoverage()"),
+        None => key.to_string(),
+    };
+    let origin = fact
+        .origin
+        .as_deref()
+        .map(|o| format!(" ({o})"))
+        .unwrap_or_default();
+    let needs = format!("needs >= {}", crate::scorecard::report::format_number(min));
+    match (&fact.value, fact.null_reason()) {
+        (Value::Number(n), None) => (
+            *n >= min,
+            format!(
+                "{label} = {}{origin}, {needs}",
+                crate::scorecard::report::format_number(*n)
+            ),
+        ),
+        (_, Some(reason)) => (
+            false,
+            format!("{label} is null ({reason}){origin}, {needs}"),
+        ),
+        (other, None) => (
+            false,
+            format!("{label} = {other}{origin} is not a number, {needs}"),
+        ),
+    }
+}
+
+/// Runs `rubric gate`: exit 0 when every condition holds, 1 when one does not (printing what
+/// fails and the next steps), 2 on configuration errors.
+pub async fn gate(args: GateArgs, g: &Global) -> CliResult {
+    let wants_scorecard = args.min_level.is_some() || args.min_score.is_some();
+    if !wants_scorecard && args.min_coverage.is_none() && args.min_patch_coverage.is_none() {
+        return Err(CliError::Usage(
+            "give a condition: --min-level, --min-score, --min-coverage or --min-patch-coverage"
+                .into(),
+        ));
+    }
+    if wants_scorecard && args.scorecard.is_none() {
+        return Err(CliError::Usage(
+            "--min-level and --min-score need --scorecard TAG".into(),
+        ));
+    }
+    let cfg = g.load_config()?;
+    let catalog_dir = existing_dir(args.catalog.clone(), &cfg.catalog.path, "catalog")?;
+    let catalog = load_catalog(&cfg, &catalog_dir).await;
+    print_diagnostics(
+        &catalog
+            .diagnostics
+            .iter()
+            .filter(|d| d.is_error())
+            .cloned()
+            .collect::<Vec<_>>(),
+    );
+    let Some(entity) = catalog.get(&args.entity) else {
+        let hint = crate::scorecard::load::did_you_mean(
+            &args.entity,
+            catalog.entities.iter().map(|e| e.tag.as_str()),
+        )
+        .map(|t| format!(" (did you mean `{t}`?)"))
+        .unwrap_or_default();
+        return Err(CliError::Usage(format!(
+            "no entity `{}` in {}{hint}",
+            args.entity,
+            catalog_dir.display()
+        )));
+    };
+    let providers = Providers::from_config(&cfg)?;
+    let mut failures = Vec::new();
+    let now = Utc::now();
+
+    if let Some(tag) = &args.scorecard {
+        let dir = existing_dir(args.scorecards.clone(), &cfg.scorecards.path, "scorecards")?;
+        let (cards, diags) = Scorecard::load_dir(&dir, Registry::standard());
+        print_diagnostics(
+            &diags
+                .iter()
+                .filter(|d| d.is_error())
+                .cloned()
+                .collect::<Vec<_>>(),
+        );
+        let Some(card) = cards.into_iter().find(|c| &c.spec.tag == tag) else {
+            return Err(CliError::Usage(format!(
+                "no scorecard `{tag}` in {}",
+                dir.display()
+            )));
+        };
+        let facts = pipeline::fetch_for(&catalog, &[entity], card.fact_keys(), &providers)
+            .await
+            .pop()
+            .unwrap_or_default();
+        let result = card.evaluate(entity, &catalog, &facts, now);
+        say!(
+            "{} on {}: level {}, score {}",
+            entity.tag,
+            card.spec.tag,
+            result.level_text(),
+            result.score_text()
+        );
+        if let Some(why) = &result.skipped {
+            failures.push(format!(
+                "{} is outside scorecard {}: {why}",
+                entity.tag, card.spec.tag
+            ));
+        }
+        if let Some(min) = &args.min_level
+            && result.skipped.is_none()
+        {
+            let levels = card.report().levels;
+            let Some(wanted) = levels.iter().find(|l| &l.name == min) else {
+                let names: Vec<&str> = levels.iter().map(|l| l.name.as_str()).collect();
+                return Err(CliError::Usage(format!(
+                    "scorecard `{tag}` has no level `{min}` (levels: {})",
+                    names.join(", ")
+                )));
+            };
+            if result.rank.is_none_or(|rank| rank < wanted.rank) {
+                failures.push(format!("level {} is below {min}", result.level_text()));
+            }
+        }
+        if let Some(min) = args.min_score
+            && result.skipped.is_none()
+            && result.percentage.unwrap_or(0.0) < min
+        {
+            failures.push(format!("score {} is below {min}%", result.score_text()));
+        }
+        for rule in result.rules.iter().filter(|r| {
+            !r.outcome.is_passing() && r.outcome != crate::scorecard::score::Outcome::Skipped
+        }) {
+            say!(
+                "  {}: {}: {}",
+                rule.outcome.as_str(),
+                rule.title,
+                rule.message
+            );
+        }
+        if !failures.is_empty() && !result.next_steps.is_empty() {
+            let target = result
+                .next_level
+                .as_deref()
+                .map(|l| format!(" to reach {l}"))
+                .unwrap_or_default();
+            say!("Next steps{target}:");
+            for (i, step) in result.next_steps.iter().enumerate() {
+                say!("  {}. {}: {}", i + 1, step.title, step.message);
+            }
+        }
+    }
+
+    let mut checks: Vec<(FactKey, f64)> = Vec::new();
+    if let Some(min) = args.min_coverage {
+        checks.push((FactKey::new("codecov", "codecov", "codeCoverage"), min));
+    }
+    if let (Some(min), Some(pull)) = (args.min_patch_coverage, args.pull) {
+        let key = FactKey::new("codecov", "codecov", "pullRequest.patchCoverage")
+            .with_arg("id", pull.into());
+        checks.push((key, min));
+    }
+    if !checks.is_empty() {
+        let keys: Vec<FactKey> = checks.iter().map(|(k, _)| k.clone()).collect();
+        let facts = pipeline::fetch_for(&catalog, &[entity], &keys, &providers)
+            .await
+            .pop()
+            .unwrap_or_default();
+        for ((key, min), fact) in checks.iter().zip(&facts) {
+            let (met, why) = coverage_check(key, *min, fact);
+            say!(
+                "{} {}: {why}",
+                entity.tag,
+                if met { "pass" } else { "fail" }
+            );
+            if !met {
+                failures.push(why);
+            }
+        }
+    }
+
+    if failures.is_empty() {
+        say!("gate passed");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        say!("gate failed:");
+        for f in &failures {
+            say!("  - {f}");
+        }
+        Ok(ExitCode::from(1))
+    }
 }

@@ -78,8 +78,8 @@ pub enum ExprKind {
     },
 }
 
-/// One argument of a call.
-#[derive(Clone, Debug, PartialEq)]
+/// One argument of a call. Equality ignores the span, as for [`Expr`].
+#[derive(Clone, Debug)]
 pub struct Arg {
     /// The parameter name when given as `name = value`.
     pub name: Option<String>,
@@ -87,6 +87,12 @@ pub struct Arg {
     pub value: ArgValue,
     /// Where the whole argument is.
     pub span: Span,
+}
+
+impl PartialEq for Arg {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name && self.value == other.value
+    }
 }
 
 /// An argument's value: an expression or a lambda.

@@ -336,6 +336,8 @@ struct Seg<'e> {
     args: Option<&'e [Arg]>,
     /// The whole chain up to and including this segment.
     expr: &'e Expr,
+    /// Where the name is (errors about the name point here).
+    name_span: Span,
 }
 
 fn is_const(n: &Node) -> bool {
@@ -578,6 +580,14 @@ impl<'a> Compiler<'a> {
 
     /// Resolves `root.seg.seg(args)...`: namespaces and functions against the registry, the rest
     /// as property reads and methods on values.
+    fn name_span(&self, target: &Expr, name: &str, whole: &Expr) -> Span {
+        let after = target.span.end;
+        let start = self.src[after..whole.span.end]
+            .find(name)
+            .map_or(after, |i| after + i);
+        start..start + name.len()
+    }
+
     fn chain(&mut self, e: &Expr) -> Result<(Node, Ty)> {
         let mut segs: Vec<Seg<'_>> = Vec::new();
         let mut root = e;
@@ -588,6 +598,7 @@ impl<'a> Compiler<'a> {
                         name,
                         args: None,
                         expr: root,
+                        name_span: self.name_span(target, name, root),
                     });
                     root = target;
                 }
@@ -596,6 +607,7 @@ impl<'a> Compiler<'a> {
                         name,
                         args: Some(args),
                         expr: root,
+                        name_span: self.name_span(target, name, root),
                     });
                     root = target;
                 }
@@ -697,7 +709,7 @@ impl<'a> Compiler<'a> {
             }
             (Some(f), None) => Err(self
                 .error(
-                    &first.expr.span,
+                    &first.name_span,
                     format!("{} is a function", f.qualified_name()),
                 )
                 .with_hint(format!("call it: `{}()`", f.qualified_name()))
@@ -708,7 +720,7 @@ impl<'a> Compiler<'a> {
             }
             (None, _) => {
                 let mut d = self.error(
-                    &first.expr.span,
+                    &first.name_span,
                     format!("unknown function {name}.{}", first.name),
                 );
                 if let Some(s) = Registry::suggest(first.name, reg.names_in(name)) {
@@ -752,6 +764,7 @@ impl<'a> Compiler<'a> {
                 name,
                 args: Some(args),
                 expr,
+                ..
             }) => (*name, *args, 1, &expr.span),
             _ => ("", &[][..], 0, &root.span),
         };
@@ -963,7 +976,7 @@ impl<'a> Compiler<'a> {
             {
                 return Err(self
                     .error(
-                        &seg.expr.span,
+                        &seg.name_span,
                         format!("a {ty} has no property `{}`", seg.name),
                     )
                     .into());
@@ -985,7 +998,7 @@ impl<'a> Compiler<'a> {
         let reg = self.reg;
         let candidates: Vec<&Method> = reg.methods_named(seg.name).collect();
         if candidates.is_empty() {
-            let mut d = self.error(&seg.expr.span, format!("unknown method {}", seg.name));
+            let mut d = self.error(&seg.name_span, format!("unknown method {}", seg.name));
             let mut names: Vec<&str> = reg.methods().iter().map(|m| m.name).collect();
             names.dedup();
             if let Some(s) = Registry::suggest(seg.name, names) {
@@ -1001,7 +1014,7 @@ impl<'a> Compiler<'a> {
             let on: Vec<&str> = candidates.iter().map(|m| m.receiver.name()).collect();
             return Err(self
                 .error(
-                    &seg.expr.span,
+                    &seg.name_span,
                     format!(
                         "`.{}()` is a method of {}, not of a {ty}",
                         seg.name,
@@ -1013,7 +1026,7 @@ impl<'a> Compiler<'a> {
         if args.len() != m.params.len() && !(m.property && args.is_empty()) {
             return Err(self
                 .error(
-                    &seg.expr.span,
+                    &seg.name_span,
                     format!(
                         "`.{}()` takes {}, got {}",
                         m.name,

@@ -7,9 +7,11 @@
 //! The [`scheduler`] calls the runner on each scorecard's window or cron line.
 
 pub mod alerts;
+pub mod pipeline;
 pub mod scheduler;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use futures::future::BoxFuture;
@@ -107,6 +109,7 @@ pub struct Runner {
     alerter: Arc<alerts::Alerter>,
     busy: Mutex<HashMap<String, Arc<AsyncMutex<()>>>>,
     events: broadcast::Sender<RunEvent>,
+    written: AtomicU64,
 }
 
 impl std::fmt::Debug for Runner {
@@ -126,6 +129,7 @@ impl Runner {
             alerter: Arc::new(alerter),
             busy: Mutex::new(HashMap::new()),
             events: broadcast::channel(64).0,
+            written: AtomicU64::new(0),
         }
     }
 
@@ -137,6 +141,11 @@ impl Runner {
     /// The evaluator.
     pub fn evaluator(&self) -> &dyn Evaluator {
         &*self.evaluator
+    }
+
+    /// How many runs this runner has written; changes whenever stored results may have.
+    pub fn generation(&self) -> u64 {
+        self.written.load(Ordering::Acquire)
     }
 
     /// Events published after every written run.
@@ -182,6 +191,7 @@ impl Runner {
             }
         };
         let run_id = self.store.save_run(&run).await?;
+        self.written.fetch_add(1, Ordering::AcqRel);
         let status = run.status.as_str();
         metrics::counter!("rubric_runs_total", "scorecard" => scorecard.to_string(), "status" => status)
             .increment(1);

@@ -56,6 +56,11 @@ impl Account {
         })
     }
 
+    /// Whether a token is set.
+    pub fn has_token(&self) -> bool {
+        self.token.is_some()
+    }
+
     /// `token …abcd from CODECOV_TOKEN`, or `no token (CODECOV_TOKEN is not set)`.
     pub fn token_hint(&self) -> String {
         match &self.token {
@@ -64,7 +69,7 @@ impl Account {
         }
     }
 
-    fn auth_header(&self) -> Option<HeaderValue> {
+    pub(crate) fn auth_header(&self) -> Option<HeaderValue> {
         let token = self.token.as_ref()?;
         let mut h = HeaderValue::from_str(&format!("bearer {}", token.expose_secret())).ok()?;
         h.set_sensitive(true);
@@ -164,9 +169,11 @@ impl Codecov {
             }
             "coverageTrend" => self.trend(&repo, key).await,
             "lastUploadAt" => self.last_upload(&repo).await,
-            "pullRequest.patchCoverage" | "pullRequest.coverageDelta" => {
-                self.pull(&repo, key).await
-            }
+            "pullRequest.patchCoverage"
+            | "pullRequest.coverageDelta"
+            | "pullRequest.baseCoverage"
+            | "pullRequest.headCoverage"
+            | "pullRequest.files" => self.pull(&repo, key).await,
             other => Fact::error(format!(
                 "codecov.{other}() is not provided by the Codecov provider"
             ))
@@ -329,7 +336,8 @@ impl Codecov {
             if let Some(b) = &self.branch {
                 query.push(("branch", b.as_str()));
             }
-            query.push(("page", page_text.as_str()));
+            // 100 daily points a page (Codecov's default is 20): a 30-day window is one request.
+            query.extend([("page_size", "100"), ("page", page_text.as_str())]);
             let cached = match self.get(repo.account, self.url(repo, &tail, &query)).await {
                 Ok(c) => c,
                 Err(e) if e.kind == FaultKind::NotFound && flag.is_some() => {
@@ -419,7 +427,10 @@ impl Codecov {
 
     async fn pull(&self, repo: &Repo<'_>, key: &FactKey) -> Fact {
         let id = match key.arg("id") {
-            Some(Json::Number(n)) if n.as_u64().is_some() => n.to_string(),
+            // CQL numbers are floats: `412` arrives as 412.0.
+            Some(Json::Number(n)) if n.as_f64().is_some_and(|f| f >= 0.0 && f.fract() == 0.0) => {
+                format!("{}", n.as_f64().unwrap_or_default() as u64)
+            }
             Some(Json::String(s)) if !s.is_empty() && s.chars().all(|c| c.is_ascii_digit()) => s,
             other => {
                 return Fact::error(format!(
@@ -441,8 +452,9 @@ impl Codecov {
             }
         };
         let coverage = |v: Option<&Json>| v.and_then(|t| t.get("coverage")).and_then(Json::as_f64);
-        let fact = if key.function == "pullRequest.patchCoverage" {
-            match cached.value.get("patch") {
+        let function = key.function.as_str();
+        if function == "pullRequest.patchCoverage" {
+            let fact = match cached.value.get("patch") {
                 Some(Json::Null) | None => Fact::no_data(format!(
                     "pull request #{id} has no processed comparison yet"
                 )),
@@ -450,28 +462,75 @@ impl Codecov {
                     Some(c) => Fact::ok(c),
                     None => unexpected("the pull's `patch` has no coverage"),
                 },
-            }
-        } else {
-            let (mut base, mut head) = (
-                coverage(cached.value.get("base_totals")),
-                coverage(cached.value.get("head_totals")),
-            );
-            if base.is_none() || head.is_none() {
-                let query = [("pullid", id.as_str())];
-                if let Ok(c) = self
-                    .get(repo.account, self.url(repo, &["compare"], &query))
-                    .await
-                {
+            };
+            return finish(fact, Some(&cached), origin);
+        }
+        let (mut base, mut head) = (
+            coverage(cached.value.get("base_totals")),
+            coverage(cached.value.get("head_totals")),
+        );
+        // The comparison has per-file coverage, and base/head totals when the pull lacks them.
+        let mut compared = None;
+        if function == "pullRequest.files" || base.is_none() || head.is_none() {
+            let query = [("pullid", id.as_str())];
+            match self
+                .get(repo.account, self.url(repo, &["compare"], &query))
+                .await
+            {
+                Ok(c) => {
                     let totals = c.value.get("totals");
                     base = base.or_else(|| coverage(totals.and_then(|t| t.get("base"))));
                     head = head.or_else(|| coverage(totals.and_then(|t| t.get("head"))));
+                    compared = Some(c);
+                }
+                Err(e) if e.kind == FaultKind::NotFound => {}
+                Err(e) => {
+                    return self
+                        .error_fact(
+                            repo,
+                            &format!("the comparison of pull request #{id} is"),
+                            &e,
+                        )
+                        .from_origin(origin);
                 }
             }
-            match (base, head) {
+        }
+        let fact = match function {
+            "pullRequest.files" => match compared
+                .as_ref()
+                .and_then(|c| c.value.get("files")?.as_array().cloned())
+            {
+                Some(files) => Fact::ok(Value::List(
+                    files
+                        .iter()
+                        .map(|f| {
+                            let name = f.get("name");
+                            let totals = f.get("totals");
+                            Value::from_json(&serde_json::json!({
+                                "name": name.and_then(|n| n.get("head")).filter(|n| !n.is_null())
+                                    .or_else(|| name.and_then(|n| n.get("base"))),
+                                "base": coverage(totals.and_then(|t| t.get("base"))),
+                                "head": coverage(totals.and_then(|t| t.get("head"))),
+                                "patch": coverage(totals.and_then(|t| t.get("patch"))),
+                            }))
+                        })
+                        .collect(),
+                )),
+                None => Fact::no_data(format!("pull request #{id} has no comparison yet")),
+            },
+            "pullRequest.baseCoverage" => base.map_or_else(
+                || Fact::no_data(format!("pull request #{id} has no base coverage")),
+                Fact::ok,
+            ),
+            "pullRequest.headCoverage" => head.map_or_else(
+                || Fact::no_data(format!("pull request #{id} has no head coverage")),
+                Fact::ok,
+            ),
+            _ => match (base, head) {
                 (Some(b), Some(h)) => Fact::ok(round2(h - b)),
                 (None, _) => Fact::no_data(format!("pull request #{id} has no base coverage")),
                 (_, None) => Fact::no_data(format!("pull request #{id} has no head coverage")),
-            }
+            },
         };
         finish(fact, Some(&cached), origin)
     }
@@ -508,12 +567,12 @@ fn unexpected(what: &str) -> Fact {
 
 /// Sets the origin, and marks a fact served from the last good answer after a failed refresh
 /// (its age in `stale_secs`, the failure in the origin).
-fn finish(fact: Fact, cached: Option<&Cached>, origin: String) -> Fact {
+pub(crate) fn finish(fact: Fact, cached: Option<&Cached>, origin: String) -> Fact {
     let Some((age, c)) = cached.and_then(|c| Some((c.stale_secs?, c))) else {
         return fact.from_origin(origin);
     };
     let mut fact = match &c.stale_because {
-        Some(why) => fact.from_origin(format!("{origin}; stale, {age} s old, because {why}")),
+        Some(why) => fact.from_origin(format!("{origin}; refresh failed: {why}")),
         None => fact.from_origin(origin),
     };
     fact.stale_secs = Some(age);

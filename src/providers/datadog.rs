@@ -74,7 +74,7 @@ pub struct Datadog {
 }
 
 /// Which summary a fact reads.
-enum Summary {
+pub(crate) enum Summary {
     Branch(String),
     Commit(String),
     Pull(u64),
@@ -92,7 +92,7 @@ impl Summary {
     fn describe(&self) -> String {
         match self {
             Summary::Branch(b) => format!("branch {b}"),
-            Summary::Commit(c) => format!("commit {}", &c[..c.len().min(12)]),
+            Summary::Commit(c) => format!("commit {}", c.chars().take(12).collect::<String>()),
             Summary::Pull(n) => format!("pull request #{n}"),
         }
     }
@@ -155,6 +155,11 @@ impl Datadog {
         &self.http
     }
 
+    /// The branch summarised when a rule names none.
+    pub fn default_branch(&self) -> &str {
+        &self.branch
+    }
+
     /// The API host root requests go to.
     pub fn base(&self) -> &Url {
         &self.base
@@ -173,7 +178,7 @@ impl Datadog {
         )
     }
 
-    fn headers(&self) -> Result<HeaderMap, String> {
+    pub(crate) fn headers(&self) -> Result<HeaderMap, String> {
         let mut h = HeaderMap::new();
         h.insert(ACCEPT, HeaderValue::from_static("application/json"));
         h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
@@ -193,7 +198,7 @@ impl Datadog {
     }
 
     /// POSTs one summary request through the cache (the key is the URL and body).
-    async fn summary(
+    pub(crate) async fn summary(
         &self,
         which: &Summary,
         repository_url: &str,
@@ -227,9 +232,13 @@ impl Datadog {
         };
         let repository_url = repo.url_path();
         let branch = key.arg_str("branch").unwrap_or_else(|| self.branch.clone());
-        let pr = key
-            .arg("pr")
-            .and_then(|v| v.as_u64().or_else(|| v.as_str()?.parse().ok()));
+        let pr = key.arg("pr").and_then(|v| {
+            // CQL numbers are floats: `42` arrives as 42.0.
+            v.as_f64()
+                .filter(|f| *f >= 0.0 && f.fract() == 0.0)
+                .map(|f| f as u64)
+                .or_else(|| v.as_str()?.parse().ok())
+        });
         let which = match (key.function.as_str(), key.arg_str("commit"), pr) {
             ("codeCoverage", Some(sha), _) => Summary::Commit(sha),
             ("patchCoverage", _, Some(n)) => Summary::Pull(n),
@@ -308,11 +317,7 @@ impl Datadog {
                 )),
             },
         };
-        let mut fact = fact.from_origin(origin);
-        if let Some(age) = cached.stale_secs {
-            fact.stale_secs = Some(age);
-        }
-        fact
+        super::codecov::finish(fact, Some(&cached), origin)
     }
 }
 

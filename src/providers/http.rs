@@ -111,6 +111,20 @@ pub struct StatsSnapshot {
     pub stale_served: u64,
 }
 
+impl StatsSnapshot {
+    /// The counts since `before` was taken.
+    pub fn since(&self, before: &StatsSnapshot) -> StatsSnapshot {
+        StatsSnapshot {
+            requests: self.requests.saturating_sub(before.requests),
+            retries: self.retries.saturating_sub(before.retries),
+            throttled: self.throttled.saturating_sub(before.throttled),
+            errors: self.errors.saturating_sub(before.errors),
+            cache_hits: self.cache_hits.saturating_sub(before.cache_hits),
+            stale_served: self.stale_served.saturating_sub(before.stale_served),
+        }
+    }
+}
+
 impl Stats {
     /// The counters now.
     pub fn snapshot(&self) -> StatsSnapshot {
@@ -165,9 +179,10 @@ impl Http {
         Ok(Http {
             client,
             max_retries: cfg.max_retries,
-            retry_budget: Duration::from_millis(cfg.retry_budget_ms),
+            retry_budget: Duration::from_millis(cfg.retry_budget_ms.min(86_400_000)),
             backoff_base: Duration::from_millis(cfg.backoff_base_ms.max(1)),
-            max_retry_after: Duration::from_secs(cfg.max_retry_after_secs),
+            // Bounded so that no configuration can overflow an instant.
+            max_retry_after: Duration::from_secs(cfg.max_retry_after_secs.min(86_400)),
         })
     }
 }
@@ -357,6 +372,29 @@ impl ProviderHttp {
         }
     }
 
+    /// One attempt, no retries, no rate limit: the status and body, or the transport fault
+    /// (for `rubric providers test`).
+    pub async fn probe(
+        &self,
+        build: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
+    ) -> Result<(u16, Vec<u8>), FetchError> {
+        let request = build(&self.http.client)
+            .build()
+            .map_err(|e| self.transport_error(&e))?;
+        let response = self
+            .http
+            .client
+            .execute(request)
+            .await
+            .map_err(|e| self.transport_error(&e))?;
+        let status = response.status().as_u16();
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| self.transport_error(&e))?;
+        Ok((status, body.to_vec()))
+    }
+
     fn failed(&self, e: FetchError) -> FetchError {
         self.stats.errors.fetch_add(1, Ordering::Relaxed);
         tracing::warn!(provider = self.name, error = %e, "request failed");
@@ -516,10 +554,7 @@ impl ProviderHttp {
         let lower = chain.to_ascii_lowercase();
         let name = self.name;
         let (kind, message) = if e.is_timeout() || lower.contains("timed out") {
-            (
-                FaultKind::Timeout,
-                format!("{name} at {host} timed out"),
-            )
+            (FaultKind::Timeout, format!("{name} at {host} timed out"))
         } else if is_refused(e) || lower.contains("connection refused") {
             (
                 FaultKind::ConnectionRefused,
@@ -530,13 +565,22 @@ impl ProviderHttp {
                 FaultKind::Dns,
                 format!("cannot resolve {name} host {host} (DNS failure)"),
             )
-        } else if lower.contains("certificate")
-            || lower.contains("tls")
-            || lower.contains("handshake")
+        } else if [
+            "certificate",
+            "tls",
+            "handshake",
+            "corrupt message",
+            "invalidcontenttype",
+            "peer",
+            "alert",
+        ]
+        .iter()
+        .any(|w| lower.contains(w))
         {
+            let cause = chain.rsplit(": ").next().unwrap_or(&chain);
             (
                 FaultKind::Tls,
-                format!("TLS handshake with {name} at {host} failed: {chain}"),
+                format!("TLS handshake with {name} at {host} failed: {cause}"),
             )
         } else if e.is_builder() {
             (
@@ -604,7 +648,8 @@ impl WithoutUrl for reqwest::Error {
     }
 }
 
-fn looks_like_html(body: &[u8]) -> bool {
+/// Whether a body is an HTML page.
+pub fn looks_like_html(body: &[u8]) -> bool {
     let start: Vec<u8> = body
         .iter()
         .skip_while(|b| b.is_ascii_whitespace())
@@ -657,11 +702,8 @@ pub fn parse_retry_after(value: &str) -> Option<Duration> {
     if let Ok(secs) = value.parse::<u64>() {
         return Some(Duration::from_secs(secs));
     }
-    if let Ok(secs) = value.parse::<f64>()
-        && secs.is_finite()
-        && secs >= 0.0
-    {
-        return Some(Duration::from_secs_f64(secs));
+    if let Ok(secs) = value.parse::<f64>() {
+        return Duration::try_from_secs_f64(secs).ok();
     }
     let when = httpdate::parse_http_date(value).ok()?;
     Some(
@@ -688,6 +730,9 @@ mod tests {
             Some(Duration::ZERO)
         );
         assert_eq!(parse_retry_after("soon"), None);
+        assert_eq!(parse_retry_after("1.5"), Some(Duration::from_millis(1500)));
+        assert_eq!(parse_retry_after("1e300"), None);
+        assert_eq!(parse_retry_after("-3"), None);
     }
 
     #[test]

@@ -8,9 +8,12 @@
 pub mod cache;
 pub mod codecov;
 pub mod datadog;
+pub mod facts_file;
 pub mod fixture;
 pub mod http;
 pub mod secrets;
+pub mod sync;
+pub mod test_config;
 
 use std::sync::Arc;
 
@@ -20,6 +23,7 @@ use crate::catalog::{Catalog, Entity};
 use crate::config::{Config, ConfigError};
 use crate::facts::{Fact, FactKey};
 
+pub use facts_file::{FactsFile, FactsFileError, load_facts_file, save_facts_file};
 pub use http::StatsSnapshot;
 
 /// Every configured provider.
@@ -68,11 +72,22 @@ impl Providers {
         entities: &[&Entity],
         keys: &[FactKey],
     ) -> Vec<Vec<Fact>> {
-        join_all(entities.iter().map(|entity| {
-            join_all(
-                keys.iter()
-                    .map(move |key| self.answer(catalog, entity, key)),
-            )
+        self.fetch_with_progress(catalog, entities, keys, &|| ())
+            .await
+    }
+
+    /// [`Providers::fetch`], calling `entity_done` as each entity's facts are complete.
+    pub async fn fetch_with_progress(
+        &self,
+        catalog: &Catalog,
+        entities: &[&Entity],
+        keys: &[FactKey],
+        entity_done: &(dyn Fn() + Sync),
+    ) -> Vec<Vec<Fact>> {
+        join_all(entities.iter().map(|entity| async move {
+            let facts = join_all(keys.iter().map(|key| self.answer(catalog, entity, key))).await;
+            entity_done();
+            facts
         }))
         .await
     }
@@ -87,23 +102,43 @@ impl Providers {
                     "data source datadog is not configured (set [datadog] enabled = true)",
                 ),
             },
-            "catalog" => catalog_fact(key, entity, catalog),
+            "catalog" => crate::cql::catalog_facts::resolve(key, entity, catalog),
             other => Fact::error(format!("data source {other} is not configured")),
         }
     }
 
     /// Counters per provider: requests, retries, 429s, errors, cache hits.
     pub fn stats(&self) -> Vec<(&'static str, StatsSnapshot)> {
-        vec![(
+        let mut all = vec![(
             self.codecov.http().name(),
             self.codecov.http().stats.snapshot(),
-        )]
+        )];
+        if let Some(d) = &self.datadog {
+            all.push((d.http().name(), d.http().stats.snapshot()));
+        }
+        all
     }
 }
 
-/// Catalog facts are the CQL module's to answer.
-fn catalog_fact(key: &FactKey, _entity: &Entity, _catalog: &Catalog) -> Fact {
-    Fact::error(format!(
-        "{key}: catalog facts are not available in this build"
-    ))
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unusable_configuration_is_a_config_error() {
+        let mut cfg = Config::load_with_env(None, Vec::<(String, String)>::new()).unwrap();
+        cfg.codecov.url = "api.codecov.io".into();
+        let e = Providers::from_config(&cfg).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "[codecov] account default: url \"api.codecov.io\" is not a URL"
+        );
+        cfg.codecov.url = "https://api.codecov.io".into();
+        cfg.http.secrets_file = "/nonexistent/rubric-secrets.env".into();
+        let e = Providers::from_config(&cfg).unwrap_err().to_string();
+        assert!(
+            e.starts_with("cannot read configuration /nonexistent/rubric-secrets.env"),
+            "{e}"
+        );
+    }
 }

@@ -412,6 +412,13 @@ fn warn_duplicate_rule_names(r: &mut Reader, rules: &[RuleSpec], root: &Node) {
         _ => &[],
     };
     for (i, rule) in rules.iter().enumerate() {
+        if let (Some(id), Some(item)) = (&rule.identifier, items.get(i))
+            && rules[..i]
+                .iter()
+                .any(|other| other.identifier.as_ref() == Some(id))
+        {
+            r.warn(item, format!("two rules have the identifier `{id}`"), None);
+        }
         if rules[..i].iter().any(|other| other.title == rule.title)
             && let Some(item) = items.get(i)
         {
@@ -592,6 +599,11 @@ fn read_rule(r: &mut Reader, item: &Node, ladder: Option<&Ladder>) -> RuleSpec {
         weight: 1.0,
         level: None,
         failure_message: None,
+        failure_message_at: TextPosition {
+            line: item.line,
+            column: item.column,
+            block_indent: None,
+        },
         identifier: None,
         effective_from: None,
         filter: None,
@@ -623,6 +635,9 @@ fn fill_rule(
     rule.identifier = r.opt_string(item, "identifier", "a rule")?;
     rule.description = r.opt_string(item, "description", "a rule")?;
     rule.failure_message = r.opt_string(item, "failureMessage", "a rule")?;
+    if let Some(at) = item.get("failureMessage") {
+        rule.failure_message_at = r.text_position(at);
+    }
     match (
         r.opt_string(item, "expression", "a rule")?,
         item.get("expression"),
@@ -812,7 +827,9 @@ fn read_exemption(r: &mut Reader, item: &Node, spec: &ScorecardSpec) -> Result<E
             reason,
             requested_by,
             until,
+            file: r.file.to_path_buf(),
             line: item.line,
+            column: item.column,
         }),
     }
 }

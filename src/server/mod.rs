@@ -1,1 +1,319 @@
 //! Server: the HTTP API, entity pages and badges.
+//!
+//! [`router`] builds the whole application from an [`AppState`] (for tests without a socket);
+//! [`serve`] runs it on a bound listener until a shutdown future resolves. Every route but the
+//! probes and the OpenAPI document needs a bearer token (or `[auth] anonymous_read`); writes need
+//! the `admin` role. Errors are JSON `{"error", "code"}`; requests are bounded in size and time.
+
+mod api;
+mod auth;
+mod badge;
+mod error;
+mod page;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Body;
+use axum::body::Bytes;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use metrics_exporter_prometheus::PrometheusHandle;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::trace::TraceLayer;
+
+pub use auth::{Auth, AuthConfigError, Caller, Denied, Role};
+pub use error::ApiError;
+
+use crate::config::ServerConfig;
+use crate::jobs::{Runner, ScorecardInfo};
+
+/// The OpenAPI document of the API, served at `/api/openapi.json`.
+pub const OPENAPI: &str = include_str!("openapi.json");
+
+/// Limits and headers of the server.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Largest request body, in bytes.
+    pub max_body_bytes: usize,
+    /// Longest a request may take.
+    pub request_timeout: Duration,
+    /// CSP `frame-ancestors` of the entity page.
+    pub frame_ancestors: String,
+}
+
+impl Settings {
+    /// From `[server]`.
+    pub fn from_config(cfg: &ServerConfig) -> Settings {
+        Settings {
+            max_body_bytes: cfg.max_body_bytes,
+            request_timeout: Duration::from_secs(cfg.request_timeout_secs.max(1)),
+            frame_ancestors: cfg.frame_ancestors.clone(),
+        }
+    }
+}
+
+/// Everything a request handler reads. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    runner: Arc<Runner>,
+    auth: Auth,
+    settings: Settings,
+    metrics: PrometheusHandle,
+    scorecards: Vec<ScorecardInfo>,
+    pages: handlebars::Handlebars<'static>,
+    /// Rendered entity responses by (runner generation, entity): a written run changes the
+    /// generation, so no response outlives the results it showed (by more than the TTL, for
+    /// runs written by other replicas).
+    cache: moka::future::Cache<(u64, String), Bytes>,
+}
+
+impl AppState {
+    /// State for a server over `runner`, with these tokens and limits.
+    pub fn new(runner: Arc<Runner>, auth: Auth, settings: Settings) -> AppState {
+        let scorecards = runner.evaluator().scorecards();
+        AppState {
+            inner: Arc::new(Inner {
+                runner,
+                auth,
+                settings,
+                metrics: metrics_handle(),
+                scorecards,
+                pages: page::templates(),
+                cache: moka::future::Cache::builder()
+                    .max_capacity(50_000)
+                    .time_to_live(Duration::from_secs(10))
+                    .build(),
+            }),
+        }
+    }
+
+    fn runner(&self) -> &Runner {
+        &self.inner.runner
+    }
+
+    fn scorecard(&self, tag: &str) -> Option<&ScorecardInfo> {
+        self.inner.scorecards.iter().find(|s| s.tag == tag)
+    }
+
+    fn generation(&self) -> u64 {
+        self.inner.runner.generation()
+    }
+}
+
+/// The process-wide Prometheus recorder (installed on first use; later calls share it).
+pub fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: std::sync::OnceLock<PrometheusHandle> = std::sync::OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let builder = metrics_exporter_prometheus::PrometheusBuilder::new();
+            match builder.install_recorder() {
+                Ok(handle) => {
+                    let upkeep = handle.clone();
+                    // Histograms grow until upkeep drains them; the exporter leaves that to us.
+                    std::thread::Builder::new()
+                        .name("metrics-upkeep".into())
+                        .spawn(move || {
+                            loop {
+                                std::thread::sleep(Duration::from_secs(5));
+                                upkeep.run_upkeep();
+                            }
+                        })
+                        .ok();
+                    handle
+                }
+                // Another recorder is installed (e.g. by an embedding program): render ours empty.
+                Err(_) => metrics_exporter_prometheus::PrometheusBuilder::new()
+                    .build_recorder()
+                    .handle(),
+            }
+        })
+        .clone()
+}
+
+/// The whole application.
+pub fn router(state: AppState) -> Router {
+    let read = Router::new()
+        .route("/api/v1/scorecards", get(api::scorecards))
+        .route("/api/v1/scorecards/{tag}/scores", get(api::scores))
+        .route("/api/v1/scorecards/{tag}/history", get(api::history))
+        .route(
+            "/api/v1/entities/{tag}/scorecards",
+            get(api::entity_scorecards),
+        )
+        .route("/api/v1/entities/{tag}/coverage", get(api::entity_coverage))
+        .route("/entities/{tag}", get(page::entity_page))
+        .route("/badge/{scorecard}/{file}", get(badge::badge))
+        .route("/metrics", get(prometheus))
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_read));
+    let admin = Router::new()
+        .route(
+            "/api/v1/scorecards/{tag}/entities/{entity}/evaluate",
+            post(api::evaluate),
+        )
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_admin));
+    let settings = state.inner.settings.clone();
+    Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .route("/api/openapi.json", get(openapi))
+        .merge(read)
+        .merge(admin)
+        .route_layer(middleware::from_fn(record))
+        .fallback(|| async { ApiError::not_found("no such route") })
+        .with_state(state)
+        .layer(RequestBodyLimitLayer::new(settings.max_body_bytes))
+        .layer(middleware::from_fn_with_state(settings.clone(), guard))
+        .layer(CatchPanicLayer::custom(|_| {
+            error::body(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+        }))
+        .layer(TraceLayer::new_for_http())
+}
+
+/// Serves `router` on `listener` until `shutdown` resolves, then finishes requests in flight.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Counts requests and their latency per route (inside routing, where the route is known).
+async fn record(req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
+    let started = Instant::now();
+    let resp = next.run(req).await;
+    let status = resp.status().as_str().to_string();
+    metrics::counter!("rubric_http_requests_total", "route" => route.clone(), "status" => status)
+        .increment(1);
+    metrics::histogram!("rubric_http_request_duration_seconds", "route" => route)
+        .record(started.elapsed().as_secs_f64());
+    resp
+}
+
+/// Time limit, security headers, and JSON bodies for errors that carry none.
+async fn guard(State(settings): State<Settings>, req: Request, next: Next) -> Response {
+    let method = req.method().clone();
+    let mut resp = match tokio::time::timeout(settings.request_timeout, next.run(req)).await {
+        Ok(resp) => resp,
+        Err(_) => error::body(StatusCode::REQUEST_TIMEOUT, "the request took too long"),
+    };
+    let status = resp.status();
+    let is_json_or_page = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/json") || ct.starts_with("text/html"));
+    if (status.is_client_error() || status.is_server_error()) && !is_json_or_page {
+        let message = match status {
+            StatusCode::PAYLOAD_TOO_LARGE => "request body too large".to_string(),
+            StatusCode::METHOD_NOT_ALLOWED => format!("method {method} not allowed here"),
+            _ => {
+                let body = std::mem::replace(resp.body_mut(), Body::empty());
+                let text = axum::body::to_bytes(body, 4096).await.unwrap_or_default();
+                let text = String::from_utf8_lossy(&text).trim().to_string();
+                if text.is_empty() {
+                    status.canonical_reason().unwrap_or("error").to_string()
+                } else {
+                    text
+                }
+            }
+        };
+        let headers = resp.headers().clone();
+        resp = error::body(status, &message);
+        if let Some(v) = headers.get(header::WWW_AUTHENTICATE) {
+            resp.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, v.clone());
+        }
+    }
+    let h = resp.headers_mut();
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if !h.contains_key(header::CACHE_CONTROL) {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    resp
+}
+
+async fn require_read(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    authorize(&state, Role::Read, req, next).await
+}
+
+async fn require_admin(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    authorize(&state, Role::Admin, req, next).await
+}
+
+async fn authorize(state: &AppState, need: Role, mut req: Request, next: Next) -> Response {
+    let header = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    match state.inner.auth.check(header, need) {
+        Ok(caller) => {
+            tracing::debug!(caller = %caller.name, "authorized");
+            req.extensions_mut().insert(caller);
+            next.run(req).await
+        }
+        Err(Denied::Unauthenticated) => {
+            let mut resp = error::body(
+                StatusCode::UNAUTHORIZED,
+                "a bearer token is required (Authorization: Bearer ...)",
+            );
+            resp.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"rubric\""),
+            );
+            resp
+        }
+        Err(Denied::Forbidden) => error::body(
+            StatusCode::FORBIDDEN,
+            "this token's role may not do this (needs admin)",
+        ),
+    }
+}
+
+async fn readyz(State(state): State<AppState>) -> Response {
+    match state.runner().store().ping().await {
+        Ok(()) => "ready\n".into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "not ready");
+            error::body(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the history store is not reachable",
+            )
+        }
+    }
+}
+
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+}
+
+async fn prometheus(State(state): State<AppState>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.inner.metrics.render(),
+    )
+        .into_response()
+}

@@ -267,6 +267,23 @@ impl Store {
         rows.iter().map(run_summary).collect()
     }
 
+    /// When the latest run of `scorecard` with this trigger finished, if there is one.
+    pub async fn last_finished(
+        &self,
+        scorecard: &str,
+        trigger: Trigger,
+    ) -> StoreResult<Option<DateTime<Utc>>> {
+        let row =
+            sqlx::query("SELECT MAX(finished_at) FROM runs WHERE scorecard = $1 AND trigger = $2")
+                .bind(scorecard)
+                .bind(trigger.as_str())
+                .fetch_one(&self.pool)
+                .await?;
+        row.try_get::<Option<i64>, _>(0)?
+            .map(|t| from_ms(t, "runs.finished_at"))
+            .transpose()
+    }
+
     /// Every scorecard tag with stored results, with its latest run.
     pub async fn scorecards(&self) -> StoreResult<Vec<RunSummary>> {
         let rows = sqlx::query(

@@ -57,7 +57,7 @@ pub fn render(report: &EvalReport) -> String {
             let _ = writeln!(
                 out,
                 "    <properties><property name=\"level\" value=\"{}\"/><property name=\"score\" value=\"{}\"/></properties>",
-                xml(&e.level_text()),
+                xml(&card.level_text(e)),
                 xml(&e.score_text())
             );
             let classname = xml(&format!("{}.{}", card.tag, e.entity));

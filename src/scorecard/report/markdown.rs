@@ -62,22 +62,22 @@ fn render_scorecard(out: &mut String, card: &ScorecardReport) {
             out,
             "| `{}` | {} | {} | {passing} | {failing} |",
             e.entity,
-            cell(&e.level_text()),
+            cell(&card.level_text(e)),
             e.score_text()
         );
     }
     out.push('\n');
     for e in &card.entities {
-        render_entity(out, e);
+        render_entity(out, card, e);
     }
 }
 
-fn render_entity(out: &mut String, e: &EntityReport) {
+fn render_entity(out: &mut String, card: &ScorecardReport, e: &EntityReport) {
     let _ = writeln!(
         out,
         "<details><summary><code>{}</code>: {}, {}</summary>\n",
         e.entity,
-        cell(&e.level_text()),
+        cell(&card.level_text(e)),
         e.score_text()
     );
     if let Some(why) = &e.skipped {

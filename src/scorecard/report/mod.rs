@@ -131,6 +131,9 @@ pub struct RuleReport {
     /// Named captures of the expression.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub captures: BTreeMap<String, serde_json::Value>,
+    /// The facts the rule read, with their values, statuses and origins.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inputs: Vec<InputReport>,
     /// False when the rule is before its `effectiveFrom` (shown, not counted).
     #[serde(default = "yes")]
     pub counted: bool,
@@ -143,6 +146,23 @@ pub struct RuleReport {
     /// For an exempt rule: the reason and who asked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exemption: Option<String>,
+}
+
+/// One fact a rule read: the values that decided its outcome.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct InputReport {
+    /// The fact as the CQL call it stands for: `codecov.codeCoverage()`.
+    pub fact: String,
+    /// Its value (null when missing).
+    pub value: serde_json::Value,
+    /// `ok`, `no_data` or `error`.
+    pub status: String,
+    /// Why it is missing, when it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Where it came from (`github/acme/api, flag backend`), and whether it is stale.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
 }
 
 fn yes() -> bool {
@@ -213,8 +233,19 @@ impl EvalReport {
     }
 }
 
+impl ScorecardReport {
+    /// The level column for `entity`: `-` on a points-only scorecard.
+    pub fn level_text(&self, entity: &EntityReport) -> String {
+        if self.levels.is_empty() && entity.skipped.is_none() {
+            "-".to_string()
+        } else {
+            entity.level_text()
+        }
+    }
+}
+
 impl EntityReport {
-    /// `Gold`, `no level` or `skipped` as tables show it.
+    /// `Gold`, `none` or `skipped` as tables show it (see [`ScorecardReport::level_text`]).
     pub fn level_text(&self) -> String {
         match (&self.skipped, &self.level) {
             (Some(_), _) => "skipped".to_string(),
@@ -223,8 +254,11 @@ impl EntityReport {
         }
     }
 
-    /// `3/7 (42.86%)`.
+    /// `3/7 (42.86%)`, or `-` for an entity outside the scorecard's filter.
     pub fn score_text(&self) -> String {
+        if self.skipped.is_some() {
+            return "-".to_string();
+        }
         let pct = self
             .percentage
             .map(|p| format!(" ({}%)", format_number(p)))
@@ -271,6 +305,7 @@ pub(crate) mod tests {
             failure_message: (outcome == Outcome::Fail).then(|| "Raise coverage to 80%.".into()),
             value: json!(false),
             captures: BTreeMap::new(),
+            inputs: Vec::new(),
             counted: true,
             effective_from: None,
             exempt_until: None,

@@ -55,7 +55,7 @@ pub fn render_scorecard(card: &ScorecardReport) -> String {
         if entity.rules.is_empty() {
             table.add_row([
                 entity.entity.clone(),
-                entity.level_text(),
+                card.level_text(entity),
                 entity.score_text(),
                 String::new(),
                 String::new(),
@@ -66,7 +66,7 @@ pub fn render_scorecard(card: &ScorecardReport) -> String {
             let (name, level, score) = if i == 0 {
                 (
                     entity.entity.clone(),
-                    entity.level_text(),
+                    card.level_text(entity),
                     entity.score_text(),
                 )
             } else {

@@ -1,0 +1,295 @@
+//! The JSON API under `/api/v1` (documented in `openapi.json`).
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::{ApiError, AppState};
+use crate::store::{StoredResult, Trigger, window_start};
+
+/// Resolves a tag or Backstage ref to the entity's tag, or 404 when neither the catalog nor the
+/// history knows it.
+pub(super) async fn resolve_entity(
+    state: &AppState,
+    tag: &str,
+) -> Result<(String, Vec<StoredResult>), ApiError> {
+    let canonical = state.runner().evaluator().entity_tag(tag);
+    let key = canonical.clone().unwrap_or_else(|| tag.to_string());
+    let results = state.runner().store().latest_for_entity(&key).await?;
+    if canonical.is_none() && results.is_empty() {
+        return Err(ApiError::not_found(format!("unknown entity {tag:?}")));
+    }
+    Ok((key, results))
+}
+
+/// One scorecard's result as an entity page shows it.
+pub(super) fn entity_view(state: &AppState, r: &StoredResult, now: chrono::DateTime<Utc>) -> Value {
+    let info = state.scorecard(&r.scorecard);
+    let e = &r.result;
+    let as_of = e.data_as_of.unwrap_or(e.evaluated_at).min(e.evaluated_at);
+    json!({
+        "scorecard": r.scorecard,
+        "name": info.map_or(r.scorecard.as_str(), |i| i.name.as_str()),
+        "draft": info.is_some_and(|i| i.draft),
+        "level": e.level.as_ref().map(|name| json!({ "name": name, "rank": e.level_rank })),
+        "next_level": e.next_level,
+        "score": e.score,
+        "max_score": e.max_score,
+        "percentage": e.percentage,
+        "rules": e.rules,
+        "next_steps": e.next_steps,
+        "evaluated_at": e.evaluated_at,
+        "data_as_of": as_of,
+        "stale_secs": (now - as_of).num_seconds().max(0),
+        "run_id": r.run_id,
+    })
+}
+
+/// `GET /api/v1/entities/{tag}/scorecards`.
+pub(super) async fn entity_scorecards(
+    State(state): State<AppState>,
+    Path(tag): Path<String>,
+) -> Result<Response, ApiError> {
+    let key = (state.generation(), tag.clone());
+    if let Some(body) = state.inner.cache.get(&key).await {
+        return Ok(json_bytes(body));
+    }
+    let (entity, results) = resolve_entity(&state, &tag).await?;
+    let now = Utc::now();
+    let name = results
+        .first()
+        .map(|r| r.result.entity_name.clone())
+        .unwrap_or_else(|| entity.clone());
+    let body = json!({
+        "entity": entity,
+        "name": name,
+        "scorecards": results.iter().map(|r| entity_view(&state, r, now)).collect::<Vec<_>>(),
+    });
+    let bytes = Bytes::from(serde_json::to_vec(&body).unwrap_or_default());
+    state.inner.cache.insert(key, bytes.clone()).await;
+    Ok(json_bytes(bytes))
+}
+
+fn json_bytes(body: Bytes) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+/// `GET /api/v1/entities/{tag}/coverage`.
+pub(super) async fn entity_coverage(
+    State(state): State<AppState>,
+    Path(tag): Path<String>,
+) -> Result<Response, ApiError> {
+    let (entity, _) = resolve_entity(&state, &tag).await?;
+    let series = state
+        .runner()
+        .store()
+        .coverage_for_entity(&entity, window_start(Utc::now(), 30))
+        .await?;
+    let coverage: Vec<Value> = series
+        .iter()
+        .map(|s| {
+            let change = match (s.points.first(), s.points.last()) {
+                (Some(a), Some(b)) if s.points.len() > 1 => Some(b.coverage - a.coverage),
+                _ => None,
+            };
+            json!({
+                "provider": s.provider,
+                "repository": s.repository,
+                "flag": (!s.flag.is_empty()).then_some(&s.flag),
+                "coverage": s.latest,
+                "last_upload_at": s.last_upload_at,
+                "change_30d": change,
+                "trend": s.points,
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "entity": entity, "coverage": coverage })).into_response())
+}
+
+/// `GET /api/v1/scorecards`.
+pub(super) async fn scorecards(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let last_runs = state.runner().store().scorecards().await?;
+    let mut out: Vec<Value> = state
+        .inner
+        .scorecards
+        .iter()
+        .map(|s| {
+            let last = last_runs.iter().find(|r| r.scorecard == s.tag);
+            json!({
+                "tag": s.tag,
+                "name": s.name,
+                "description": s.description,
+                "draft": s.draft,
+                "window_hours": s.window_hours,
+                "levels": s.levels.iter().map(|(name, rank)| json!({"name": name, "rank": rank})).collect::<Vec<_>>(),
+                "last_run": last,
+            })
+        })
+        .collect();
+    // Scorecards removed from the configuration still have history.
+    for r in last_runs
+        .iter()
+        .filter(|r| state.scorecard(&r.scorecard).is_none())
+    {
+        out.push(
+            json!({ "tag": r.scorecard, "name": r.scorecard, "removed": true, "last_run": r }),
+        );
+    }
+    Ok(Json(json!({ "scorecards": out })).into_response())
+}
+
+/// Query of `/scores`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ScoresQuery {
+    /// Only entities at this level; `none` for those below every level.
+    level: Option<String>,
+    /// 1-based page.
+    page: Option<u32>,
+    /// Items per page, 1 to 500 (default 50).
+    page_size: Option<u32>,
+}
+
+#[derive(Serialize)]
+struct ScoreItem<'a> {
+    entity: &'a str,
+    name: &'a str,
+    level: Option<&'a str>,
+    rank: Option<i64>,
+    score: f64,
+    max_score: f64,
+    percentage: f64,
+    evaluated_at: chrono::DateTime<Utc>,
+}
+
+fn known_scorecard(state: &AppState, tag: &str, has_history: bool) -> Result<(), ApiError> {
+    if state.scorecard(tag).is_none() && !has_history {
+        return Err(ApiError::not_found(format!("unknown scorecard {tag:?}")));
+    }
+    Ok(())
+}
+
+/// `GET /api/v1/scorecards/{tag}/scores?level=&page=&page_size=`.
+pub(super) async fn scores(
+    State(state): State<AppState>,
+    Path(tag): Path<String>,
+    query: Result<Query<ScoresQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(q) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let page = q.page.unwrap_or(1);
+    let size = q.page_size.unwrap_or(50);
+    if page == 0 || !(1..=500).contains(&size) {
+        return Err(ApiError::bad_request(
+            "page starts at 1; page_size is 1 to 500",
+        ));
+    }
+    let level = q.level.as_deref().map(|l| {
+        if l.eq_ignore_ascii_case("none") {
+            ""
+        } else {
+            l
+        }
+    });
+    let offset = i64::from(page - 1) * i64::from(size);
+    let (items, total) = state
+        .runner()
+        .store()
+        .latest_for_scorecard(&tag, level, offset, i64::from(size))
+        .await?;
+    if total == 0 {
+        let any = state.runner().store().runs(Some(&tag), 1).await?;
+        known_scorecard(&state, &tag, !any.is_empty())?;
+    }
+    let list: Vec<ScoreItem> = items
+        .iter()
+        .map(|r| ScoreItem {
+            entity: &r.result.entity,
+            name: &r.result.entity_name,
+            level: r.result.level.as_deref(),
+            rank: r.result.level_rank,
+            score: r.result.score,
+            max_score: r.result.max_score,
+            percentage: r.result.percentage,
+            evaluated_at: r.result.evaluated_at,
+        })
+        .collect();
+    let total_pages = (total + i64::from(size) - 1) / i64::from(size);
+    Ok(Json(json!({
+        "scorecard": tag,
+        "page": page,
+        "page_size": size,
+        "total": total,
+        "total_pages": total_pages,
+        "items": list,
+    }))
+    .into_response())
+}
+
+/// Query of `/history`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct HistoryQuery {
+    /// How many runs, newest, 1 to 1000 (default 90).
+    limit: Option<u32>,
+}
+
+/// `GET /api/v1/scorecards/{tag}/history?limit=`.
+pub(super) async fn history(
+    State(state): State<AppState>,
+    Path(tag): Path<String>,
+    query: Result<Query<HistoryQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(q) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let limit = q.limit.unwrap_or(90);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::bad_request("limit is 1 to 1000"));
+    }
+    let runs = state
+        .runner()
+        .store()
+        .history(&tag, i64::from(limit))
+        .await?;
+    known_scorecard(&state, &tag, !runs.is_empty())?;
+    Ok(Json(json!({ "scorecard": tag, "runs": runs })).into_response())
+}
+
+/// `POST /api/v1/scorecards/{tag}/entities/{entity}/evaluate`: evaluates one entity now and
+/// answers its new result.
+pub(super) async fn evaluate(
+    State(state): State<AppState>,
+    Path((tag, entity)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    if state.scorecard(&tag).is_none() {
+        return Err(ApiError::not_found(format!("unknown scorecard {tag:?}")));
+    }
+    let Some(entity) = state.runner().evaluator().entity_tag(&entity) else {
+        return Err(ApiError::not_found(format!("unknown entity {entity:?}")));
+    };
+    let outcome = state
+        .runner()
+        .run(&tag, Some(&entity), Trigger::OnDemand)
+        .await?;
+    let result = outcome
+        .run
+        .entities
+        .iter()
+        .find(|e| e.entity == entity)
+        .cloned()
+        .ok_or_else(|| {
+            ApiError::not_found(format!(
+                "scorecard {tag:?} does not apply to entity {entity:?}"
+            ))
+        })?;
+    let stored = StoredResult {
+        run_id: outcome.run_id,
+        scorecard: tag,
+        result,
+    };
+    Ok(Json(entity_view(&state, &stored, Utc::now())).into_response())
+}

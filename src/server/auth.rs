@@ -1,0 +1,221 @@
+//! Bearer tokens with the roles `read` and `admin`, read from the environment variable that
+//! `[auth] tokens_env` names. Only SHA-256 digests of tokens are kept in memory; logs name the
+//! token's configured name, never the token.
+
+use sha2::{Digest, Sha256};
+
+use crate::config::AuthConfig;
+
+/// What a caller may do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Role {
+    /// Read the API, pages, badges and metrics.
+    Read,
+    /// Everything `read` may, plus evaluate and anything that writes.
+    Admin,
+}
+
+#[derive(Clone)]
+struct TokenEntry {
+    name: String,
+    role: Role,
+    digest: [u8; 32],
+}
+
+/// The configured tokens and whether anonymous callers may read.
+#[derive(Clone, Default)]
+pub struct Auth {
+    anonymous_read: bool,
+    tokens: Vec<TokenEntry>,
+}
+
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<_> = self.tokens.iter().map(|t| (&t.name, t.role)).collect();
+        f.debug_struct("Auth")
+            .field("anonymous_read", &self.anonymous_read)
+            .field("tokens", &names)
+            .finish()
+    }
+}
+
+/// A malformed token list. Never contains a token.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{env}: entry {index}: {reason} (expected name:role:token, role read or admin, entries separated by commas)"
+)]
+pub struct AuthConfigError {
+    env: String,
+    index: usize,
+    reason: &'static str,
+}
+
+/// Who made a request, once authenticated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Caller {
+    /// The token's configured name, or `anonymous`.
+    pub name: String,
+    /// Its role.
+    pub role: Role,
+}
+
+/// Why a request was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Denied {
+    /// No token, or an unknown one: 401.
+    Unauthenticated,
+    /// A valid token without the role: 403.
+    Forbidden,
+}
+
+impl Auth {
+    /// Reads the tokens from the environment variable `cfg.tokens_env` (none when unset).
+    pub fn from_config(cfg: &AuthConfig) -> Result<Auth, AuthConfigError> {
+        let list = std::env::var(&cfg.tokens_env).unwrap_or_default();
+        Auth::parse(cfg.anonymous_read, &cfg.tokens_env, &list)
+    }
+
+    /// Parses `name:role:token` entries separated by commas; `env` names their source in errors.
+    pub fn parse(anonymous_read: bool, env: &str, list: &str) -> Result<Auth, AuthConfigError> {
+        let mut tokens = Vec::new();
+        for (i, entry) in list
+            .split(',')
+            .map(str::trim)
+            .filter(|e| !e.is_empty())
+            .enumerate()
+        {
+            let err = |reason| AuthConfigError {
+                env: env.to_string(),
+                index: i + 1,
+                reason,
+            };
+            let mut parts = entry.splitn(3, ':');
+            let (Some(name), Some(role), Some(token)) = (parts.next(), parts.next(), parts.next())
+            else {
+                return Err(err("not three parts"));
+            };
+            let role = match role.trim() {
+                "read" => Role::Read,
+                "admin" => Role::Admin,
+                _ => return Err(err("unknown role")),
+            };
+            if token.len() < 8 {
+                return Err(err("token shorter than 8 characters"));
+            }
+            tokens.push(TokenEntry {
+                name: name.trim().to_string(),
+                role,
+                digest: digest(token),
+            });
+        }
+        Ok(Auth {
+            anonymous_read,
+            tokens,
+        })
+    }
+
+    /// Whether no token is configured and anonymous read is off (nobody can call the API).
+    pub fn is_closed(&self) -> bool {
+        self.tokens.is_empty() && !self.anonymous_read
+    }
+
+    /// Checks the `Authorization` header value (if any) against the role `need`.
+    pub fn check(&self, authorization: Option<&str>, need: Role) -> Result<Caller, Denied> {
+        let bearer = authorization.and_then(|h| {
+            let (scheme, token) = h.trim().split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+        });
+        match bearer {
+            Some(token) => {
+                let d = digest(token);
+                let entry = self
+                    .tokens
+                    .iter()
+                    .find(|t| t.digest == d)
+                    .ok_or(Denied::Unauthenticated)?;
+                if entry.role >= need {
+                    Ok(Caller {
+                        name: entry.name.clone(),
+                        role: entry.role,
+                    })
+                } else {
+                    Err(Denied::Forbidden)
+                }
+            }
+            None if need == Role::Read && self.anonymous_read => Ok(Caller {
+                name: "anonymous".into(),
+                role: Role::Read,
+            }),
+            None => Err(Denied::Unauthenticated),
+        }
+    }
+}
+
+fn digest(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roles_and_anonymous_read() {
+        let a = Auth::parse(false, "T", "portal:read:readtoken1, ci:admin:admintoken1").unwrap();
+        assert_eq!(
+            a.check(Some("Bearer readtoken1"), Role::Read).unwrap().name,
+            "portal"
+        );
+        assert_eq!(
+            a.check(Some("bearer readtoken1"), Role::Admin),
+            Err(Denied::Forbidden)
+        );
+        assert_eq!(
+            a.check(Some("Bearer admintoken1"), Role::Admin)
+                .unwrap()
+                .role,
+            Role::Admin
+        );
+        assert_eq!(
+            a.check(Some("Bearer wrongtoken"), Role::Read),
+            Err(Denied::Unauthenticated)
+        );
+        assert_eq!(a.check(None, Role::Read), Err(Denied::Unauthenticated));
+        assert_eq!(
+            a.check(Some("Basic abc"), Role::Read),
+            Err(Denied::Unauthenticated)
+        );
+        let open = Auth::parse(true, "T", "").unwrap();
+        assert_eq!(open.check(None, Role::Read).unwrap().name, "anonymous");
+        assert_eq!(open.check(None, Role::Admin), Err(Denied::Unauthenticated));
+        assert!(Auth::parse(false, "T", "").unwrap().is_closed());
+    }
+
+    #[test]
+    fn bad_entries_are_named_without_the_token() {
+        let err = Auth::parse(
+            false,
+            "RUBRIC_API_TOKENS",
+            "a:read:longenough1,b:root:supersecret1",
+        )
+        .unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.starts_with("RUBRIC_API_TOKENS: entry 2: unknown role"),
+            "{text}"
+        );
+        assert!(!text.contains("supersecret1"));
+        assert!(Auth::parse(false, "T", "a:read:short").is_err());
+        assert!(Auth::parse(false, "T", "justatoken").is_err());
+    }
+
+    #[test]
+    fn debug_shows_names_not_tokens() {
+        let a = Auth::parse(false, "T", "portal:read:readtoken1").unwrap();
+        let shown = format!("{a:?}");
+        assert!(
+            shown.contains("portal") && !shown.contains("readtoken1"),
+            "{shown}"
+        );
+    }
+}

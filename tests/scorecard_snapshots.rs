@@ -1,0 +1,60 @@
+//! Snapshots of every output format of `rubric demo`: the sample catalog and scorecards
+//! evaluated against the built-in Codecov fixture (timestamps redacted).
+
+use assert_cmd::cargo::cargo_bin_cmd;
+
+/// Runs `rubric demo --format FORMAT` from the crate root and returns stdout.
+fn demo(format: &str) -> String {
+    let out = cargo_bin_cmd!("rubric")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["demo", "--format", format])
+        .env_remove("CODECOV_TOKEN")
+        .env_remove("RUBRIC_CODECOV_URL")
+        .output()
+        .expect("rubric demo runs");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.stderr.is_empty(),
+        "the sample catalog and scorecards are clean: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("UTF-8 output")
+}
+
+/// Snapshots the output with evaluation timestamps redacted.
+fn check(format: &str) {
+    let timestamp =
+        regex::Regex::new(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})?")
+            .unwrap();
+    let text = timestamp
+        .replace_all(&demo(format), "[timestamp]")
+        .into_owned();
+    insta::with_settings!({ prepend_module_to_snapshot => false }, {
+        insta::assert_snapshot!(format!("demo_{format}"), text);
+    });
+}
+
+#[test]
+fn demo_table() {
+    check("table");
+}
+
+#[test]
+fn demo_json() {
+    check("json");
+}
+
+#[test]
+fn demo_markdown() {
+    check("markdown");
+}
+
+#[test]
+fn demo_junit() {
+    check("junit");
+}
