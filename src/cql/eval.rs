@@ -189,13 +189,6 @@ impl<'a, T: Trace> Ctx<'a, T> {
             Node::Local(i) => Ok(Out::owned(
                 self.env.get(*i as usize).cloned().unwrap_or_default(),
             )),
-            Node::List(items) => {
-                let mut values = Vec::with_capacity(items.len());
-                for item in items.iter() {
-                    values.push(self.eval(item)?.v.into_owned());
-                }
-                Ok(Out::owned(Value::List(values.into())))
-            }
             Node::Not(x, at) => {
                 let out = self.eval(x)?;
                 match out.v.as_ref() {
@@ -264,21 +257,6 @@ impl<'a, T: Trace> Ctx<'a, T> {
                 self.trace.compared(*id, &l, &r, result);
                 Ok(Out::bool(result))
             }
-            Node::Neg(x, at) => {
-                let out = self.eval(x)?;
-                match out.v.as_ref() {
-                    Value::Number(n) => Ok(Out::owned(Value::Number(-n))),
-                    Value::Duration(d) => Ok(Out::owned(Value::Duration(-*d))),
-                    Value::Null => {
-                        self.null_used(&out);
-                        Ok(out)
-                    }
-                    v => Err(EvalError::new(
-                        ErrorKind::Other(format!("cannot negate a {}", v.type_name())),
-                        *at,
-                    )),
-                }
-            }
             Node::Arith { op, lhs, rhs, at } => {
                 let l = self.eval(lhs)?;
                 let r = self.eval(rhs)?;
@@ -311,6 +289,37 @@ impl<'a, T: Trace> Ctx<'a, T> {
                         v: Cow::Owned(f.into_owned()),
                         slot,
                     }),
+                }
+            }
+            _ => self.eval_cold(node),
+        }
+    }
+
+    /// The arms of [`Ctx::eval`] that rules use less often, kept out of its stack frame so
+    /// that deep expressions recurse in little stack (debug builds above all).
+    #[inline(never)]
+    fn eval_cold(&mut self, node: &'a Node) -> EvalResult<'a> {
+        match node {
+            Node::List(items) => {
+                let mut values = Vec::with_capacity(items.len());
+                for item in items.iter() {
+                    values.push(self.eval(item)?.v.into_owned());
+                }
+                Ok(Out::owned(Value::List(values.into())))
+            }
+            Node::Neg(x, at) => {
+                let out = self.eval(x)?;
+                match out.v.as_ref() {
+                    Value::Number(n) => Ok(Out::owned(Value::Number(-n))),
+                    Value::Duration(d) => Ok(Out::owned(Value::Duration(-*d))),
+                    Value::Null => {
+                        self.null_used(&out);
+                        Ok(out)
+                    }
+                    v => Err(EvalError::new(
+                        ErrorKind::Other(format!("cannot negate a {}", v.type_name())),
+                        *at,
+                    )),
                 }
             }
             Node::Lambda {
@@ -510,6 +519,7 @@ impl<'a, T: Trace> Ctx<'a, T> {
                 }
                 Ok(out)
             }
+            _ => unreachable!("eval handles the other nodes"),
         }
     }
 

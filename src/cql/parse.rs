@@ -228,15 +228,15 @@ fn legacy_form(src: &str, pos: usize) -> Option<Diagnostic> {
             .rsplit(|c: char| c.is_whitespace() || c == '(')
             .next()
             .unwrap_or("");
-        let v2 = match lhs {
-            "tag" => "entity.tag() ==".to_string(),
-            "description" => "entity.description() ==".to_string(),
-            _ => format!("{lhs} =="),
+        let hint = match lhs {
+            "tag" => "write `entity.tag() == ...`",
+            "description" => "write `entity.description() == ...`",
+            _ => "write `==` instead of `=`",
         };
         return Some(
             Diagnostic::error("`=` is CQL v1; CQL v2 compares with `==`")
                 .at_offset(src, pos, 1)
-                .with_hint(format!("write `{v2} ...`")),
+                .with_hint(hint),
         );
     }
     let word: String = rest

@@ -701,3 +701,52 @@ fn programs_are_send_sync_clone() {
     fn check<T: Send + Sync + Clone>() {}
     check::<Program>();
 }
+
+/// The default limits, on both sides of each bound, through compile and evaluate; run on a
+/// thread with a small stack to show the bounds keep recursion shallow.
+#[test]
+fn default_limits_hold_end_to_end() {
+    let run = || {
+        let compile =
+            |src: &str| Program::compile(src, Registry::standard(), &mut SlotTable::new());
+        // 255 additions nest 256 levels: the deepest tree accepted.
+        let sum = |n: usize| format!("1{} == {}", " + 1".repeat(n), n + 1);
+        let ok = compile(&sum(254)).unwrap_or_else(|d| panic!("{}", d[0]));
+        assert_eq!(ok.program.verdict(&[], now()), Verdict::Pass);
+        assert_eq!(ok.program.evaluate(&[], now()).verdict, Verdict::Pass);
+        let err = compile(&sum(256)).expect_err("too deep");
+        assert_eq!(
+            err[0].message,
+            "expression is too deeply nested: more than 256 levels"
+        );
+        // 64 nested brackets are fine, 65 are not.
+        let nested = |n: usize| format!("{}1{} == 1", "(".repeat(n), ")".repeat(n));
+        assert_eq!(
+            compile(&nested(64)).unwrap().program.verdict(&[], now()),
+            Verdict::Pass
+        );
+        assert_eq!(
+            compile(&nested(65)).expect_err("too deep")[0].message,
+            "expression nests deeper than 64 levels"
+        );
+        let lambdas = |n: usize| format!("{}true{}", "[1].any(x => ".repeat(n), ")".repeat(n));
+        assert_eq!(
+            compile(&lambdas(32)).unwrap().program.verdict(&[], now()),
+            Verdict::Pass
+        );
+        assert!(compile(&lambdas(65)).is_err());
+        // Length: 16 KiB accepted, one byte more is not.
+        let long = |n: usize| format!("'{}' != ''", "a".repeat(n - 8));
+        assert!(compile(&long(16 * 1024)).is_ok());
+        assert_eq!(
+            compile(&long(16 * 1024 + 1)).expect_err("too long")[0].message,
+            "expression is too long: 16385 bytes, the limit is 16384"
+        );
+    };
+    std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(run)
+        .unwrap()
+        .join()
+        .unwrap();
+}
