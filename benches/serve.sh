@@ -26,7 +26,8 @@ fi
 cargo build -q --release --bin rubric
 store="sqlite://$work/bench.db"
 echo "seeding 10,000 entities into $store" >&2
-RUBRIC_BENCH_STORE="$store" cargo test -q --release --test server_bench_seed -- --ignored >&2
+# Seeding is not measured: the debug test build (already there for `cargo test`) is enough.
+RUBRIC_BENCH_STORE="$store" cargo test -q --test server_bench_seed -- --ignored >&2
 
 token="bench-token-$(date +%s)"
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"

@@ -43,6 +43,14 @@ async fn fake_codecov() -> MockServer {
         .respond_with(ResponseTemplate::new(500).set_body_string("internal error"))
         .mount(&server)
         .await;
+    Mock::given(method("GET"))
+        .and(path("/api/v2/github/acme/repos/garbage/"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_raw("<html><body>Sign in</body></html>", "text/html"),
+        )
+        .mount(&server)
+        .await;
     let flag = |flag: &str, body: Value| {
         Mock::given(method("GET"))
             .and(path("/api/v2/github/acme/repos/mono/totals/"))
@@ -156,6 +164,7 @@ async fn levels_and_outcomes_over_a_fake_codecov() {
         ),
         ("empty", None, 1, ["pass", "no_data", "no_data", "no_data"]),
         ("down", None, 1, ["pass", "error", "error", "error"]),
+        ("garbage", None, 1, ["pass", "error", "error", "error"]),
         (
             "unmapped",
             None,
@@ -182,7 +191,7 @@ async fn levels_and_outcomes_over_a_fake_codecov() {
         .unwrap()
         .len();
     assert_eq!(
-        coverage_entities, 7,
+        coverage_entities, 8,
         "the malformed descriptor is left out, every good one is evaluated"
     );
 
@@ -195,6 +204,10 @@ async fn levels_and_outcomes_over_a_fake_codecov() {
     assert_eq!(
         partial["rules"][2]["failure_message"],
         "Raise partial to 80%."
+    );
+    assert_eq!(
+        partial["rules"][2]["inputs"],
+        json!([{"fact": "codecov.codeCoverage()", "value": 61.2, "status": "ok", "origin": "github/acme/partial"}])
     );
     assert!(
         message(entity(&report, "coverage", "empty"), "At least 50")
@@ -210,6 +223,11 @@ async fn levels_and_outcomes_over_a_fake_codecov() {
     );
     let down = message(entity(&report, "coverage", "down"), "At least 50");
     assert!(down.contains("500"), "{down}");
+    let garbage = message(entity(&report, "coverage", "garbage"), "At least 50");
+    assert!(
+        garbage.contains("JSON") || garbage.contains("json"),
+        "{garbage}"
+    );
 
     // The rule that does not parse is an error with its position; the others still run.
     let full = entity(&report, "metadata", "full");
@@ -354,4 +372,79 @@ async fn eval_from_a_facts_file_gives_the_same_outcomes_offline() {
             .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("missing.json"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cortex_library_scorecards_with_sources_rubric_lacks_get_an_outcome_for_every_rule() {
+    let server = fake_codecov().await;
+    let mut args = eval_args("basic", "json");
+    args[4] = fixture("cortex-library").display().to_string();
+    let out = rubric(&server, args).await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let cards = report["scorecards"].as_array().unwrap();
+    assert_eq!(cards.len(), 3);
+    for card in cards {
+        for e in card["entities"].as_array().unwrap() {
+            for rule in e["rules"].as_array().unwrap() {
+                let outcome = rule["outcome"].as_str().unwrap();
+                assert!(
+                    ["pass", "fail", "no_data", "error", "skipped", "exempt"].contains(&outcome),
+                    "{rule}"
+                );
+                assert!(!rule["message"].as_str().unwrap().is_empty(), "{rule}");
+                let expr = rule["expression"].as_str().unwrap();
+                if outcome != "skipped"
+                    && (expr.starts_with("sonarqube.")
+                        || expr.starts_with("jira.")
+                        || expr.starts_with("snyk."))
+                {
+                    assert_eq!(outcome, "error", "{rule}");
+                    assert!(
+                        rule["message"]
+                            .as_str()
+                            .unwrap()
+                            .contains("is not configured"),
+                        "{rule}"
+                    );
+                }
+            }
+        }
+    }
+    let full = entity(&report, "code-quality-metrics", "full");
+    assert_eq!(outcomes(full), ["error", "pass", "error", "error"]);
+    let mono = entity(&report, "code-quality-metrics", "mono-a");
+    assert_eq!(mono["skipped"], "type `library` is not one of service");
+}
+
+#[test]
+fn a_closed_pipe_ends_output_quietly() {
+    use std::io::Read;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin!("rubric"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["demo", "--format", "json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut first = [0u8; 1];
+    stdout.read_exact(&mut first).unwrap();
+    drop(stdout);
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
 }

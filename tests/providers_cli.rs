@@ -249,3 +249,119 @@ async fn providers_test_names_refused_connections_tls_and_dns() {
         "{out}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn eval_from_the_synced_facts_file_matches_a_live_eval() {
+    let server = fixture::start().await.unwrap();
+    let url = server.url();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("facts.json");
+    let o = rubric(
+        &["sync", "--out", out.to_str().unwrap()],
+        &[("RUBRIC_CODECOV_URL", &url)],
+    )
+    .await;
+    assert!(o.status.success(), "{}", text(&o));
+    let live = rubric(
+        &["eval", "--format", "json"],
+        &[("RUBRIC_CODECOV_URL", &url)],
+    )
+    .await;
+    assert!(live.status.success(), "{}", text(&live));
+    let before = server.requests();
+    drop(server);
+    // Offline: the server is gone, and the facts file answers every provider fact.
+    let offline = rubric(
+        &["eval", "--format", "json", "--facts", out.to_str().unwrap()],
+        &[("RUBRIC_CODECOV_URL", "http://127.0.0.1:9")],
+    )
+    .await;
+    assert!(offline.status.success(), "{}", text(&offline));
+    let strip = |o: &Output| {
+        let mut v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        // Evaluation times differ between the runs.
+        if let Some(m) = v.as_object_mut() {
+            m.retain(|k, _| k == "scorecards");
+        }
+        v
+    };
+    assert_eq!(strip(&offline), strip(&live));
+    assert!(before > 0);
+    let report = String::from_utf8_lossy(&offline.stdout);
+    assert!(!report.contains("is not in the facts file"), "{report}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn providers_test_checks_datadog_keys_and_coverage() {
+    let codecov = fixture::start().await.unwrap();
+    let dd = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/v1/validate"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"valid": true})))
+        .mount(&dd)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/api/v2/code-coverage/branch/summary"))
+        .respond_with(ResponseTemplate::new(404).set_body_json(json!({"errors": ["Not Found"]})))
+        .mount(&dd)
+        .await;
+    let env = [
+        ("RUBRIC_CODECOV_URL", codecov.url()),
+        ("RUBRIC_DATADOG_ENABLED", "true".into()),
+        ("RUBRIC_DATADOG_URL", dd.uri()),
+        ("RUBRIC_DATADOG_API_KEY_ENV", "RUBRIC_CLI_DD_API".into()),
+        ("RUBRIC_DATADOG_APP_KEY_ENV", "RUBRIC_CLI_DD_APP".into()),
+        ("RUBRIC_CLI_DD_API", "dd-api-secret-0001".into()),
+        ("RUBRIC_CLI_DD_APP", "dd-app-secret-0002".into()),
+    ];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let o = rubric(&["providers", "test"], &env).await;
+    let all = text(&o);
+    assert!(o.status.success(), "{all}");
+    assert!(
+        all.contains(
+            "API key …0001 from RUBRIC_CLI_DD_API, application key …0002 from RUBRIC_CLI_DD_APP"
+        ),
+        "{all}"
+    );
+    assert!(
+        all.contains("ok   API key accepted: the API key is valid"),
+        "{all}"
+    );
+    assert!(
+        all.contains("ok   coverage readable: keys accepted; Datadog has no coverage for github.com/acme/payments-api on branch main"),
+        "{all}"
+    );
+    assert!(
+        !all.contains("dd-api-secret") && !all.contains("dd-app-secret"),
+        "{all}"
+    );
+
+    let denied = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/v1/validate"))
+        .respond_with(ResponseTemplate::new(403).set_body_json(json!({"errors": ["Forbidden"]})))
+        .mount(&denied)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/api/v2/code-coverage/branch/summary"))
+        .respond_with(ResponseTemplate::new(403).set_body_json(json!({"errors": ["Forbidden"]})))
+        .mount(&denied)
+        .await;
+    let uri = denied.uri();
+    let env: Vec<(&str, &str)> = env
+        .iter()
+        .map(|(k, v)| {
+            if *k == "RUBRIC_DATADOG_URL" {
+                (*k, uri.as_str())
+            } else {
+                (*k, *v)
+            }
+        })
+        .collect();
+    let o = rubric(&["providers", "test"], &env).await;
+    let all = text(&o);
+    assert!(!o.status.success(), "{all}");
+    assert!(all.contains("FAIL API key accepted: 403: the API key was refused: Forbidden; is [datadog] site the key's site?"), "{all}");
+    assert!(all.contains("FAIL coverage readable: Datadog answered 403 Forbidden: Forbidden: the application key is refused or lacks the code_coverage_read permission"), "{all}");
+}

@@ -385,7 +385,7 @@ async fn trend_upload_time_and_pull_requests_come_from_the_fixture() {
         key("coverageTrend", &[("days", json!(30))]),
         key("coverageTrend", &[("days", json!(100))]),
         key("lastUploadAt", &[]),
-        key("pullRequest.patchCoverage", &[("id", json!(412))]),
+        key("pullRequest.patchCoverage", &[("id", json!(412.0))]),
         key("pullRequest.coverageDelta", &[("id", json!(412))]),
         key("pullRequest.patchCoverage", &[("id", json!(418))]),
         key("pullRequest.coverageDelta", &[("id", json!(418))]),
@@ -617,4 +617,80 @@ async fn a_self_hosted_host_under_a_path_gets_the_api_below_it() {
         .remove(0)
         .remove(0);
     assert_eq!(number(&f), 45.0);
+}
+
+/// The contract with the CQL compiler: the keys real rules compile to are answered.
+#[tokio::test]
+async fn compiled_rules_get_their_facts_from_the_fixture() {
+    use rubric::cql::{Program, Registry, SlotTable, Verdict};
+    let server = fixture::start().await.unwrap();
+    let providers = Providers::from_config(&config(&server.url())).unwrap();
+    let e = entity(
+        "payments-api",
+        Some(("github", "acme", "payments-api", None)),
+    );
+    let cat = catalog(vec![e.clone()]);
+    let rules = [
+        ("codecov != null", Verdict::Pass),
+        ("codecov.codeCoverage() >= 95", Verdict::Pass),
+        ("codecov.codeCoverage(flag=\"nope\") >= 95", Verdict::NoData),
+        (
+            "codecov.lines() == 5000 AND codecov.misses() == 104",
+            Verdict::Pass,
+        ),
+        ("codecov.coverageTrend(days=30) > 0", Verdict::Pass),
+        (
+            "codecov.lastUploadAt().fromNow() > duration(\"-P1D\")",
+            Verdict::Pass,
+        ),
+        (
+            "codecov.pullRequest(412).patchCoverage() >= 90",
+            Verdict::Pass,
+        ),
+        (
+            "codecov.pullRequest(415).coverageDelta() >= 0",
+            Verdict::Fail,
+        ),
+        ("sonarqube.metric(\"coverage\") > 80", Verdict::Error),
+    ];
+    let mut slots = SlotTable::new();
+    let programs: Vec<_> = rules
+        .iter()
+        .map(|(src, _)| {
+            Program::compile(src, Registry::standard(), &mut slots)
+                .unwrap_or_else(|d| panic!("{src}: {d:?}"))
+                .program
+        })
+        .collect();
+    let facts = providers.fetch(&cat, &[&e], slots.keys()).await.remove(0);
+    for ((src, want), program) in rules.iter().zip(&programs) {
+        let got = program.evaluate(&facts, chrono::Utc::now());
+        assert_eq!(got.verdict, *want, "{src}: {}", got.explanation);
+    }
+}
+
+#[tokio::test]
+async fn the_trend_follows_every_page() {
+    let mock = MockServer::start().await;
+    let point = |day: u32, avg: f64| json!({"timestamp": format!("2026-10-{day:02}T00:00:00Z"), "min": avg, "max": avg, "avg": avg});
+    Mock::given(method("GET"))
+        .and(path(format!("{PAYMENTS}coverage/")))
+        .and(query_param("interval", "1d"))
+        .and(query_param("page", "1"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "count": 3, "next": "https://api.codecov.io/api/v2/github/acme/repos/payments-api/coverage/?page=2",
+            "previous": null, "results": [point(1, 80.0), point(2, 81.0)], "total_pages": 2})))
+        .expect(1)
+        .mount(&mock)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("{PAYMENTS}coverage/")))
+        .and(query_param("page", "2"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "count": 3, "next": null, "previous": "x", "results": [point(3, 83.25)], "total_pages": 2})))
+        .expect(1)
+        .mount(&mock)
+        .await;
+    let f = one_fact(&mock.uri(), key("coverageTrend", &[("days", json!(30.0))])).await;
+    assert_eq!(number(&f), 3.25);
 }

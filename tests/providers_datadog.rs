@@ -90,7 +90,7 @@ async fn branch_and_pull_summaries_answer_the_datadog_functions() {
             &[("codeowner", json!("@acme/payments-team"))],
         ),
         dd("serviceCoverage", &[("service", json!("nope"))]),
-        dd("patchCoverage", &[("pr", json!(42))]),
+        dd("patchCoverage", &[("pr", json!(42.0))]),
         dd("codeCoverage", &[("branch", json!("gone"))]),
     ];
     let facts = providers.fetch(&cat, &[&e, &unmapped], &keys).await;
@@ -183,4 +183,49 @@ async fn datadog_off_or_without_keys_is_an_error_fact() {
 
     cfg.datadog.site = "datadog.example".into();
     assert!(Providers::from_config(&cfg).is_err());
+}
+
+#[tokio::test]
+async fn the_fixture_serves_datadog_summaries_for_the_sample_repositories() {
+    let server = rubric::providers::fixture::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let providers = Providers::from_config(&datadog_config(&server.url(), dir.path())).unwrap();
+    let payments = entity(
+        "payments-api",
+        Some(("github", "acme", "payments-api", None)),
+    );
+    let checkout = entity(
+        "checkout-web",
+        Some(("github", "acme", "checkout-web", None)),
+    );
+    let notifications = entity(
+        "notifications",
+        Some(("github", "acme", "notifications", None)),
+    );
+    let cat = catalog(vec![
+        payments.clone(),
+        checkout.clone(),
+        notifications.clone(),
+    ]);
+    let keys = [
+        dd("codeCoverage", &[]),
+        dd("patchCoverage", &[("pr", json!(412.0))]),
+        dd("serviceCoverage", &[("service", json!("unit"))]),
+        dd(
+            "codeownerCoverage",
+            &[("codeowner", json!("@acme/payments-api-team"))],
+        ),
+    ];
+    let f = providers
+        .fetch(&cat, &[&payments, &checkout, &notifications], &keys)
+        .await;
+    assert_eq!(number(&f[0][0]), 97.42);
+    assert_eq!(number(&f[0][1]), 96.0);
+    assert_eq!(number(&f[0][3]), 97.42);
+    assert_eq!(number(&f[1][0]), 82.5);
+    assert_eq!(number(&f[1][2]), 81.0);
+    assert_eq!(
+        error(&f[2][0]),
+        "Datadog answered 404 Not Found: no coverage reports (Datadog has no coverage for branch main)"
+    );
 }

@@ -444,3 +444,55 @@ fn cortex_scorecards_with_unknown_data_sources_give_every_rule_an_outcome() {
         .unwrap();
     assert_eq!(coverage.outcome, Outcome::Pass);
 }
+
+#[test]
+fn exemptions_for_unknown_entities_are_warnings() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("cov.yaml"), LADDER).unwrap();
+    std::fs::write(
+        dir.path().join("cov.exemptions.yaml"),
+        "exemptions:\n  - entity: apii\n    rule: cov-80\n    reason: r\n    permanent: true\n",
+    )
+    .unwrap();
+    let (cards, _) = Scorecard::load_dir(dir.path(), Registry::standard());
+    let catalog = Catalog::from_entities(vec![entity("api", "service", &[], true)], vec![]);
+    let warnings = cards[0].check_exemptions(&catalog);
+    assert_eq!(warnings.len(), 1);
+    let text = warnings[0].to_string();
+    assert!(
+        text.contains("exemption for `apii` on scorecard `cov`: no such entity"),
+        "{text}"
+    );
+    assert!(text.contains("cov.exemptions.yaml:2:5"), "{text}");
+    assert!(text.contains("did you mean `api`?"), "{text}");
+}
+
+#[test]
+fn bad_failure_message_templates_are_warnings_and_render_errors_are_shown() {
+    let yaml = "tag: t\nname: T\nrules:\n  - title: A\n    expression: codecov != null\n    failureMessage: 'Fix {{#if x}} it'\n  - title: B\n    expression: codecov != null\n    failureMessage: 'Fix {{context.evaluation.captures.nope}}'\n";
+    let (card, diags) = Scorecard::from_source(yaml, Path::new("t.yaml"), Registry::standard());
+    let card = card.unwrap();
+    assert_eq!(diags.len(), 1, "{diags:?}");
+    let text = diags[0].to_string();
+    assert!(
+        text.starts_with("warning: failureMessage is not a valid template"),
+        "{text}"
+    );
+    assert!(text.contains("t.yaml:6:"), "{text}");
+    let r = run(
+        &card,
+        &entity("x", "service", &[], false),
+        None,
+        "2026-06-01T00:00:00Z",
+    );
+    assert_eq!(
+        r.rules[0].failure_message.as_deref(),
+        Some("Fix {{#if x}} it"),
+        "shown as written"
+    );
+    let b = r.rules[1].failure_message.as_deref().unwrap();
+    assert!(
+        b.starts_with("failureMessage cannot be rendered:") && b.contains("nope"),
+        "{b}"
+    );
+}

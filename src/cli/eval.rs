@@ -126,6 +126,21 @@ fn existing_dir(
     }
 }
 
+/// Writes to stdout; a closed pipe (`rubric eval | head`) ends the output quietly instead of
+/// panicking.
+fn emit(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+}
+
+/// `println!` through [`emit`].
+macro_rules! say {
+    ($($arg:tt)*) => {
+        emit(&format!("{}\n", format_args!($($arg)*)))
+    };
+}
+
 fn print_diagnostics(diags: &[Diagnostic]) {
     for d in diags {
         eprint!("{d}");
@@ -153,7 +168,8 @@ async fn evaluate(
     };
     let catalog = load_catalog(cfg, catalog_dir).await;
     print_diagnostics(&catalog.diagnostics);
-    let (scorecards, diags) = Scorecard::load_dir(scorecard_dir, Registry::standard());
+    let (scorecards, mut diags) = Scorecard::load_dir(scorecard_dir, Registry::standard());
+    diags.extend(scorecards.iter().flat_map(|c| c.check_exemptions(&catalog)));
     print_diagnostics(&diags);
     let now = Utc::now();
     let mut report = match facts_file {
@@ -183,7 +199,7 @@ pub async fn eval(args: EvalArgs, g: &Global) -> CliResult {
     let catalog_dir = existing_dir(args.catalog, &cfg.catalog.path, "catalog")?;
     let scorecard_dir = existing_dir(args.scorecards, &cfg.scorecards.path, "scorecards")?;
     let report = evaluate(&cfg, &catalog_dir, &scorecard_dir, args.facts.as_deref()).await?;
-    print!("{}", args.format.render(&report));
+    emit(&args.format.render(&report));
     Ok(ExitCode::SUCCESS)
 }
 
@@ -215,7 +231,7 @@ pub async fn demo(args: DemoArgs, g: &Global) -> CliResult {
         None,
     )
     .await?;
-    print!("{}", args.format.render(&report));
+    emit(&args.format.render(&report));
     Ok(ExitCode::SUCCESS)
 }
 
@@ -230,7 +246,7 @@ pub async fn scorecard(cmd: ScorecardCommand, g: &Global) -> CliResult {
     let errors = diags.iter().filter(|d| d.is_error()).count();
     let warnings = diags.len() - errors;
     let rules: usize = cards.iter().map(|c| c.spec.rules.len()).sum();
-    println!(
+    say!(
         "{} scorecard(s), {rules} rule(s): {errors} error(s), {warnings} warning(s)",
         cards.len()
     );
@@ -337,14 +353,22 @@ pub async fn gate(args: GateArgs, g: &Global) -> CliResult {
             .pop()
             .unwrap_or_default();
         let result = card.evaluate(entity, &catalog, &facts, now);
-        println!(
+        say!(
             "{} on {}: level {}, score {}",
             entity.tag,
             card.spec.tag,
             result.level_text(),
             result.score_text()
         );
-        if let Some(min) = &args.min_level {
+        if let Some(why) = &result.skipped {
+            failures.push(format!(
+                "{} is outside scorecard {}: {why}",
+                entity.tag, card.spec.tag
+            ));
+        }
+        if let Some(min) = &args.min_level
+            && result.skipped.is_none()
+        {
             let levels = card.report().levels;
             let Some(wanted) = levels.iter().find(|l| &l.name == min) else {
                 let names: Vec<&str> = levels.iter().map(|l| l.name.as_str()).collect();
@@ -358,6 +382,7 @@ pub async fn gate(args: GateArgs, g: &Global) -> CliResult {
             }
         }
         if let Some(min) = args.min_score
+            && result.skipped.is_none()
             && result.percentage.unwrap_or(0.0) < min
         {
             failures.push(format!("score {} is below {min}%", result.score_text()));
@@ -365,7 +390,7 @@ pub async fn gate(args: GateArgs, g: &Global) -> CliResult {
         for rule in result.rules.iter().filter(|r| {
             !r.outcome.is_passing() && r.outcome != crate::scorecard::score::Outcome::Skipped
         }) {
-            println!(
+            say!(
                 "  {}: {}: {}",
                 rule.outcome.as_str(),
                 rule.title,
@@ -378,9 +403,9 @@ pub async fn gate(args: GateArgs, g: &Global) -> CliResult {
                 .as_deref()
                 .map(|l| format!(" to reach {l}"))
                 .unwrap_or_default();
-            println!("Next steps{target}:");
+            say!("Next steps{target}:");
             for (i, step) in result.next_steps.iter().enumerate() {
-                println!("  {}. {}: {}", i + 1, step.title, step.message);
+                say!("  {}. {}: {}", i + 1, step.title, step.message);
             }
         }
     }
@@ -402,7 +427,7 @@ pub async fn gate(args: GateArgs, g: &Global) -> CliResult {
             .unwrap_or_default();
         for ((key, min), fact) in checks.iter().zip(&facts) {
             let (met, why) = coverage_check(key, *min, fact);
-            println!(
+            say!(
                 "{} {}: {why}",
                 entity.tag,
                 if met { "pass" } else { "fail" }
@@ -414,12 +439,12 @@ pub async fn gate(args: GateArgs, g: &Global) -> CliResult {
     }
 
     if failures.is_empty() {
-        println!("gate passed");
+        say!("gate passed");
         Ok(ExitCode::SUCCESS)
     } else {
-        println!("gate failed:");
+        say!("gate failed:");
         for f in &failures {
-            println!("  - {f}");
+            say!("  - {f}");
         }
         Ok(ExitCode::from(1))
     }

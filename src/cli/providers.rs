@@ -8,9 +8,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use super::{CliError, CliResult, Global};
 use crate::catalog::{Catalog, CatalogSources, Entity};
 use crate::config::Config;
-use crate::cql::{Program, Registry, SlotTable};
+use crate::cql::Registry;
 use crate::facts::FactKey;
 use crate::providers::{Providers, save_facts_file, sync, test_config};
+use crate::scorecard::Scorecard;
 
 /// Output formats of `rubric providers test`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -106,46 +107,17 @@ async fn load_catalog(cfg: &Config, dir: Option<&Path>) -> Catalog {
     Catalog::load_sources(&sources).await
 }
 
-/// The provider facts the scorecards' rules read (rules that do not compile are skipped:
-/// `rubric eval` reports them), and how many rules were read.
+/// The provider facts the scorecards' rules and filters read (their union, in first-seen
+/// order), and how many scorecards loaded. Scorecard problems are `rubric eval`'s to report.
 fn scorecard_keys(dir: &Path) -> (Vec<FactKey>, usize) {
-    let mut files = Vec::new();
-    collect_yaml(dir, &mut files, 0);
-    files.sort();
-    let mut slots = SlotTable::new();
-    let mut rules = 0;
-    for file in files {
-        let Ok(src) = std::fs::read_to_string(&file) else {
-            continue;
-        };
-        let (spec, _) = crate::scorecard::load::parse_scorecard(&src, &file);
-        for rule in spec.into_iter().flat_map(|s| s.rules) {
-            if Program::compile(&rule.expression, Registry::standard(), &mut slots).is_ok() {
-                rules += 1;
-            }
+    let (cards, _) = Scorecard::load_dir(dir, Registry::standard());
+    let mut keys: Vec<FactKey> = Vec::new();
+    for key in cards.iter().flat_map(|c| c.fact_keys()) {
+        if key.source != "catalog" && !keys.contains(key) {
+            keys.push(key.clone());
         }
     }
-    let keys = slots
-        .keys()
-        .iter()
-        .filter(|k| k.source != "catalog")
-        .cloned()
-        .collect();
-    (keys, rules)
-}
-
-fn collect_yaml(dir: &Path, out: &mut Vec<PathBuf>, depth: usize) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.is_dir() && depth < 16 {
-            collect_yaml(&path, out, depth + 1);
-        } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
-            out.push(path);
-        }
-    }
+    (keys, cards.len())
 }
 
 /// Runs `rubric sync`.
@@ -164,9 +136,9 @@ pub async fn sync(args: SyncArgs, g: &Global) -> CliResult {
             .scorecards
             .clone()
             .unwrap_or_else(|| cfg.scorecards.path.clone());
-        let (keys, rules) = scorecard_keys(&dir);
+        let (keys, cards) = scorecard_keys(&dir);
         eprintln!(
-            "{} provider facts read by {rules} rules in {}",
+            "{} provider facts read by {cards} scorecards in {}",
             keys.len(),
             dir.display()
         );

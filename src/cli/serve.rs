@@ -1,12 +1,163 @@
-//! `rubric serve`.
+//! `rubric serve`: scheduled evaluations into the history store, the API, entity pages, badges.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
 
 use super::{CliError, CliResult, Global};
+use crate::jobs::alerts::Alerter;
+use crate::jobs::pipeline::PipelineEvaluator;
+use crate::jobs::{Evaluator, Runner, scheduler};
+use crate::server::{AppState, Auth, Settings};
+use crate::store::{Store, StoreError, redact_url};
 
 /// `rubric serve`.
 #[derive(Debug, clap::Args)]
-pub struct ServeArgs {}
+pub struct ServeArgs {
+    /// Address to listen on (default `[server] bind`, 127.0.0.1:8080).
+    #[arg(long, value_name = "ADDR")]
+    pub bind: Option<String>,
+    /// History store URL: sqlite://FILE or postgres://... (default `[store] url`).
+    #[arg(long, value_name = "URL")]
+    pub store: Option<String>,
+    /// Folder of entity descriptors (default `[catalog] path`).
+    #[arg(long, value_name = "DIR")]
+    pub catalog: Option<PathBuf>,
+    /// Folder of scorecards (default `[scorecards] path`).
+    #[arg(long, value_name = "DIR")]
+    pub scorecards: Option<PathBuf>,
+    /// Offline demo: serve the sample catalog against the built-in Codecov fixture server on
+    /// 127.0.0.1 (no network, no token); without configured tokens, reads need none.
+    #[arg(long)]
+    pub fixture: bool,
+}
 
-/// Runs `rubric serve`.
-pub async fn run(_args: ServeArgs, _g: &Global) -> CliResult {
-    Err(CliError::Usage("rubric serve is not built yet".into()))
+/// Runs `rubric serve` until Ctrl-C or SIGTERM.
+pub async fn run(args: ServeArgs, g: &Global) -> CliResult {
+    // Install the metrics recorder before anything records.
+    let _ = crate::server::metrics_handle();
+    let mut cfg = g.load_config()?;
+    if let Some(bind) = args.bind {
+        cfg.server.bind = bind;
+    }
+    if let Some(url) = args.store {
+        cfg.store.url = url;
+    }
+    if let Some(dir) = args.catalog {
+        cfg.catalog.path = dir;
+    }
+    if let Some(dir) = args.scorecards {
+        cfg.scorecards.path = dir;
+    }
+    // The fixture server lives as long as this function.
+    let _fixture = if args.fixture {
+        let server = crate::providers::fixture::start().await.map_err(|e| {
+            CliError::Other(anyhow::anyhow!("cannot start the demo Codecov server: {e}"))
+        })?;
+        cfg.codecov.url = server.url();
+        for account in &mut cfg.codecov.accounts {
+            account.url = Some(server.url());
+        }
+        // The demo should show results at once, not after a random delay.
+        cfg.schedule.jitter_secs = 0;
+        for (dir, name) in [
+            (&mut cfg.catalog.path, "entities"),
+            (&mut cfg.scorecards.path, "scorecards"),
+        ] {
+            if !dir.is_dir() {
+                *dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(name);
+            }
+        }
+        Some(server)
+    } else {
+        None
+    };
+
+    let mut auth = Auth::from_config(&cfg.auth).map_err(|e| CliError::Usage(e.to_string()))?;
+    if auth.is_closed() && args.fixture {
+        cfg.auth.anonymous_read = true;
+        auth = Auth::from_config(&cfg.auth).map_err(|e| CliError::Usage(e.to_string()))?;
+        eprintln!(
+            "rubric serve: demo mode: no tokens in {}, so reads need none",
+            cfg.auth.tokens_env
+        );
+    } else if auth.is_closed() {
+        eprintln!(
+            "rubric serve: warning: no API tokens in {} and [auth] anonymous_read = false: \
+             every API call will be refused (only /healthz, /readyz and /api/openapi.json answer)",
+            cfg.auth.tokens_env
+        );
+    }
+    let alerter = Alerter::from_config(&cfg.alerts).map_err(|e| CliError::Usage(e.to_string()))?;
+
+    let store = Store::connect(&cfg.store.url).await.map_err(|e| match e {
+        StoreError::BadUrl(_) => CliError::Usage(e.to_string()),
+        other => CliError::Other(anyhow::anyhow!(
+            "{} ({})",
+            other,
+            redact_url(&cfg.store.url)
+        )),
+    })?;
+    let (evaluator, diags) = PipelineEvaluator::load(&cfg).await?;
+    for d in &diags {
+        eprint!("{d}");
+    }
+    let infos = evaluator.scorecards();
+    let plans =
+        scheduler::plans(&cfg.schedule, &infos).map_err(|e| CliError::Usage(e.to_string()))?;
+    let runner = Arc::new(Runner::new(store.clone(), Arc::new(evaluator), alerter));
+    let state = AppState::new(runner.clone(), auth, Settings::from_config(&cfg.server));
+    let app = crate::server::router(state);
+
+    let listener = tokio::net::TcpListener::bind(&cfg.server.bind)
+        .await
+        .map_err(|e| CliError::Usage(format!("cannot listen on {}: {e}", cfg.server.bind)))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| CliError::Other(e.into()))?;
+    eprintln!(
+        "rubric serve: http://{addr} · store {} · {} scorecard(s) · schedule {}",
+        redact_url(&cfg.store.url),
+        infos.len(),
+        if cfg.schedule.enabled { "on" } else { "off" },
+    );
+
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let tasks = if cfg.schedule.enabled {
+        let retention = chrono::TimeDelta::days(i64::from(cfg.store.retention_days.max(1)));
+        scheduler::spawn(runner, plans, retention, stopped)
+    } else {
+        Vec::new()
+    };
+    let served = crate::server::serve(listener, app, shutdown_signal()).await;
+    let _ = stop.send(true);
+    for t in tasks {
+        let _ = t.await;
+    }
+    store.close().await;
+    served.map_err(|e| CliError::Other(e.into()))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+    eprintln!("rubric serve: shutting down");
 }

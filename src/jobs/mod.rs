@@ -7,6 +7,7 @@
 //! The [`scheduler`] calls the runner on each scorecard's window or cron line.
 
 pub mod alerts;
+pub mod pipeline;
 pub mod scheduler;
 
 use std::collections::HashMap;

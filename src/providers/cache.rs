@@ -41,6 +41,9 @@ impl Expiry<String, Entry> for EntryExpiry {
     }
 }
 
+/// The longest TTL honoured (a year), so no configuration overflows the cache's clock.
+const MAX_TTL: Duration = Duration::from_secs(365 * 86_400);
+
 /// One provider's cache. Keys are whole requests (account, URL, body).
 pub struct ResponseCache {
     fresh: Cache<String, Entry>,
@@ -62,8 +65,8 @@ impl ResponseCache {
             fresh: Cache::builder()
                 .max_capacity(200_000)
                 .expire_after(EntryExpiry {
-                    ok: ttl,
-                    not_found: not_found_ttl,
+                    ok: ttl.min(MAX_TTL),
+                    not_found: not_found_ttl.min(MAX_TTL),
                 })
                 .build(),
             last_good: Cache::builder().max_capacity(200_000).build(),

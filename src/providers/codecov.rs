@@ -336,7 +336,8 @@ impl Codecov {
             if let Some(b) = &self.branch {
                 query.push(("branch", b.as_str()));
             }
-            query.push(("page", page_text.as_str()));
+            // 100 daily points a page (Codecov's default is 20): a 30-day window is one request.
+            query.extend([("page_size", "100"), ("page", page_text.as_str())]);
             let cached = match self.get(repo.account, self.url(repo, &tail, &query)).await {
                 Ok(c) => c,
                 Err(e) if e.kind == FaultKind::NotFound && flag.is_some() => {
@@ -426,7 +427,10 @@ impl Codecov {
 
     async fn pull(&self, repo: &Repo<'_>, key: &FactKey) -> Fact {
         let id = match key.arg("id") {
-            Some(Json::Number(n)) if n.as_u64().is_some() => n.to_string(),
+            // CQL numbers are floats: `412` arrives as 412.0.
+            Some(Json::Number(n)) if n.as_f64().is_some_and(|f| f >= 0.0 && f.fract() == 0.0) => {
+                format!("{}", n.as_f64().unwrap_or_default() as u64)
+            }
             Some(Json::String(s)) if !s.is_empty() && s.chars().all(|c| c.is_ascii_digit()) => s,
             other => {
                 return Fact::error(format!(
@@ -568,7 +572,7 @@ pub(crate) fn finish(fact: Fact, cached: Option<&Cached>, origin: String) -> Fac
         return fact.from_origin(origin);
     };
     let mut fact = match &c.stale_because {
-        Some(why) => fact.from_origin(format!("{origin}; stale, {age} s old, because {why}")),
+        Some(why) => fact.from_origin(format!("{origin}; refresh failed: {why}")),
         None => fact.from_origin(origin),
     };
     fact.stale_secs = Some(age);

@@ -92,7 +92,7 @@ impl Summary {
     fn describe(&self) -> String {
         match self {
             Summary::Branch(b) => format!("branch {b}"),
-            Summary::Commit(c) => format!("commit {}", &c[..c.len().min(12)]),
+            Summary::Commit(c) => format!("commit {}", c.chars().take(12).collect::<String>()),
             Summary::Pull(n) => format!("pull request #{n}"),
         }
     }
@@ -232,9 +232,13 @@ impl Datadog {
         };
         let repository_url = repo.url_path();
         let branch = key.arg_str("branch").unwrap_or_else(|| self.branch.clone());
-        let pr = key
-            .arg("pr")
-            .and_then(|v| v.as_u64().or_else(|| v.as_str()?.parse().ok()));
+        let pr = key.arg("pr").and_then(|v| {
+            // CQL numbers are floats: `42` arrives as 42.0.
+            v.as_f64()
+                .filter(|f| *f >= 0.0 && f.fract() == 0.0)
+                .map(|f| f as u64)
+                .or_else(|| v.as_str()?.parse().ok())
+        });
         let which = match (key.function.as_str(), key.arg_str("commit"), pr) {
             ("codeCoverage", Some(sha), _) => Summary::Commit(sha),
             ("patchCoverage", _, Some(n)) => Summary::Pull(n),

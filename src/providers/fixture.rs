@@ -10,6 +10,10 @@
 //! | `github/acme/ledger` | 64.2 %, last complete upload 400 hours ago, branch `master` |
 //! | `github/acme/notifications` | `totals: null`: no uploads |
 //! | `gitlab/acme/search-indexer` | 45.0 % |
+//!
+//! It also answers Datadog Code Coverage's summaries (`POST /api/v2/code-coverage/*/summary`,
+//! `GET /api/v1/validate`) for the same repositories, as `github.com/acme/payments-api`, so
+//! `[datadog] url` can point at it too.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -773,6 +777,111 @@ async fn owners(
     s.page(req.uri().path(), &q, items)
 }
 
+/// Datadog `GET /api/v1/validate`: any API key is valid, a missing one is not.
+async fn dd_validate(headers: axum::http::HeaderMap) -> Response {
+    if headers.contains_key("dd-api-key") {
+        ok(json!({"valid": true}))
+    } else {
+        dd_error(StatusCode::FORBIDDEN, "Forbidden")
+    }
+}
+
+fn dd_error(status: StatusCode, text: &str) -> Response {
+    (status, axum::Json(json!({"errors": [text]}))).into_response()
+}
+
+/// Datadog `POST /api/v2/code-coverage/{branch|commit|pr}/summary` for the sample repositories
+/// (`repository_url` `github.com/acme/payments-api` ↔ Codecov `github/acme/payments-api`).
+async fn dd_summary(
+    State(s): State<Arc<Fixture>>,
+    Path(kind): Path<String>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    if !headers.contains_key("dd-api-key") || !headers.contains_key("dd-application-key") {
+        return dd_error(StatusCode::FORBIDDEN, "Forbidden");
+    }
+    let Ok(body) = serde_json::from_slice::<Json>(&body) else {
+        return dd_error(StatusCode::BAD_REQUEST, "Bad Request");
+    };
+    let attrs = body
+        .pointer("/data/attributes")
+        .cloned()
+        .unwrap_or(Json::Null);
+    let url = attrs
+        .get("repository_url")
+        .or_else(|| attrs.get("repository_id"))
+        .and_then(Json::as_str)
+        .unwrap_or("");
+    let url = url
+        .trim_start_matches("https://")
+        .trim_start_matches("http://");
+    let mut parts = url.splitn(3, '/');
+    let (host, owner, name) = (
+        parts.next().unwrap_or(""),
+        parts.next().unwrap_or(""),
+        parts.next().unwrap_or(""),
+    );
+    let service = host.trim_end_matches(".com");
+    let Some(repo) = s
+        .repos
+        .get(&format!("{service}/{owner}/{name}").to_ascii_lowercase())
+    else {
+        return dd_error(StatusCode::NOT_FOUND, "repository not found");
+    };
+    let patch = repo
+        .pulls
+        .iter()
+        .find_map(|p| p.patch.as_ref())
+        .map(|p| patch_json(p)["coverage"].clone());
+    match (
+        kind.as_str(),
+        attrs.get("branch").and_then(Json::as_str),
+        attrs.get("pr_number"),
+    ) {
+        ("branch", Some(b), _) if b == repo.branch => {}
+        ("branch", _, _) => return dd_error(StatusCode::NOT_FOUND, "branch not found"),
+        ("commit", _, _)
+            if attrs
+                .get("commit_sha")
+                .and_then(Json::as_str)
+                .is_some_and(|c| c.len() == 40) => {}
+        ("commit", _, _) => {
+            return dd_error(
+                StatusCode::BAD_REQUEST,
+                "commit_sha must be a 40-character SHA",
+            );
+        }
+        ("pr", _, Some(n)) if repo.pulls.iter().any(|p| Some(p.pullid) == n.as_u64()) => {}
+        ("pr", _, _) => return dd_error(StatusCode::NOT_FOUND, "pull request not found"),
+        _ => return dd_error(StatusCode::NOT_FOUND, "Not found"),
+    }
+    let Some(total) = repo.totals.as_ref().and_then(coverage) else {
+        return dd_error(StatusCode::NOT_FOUND, "no coverage reports");
+    };
+    let stats = |t: f64| {
+        json!({"evaluated_flags_count": repo.flags.len(), "evaluated_reports_count": 2,
+               "patch_coverage": patch, "total_coverage": t})
+    };
+    let mut services = serde_json::Map::new();
+    services.insert(name.to_string(), stats(total));
+    for (flag, c) in &repo.flags {
+        services.insert(flag.clone(), stats(coverage(c).unwrap_or(0.0)));
+    }
+    ok(json!({"data": {
+        "attributes": {
+            "codeowners": {format!("@{owner}/{name}-team"): stats(total)},
+            "evaluated_flags_count": repo.flags.len(),
+            "evaluated_reports_count": 2,
+            "patch_coverage": patch,
+            "services": services,
+            "total_coverage": total,
+        },
+        "id": format!("{:x}", total.to_bits()),
+        "type": "ci_app_coverage_summary",
+    }}))
+}
+
 async fn unknown_route() -> Response {
     (
         StatusCode::NOT_FOUND,
@@ -832,7 +941,12 @@ fn router(state: Arc<Fixture>) -> Router {
             .route(&format!("{r}/pulls/{{pullid}}{slash}"), get(pull))
             .route(&format!("{r}/compare{slash}"), get(compare));
     }
-    app.fallback(unknown_route)
+    app.route("/api/v1/validate", get(dd_validate))
+        .route(
+            "/api/v2/code-coverage/{kind}/summary",
+            axum::routing::post(dd_summary),
+        )
+        .fallback(unknown_route)
         .layer(middleware::from_fn_with_state(state.clone(), gate))
         .with_state(state)
 }

@@ -179,9 +179,10 @@ impl Http {
         Ok(Http {
             client,
             max_retries: cfg.max_retries,
-            retry_budget: Duration::from_millis(cfg.retry_budget_ms),
+            retry_budget: Duration::from_millis(cfg.retry_budget_ms.min(86_400_000)),
             backoff_base: Duration::from_millis(cfg.backoff_base_ms.max(1)),
-            max_retry_after: Duration::from_secs(cfg.max_retry_after_secs),
+            // Bounded so that no configuration can overflow an instant.
+            max_retry_after: Duration::from_secs(cfg.max_retry_after_secs.min(86_400)),
         })
     }
 }
@@ -701,11 +702,8 @@ pub fn parse_retry_after(value: &str) -> Option<Duration> {
     if let Ok(secs) = value.parse::<u64>() {
         return Some(Duration::from_secs(secs));
     }
-    if let Ok(secs) = value.parse::<f64>()
-        && secs.is_finite()
-        && secs >= 0.0
-    {
-        return Some(Duration::from_secs_f64(secs));
+    if let Ok(secs) = value.parse::<f64>() {
+        return Duration::try_from_secs_f64(secs).ok();
     }
     let when = httpdate::parse_http_date(value).ok()?;
     Some(
@@ -732,6 +730,9 @@ mod tests {
             Some(Duration::ZERO)
         );
         assert_eq!(parse_retry_after("soon"), None);
+        assert_eq!(parse_retry_after("1.5"), Some(Duration::from_millis(1500)));
+        assert_eq!(parse_retry_after("1e300"), None);
+        assert_eq!(parse_retry_after("-3"), None);
     }
 
     #[test]

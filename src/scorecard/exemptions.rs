@@ -72,7 +72,9 @@ mod tests {
             reason: "r".into(),
             requested_by: None,
             until: until.map(|d| d.parse().unwrap()),
+            file: "x.exemptions.yaml".into(),
             line: 1,
+            column: 5,
         }
     }
 

@@ -412,6 +412,13 @@ fn warn_duplicate_rule_names(r: &mut Reader, rules: &[RuleSpec], root: &Node) {
         _ => &[],
     };
     for (i, rule) in rules.iter().enumerate() {
+        if let (Some(id), Some(item)) = (&rule.identifier, items.get(i))
+            && rules[..i]
+                .iter()
+                .any(|other| other.identifier.as_ref() == Some(id))
+        {
+            r.warn(item, format!("two rules have the identifier `{id}`"), None);
+        }
         if rules[..i].iter().any(|other| other.title == rule.title)
             && let Some(item) = items.get(i)
         {
@@ -820,7 +827,9 @@ fn read_exemption(r: &mut Reader, item: &Node, spec: &ScorecardSpec) -> Result<E
             reason,
             requested_by,
             until,
+            file: r.file.to_path_buf(),
             line: item.line,
+            column: item.column,
         }),
     }
 }

@@ -22,10 +22,10 @@ use chrono::{DateTime, Utc};
 use crate::catalog::{Catalog, Entity};
 use crate::cql::{Program, Registry, SlotTable, Verdict};
 use crate::diag::Diagnostic;
-use crate::facts::{Fact, FactKey};
+use crate::facts::{Fact, FactKey, FactStatus};
 use explain::FailureTemplates;
 use model::{Exemption, FilterSpec, RuleSpec, ScorecardSpec, TextPosition};
-use report::{EntityReport, LevelReport, NextStep, RuleReport, ScorecardReport};
+use report::{EntityReport, InputReport, LevelReport, NextStep, RuleReport, ScorecardReport};
 use score::{Outcome, RuleResult};
 
 /// A loaded scorecard: its spec, its exemptions, and its rules compiled.
@@ -228,6 +228,26 @@ impl Scorecard {
         }
     }
 
+    /// Warnings for exemptions that name an entity `catalog` does not have (they never apply).
+    pub fn check_exemptions(&self, catalog: &Catalog) -> Vec<Diagnostic> {
+        self.exemptions
+            .iter()
+            .filter(|e| catalog.get(&e.entity).is_none())
+            .map(|e| {
+                let tags = catalog.entities.iter().map(|x| x.tag.as_str());
+                let mut d = Diagnostic::warning(format!(
+                    "exemption for `{}` on scorecard `{}`: no such entity in the catalog",
+                    e.entity, self.spec.tag
+                ))
+                .in_file(&e.file)
+                .at(e.line, e.column);
+                d.hint =
+                    load::did_you_mean(&e.entity, tags).map(|t| format!("did you mean `{t}`?"));
+                d
+            })
+            .collect()
+    }
+
     /// Every fact the rules and filter queries read; `facts[i]` given to
     /// [`Scorecard::evaluate`] must answer `fact_keys()[i]`.
     pub fn fact_keys(&self) -> &[FactKey] {
@@ -386,17 +406,39 @@ impl Scorecard {
         }
         let mut report = bare(rule, outcome, String::new());
         report.value = evaluation.value.to_json();
+        report.inputs = program
+            .slots()
+            .iter()
+            .filter_map(|&slot| Some((self.slots.keys().get(slot)?, facts.get(slot)?)))
+            .map(|(key, fact)| InputReport {
+                fact: key.to_string(),
+                value: fact.value.to_json(),
+                status: match fact.status {
+                    FactStatus::Ok => "ok",
+                    FactStatus::NoData(_) => "no_data",
+                    FactStatus::Error(_) => "error",
+                }
+                .to_string(),
+                reason: fact.null_reason().map(str::to_string),
+                origin: fact.origin.clone(),
+            })
+            .collect();
         report.captures = evaluation
             .captures
             .iter()
             .map(|(k, v)| (k.clone(), v.to_json()))
             .collect();
-        if !outcome.is_passing() && self.templates.has(&i.to_string()) {
-            report.failure_message = Some(
-                self.templates
-                    .render(&i.to_string(), entity, &evaluation.captures)
-                    .unwrap_or_else(|e| e),
-            );
+        if !outcome.is_passing() {
+            // A template that did not compile was reported at load time and is shown as written.
+            report.failure_message =
+                match (&rule.failure_message, self.templates.has(&i.to_string())) {
+                    (Some(_), true) => Some(
+                        self.templates
+                            .render(&i.to_string(), entity, &evaluation.captures)
+                            .unwrap_or_else(|e| e),
+                    ),
+                    (raw, _) => raw.clone(),
+                };
         }
         let is_entity = |name: &str| {
             name == entity.tag || catalog.get(name).is_some_and(|e| e.tag == entity.tag)
@@ -441,6 +483,7 @@ fn bare(rule: &RuleSpec, outcome: Outcome, message: String) -> RuleReport {
         failure_message: None,
         value: serde_json::Value::Null,
         captures: Default::default(),
+        inputs: Vec::new(),
         counted: true,
         effective_from: rule.effective_from,
         exempt_until: None,
@@ -490,5 +533,39 @@ fn collect_yaml(dir: &Path, out: &mut Vec<PathBuf>, diags: &mut Vec<Diagnostic>)
         } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
             out.push(path);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scorecards_are_shared_across_tasks() {
+        fn send_sync<T: Send + Sync + 'static>() {}
+        send_sync::<Scorecard>();
+    }
+
+    #[test]
+    fn a_missing_folder_is_one_error() {
+        let (cards, diags) =
+            Scorecard::load_dir(Path::new("/no/such/folder"), Registry::standard());
+        assert!(cards.is_empty());
+        assert_eq!(diags.len(), 1);
+        assert!(diags[0].message.contains("/no/such/folder"), "{}", diags[0]);
+    }
+
+    #[test]
+    fn duplicate_tags_keep_the_first_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.yaml"), "tag: x\nrules: []\n").unwrap();
+        std::fs::write(dir.path().join("b.yml"), "tag: x\nrules: []\n").unwrap();
+        let (cards, diags) = Scorecard::load_dir(dir.path(), Registry::standard());
+        assert_eq!(cards.len(), 1);
+        assert!(cards[0].spec.file.ends_with("a.yaml"));
+        assert!(
+            diags.iter().any(|d| d.message.contains("already used by")),
+            "{diags:?}"
+        );
     }
 }

@@ -186,8 +186,12 @@ pub struct Exemption {
     pub requested_by: Option<String>,
     /// The first day it no longer applies; `None` = permanent.
     pub until: Option<NaiveDate>,
+    /// The exemptions file.
+    pub file: PathBuf,
     /// 1-based line of the entry in its file.
     pub line: usize,
+    /// 1-based column of the entry.
+    pub column: usize,
 }
 
 impl Exemption {
@@ -227,7 +231,9 @@ mod tests {
             reason: "x".into(),
             requested_by: None,
             until: Some(d("2026-12-01")),
+            file: PathBuf::from("x.exemptions.yaml"),
             line: 1,
+            column: 5,
         };
         assert!(e.applies_on(d("2026-11-30")));
         assert!(!e.applies_on(d("2026-12-01")));

@@ -92,7 +92,7 @@ impl AppState {
                 pages: page::templates(),
                 cache: moka::future::Cache::builder()
                     .max_capacity(50_000)
-                    .time_to_live(Duration::from_secs(2))
+                    .time_to_live(Duration::from_secs(10))
                     .build(),
             }),
         }

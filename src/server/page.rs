@@ -133,9 +133,21 @@ fn sparkline(s: &CoverageSeries) -> Value {
     let latest = s
         .latest
         .map_or("no data".to_string(), |c| format!("{c:.1}%"));
-    if s.points.len() < 2 {
+    let last_upload = s.last_upload_at.map_or("unknown".into(), when);
+    if s.points.is_empty() {
         return json!({ "label": label, "provider": s.provider, "latest": latest, "points": "",
-                       "last_upload": s.last_upload_at.map_or("unknown".into(), when) });
+                       "last_upload": last_upload });
+    }
+    if s.points.len() == 1 {
+        // One day of history so far: a dot at today's end of the chart.
+        let only = s.points[0].coverage;
+        return json!({
+            "label": label, "provider": s.provider, "latest": latest, "last_upload": last_upload,
+            "points": format!("{:.1},{:.1}", W - PAD, H / 2.0), "width": W, "height": H,
+            "last_x": format!("{:.1}", W - PAD), "last_y": format!("{:.1}", H / 2.0),
+            "change": "first day recorded",
+            "summary": format!("Coverage history starts today: {only:.1}%"),
+        });
     }
     let first_day = s.points[0].day;
     let span = (s.points[s.points.len() - 1].day - first_day)
@@ -180,7 +192,7 @@ fn sparkline(s: &CoverageSeries) -> Value {
         "last_y": format!("{last_y:.1}"),
         "change": format!("{:+.1} pts", last - first),
         "summary": format!("Coverage over the last 30 days: {first:.1}% to {last:.1}%"),
-        "last_upload": s.last_upload_at.map_or("unknown".into(), when),
+        "last_upload": last_upload,
     })
 }
 
@@ -306,5 +318,15 @@ mod tests {
         let v = sparkline(&s);
         assert_eq!(v["points"], "3.0,25.0 60.0,3.0 117.0,14.0");
         assert_eq!(v["change"], "+2.0 pts");
+        let one = CoverageSeries {
+            points: s.points[..1].to_vec(),
+            ..s.clone()
+        };
+        assert_eq!(sparkline(&one)["points"], "117.0,14.0");
+        let none = CoverageSeries {
+            points: Vec::new(),
+            ..s
+        };
+        assert_eq!(sparkline(&none)["points"], "");
     }
 }
