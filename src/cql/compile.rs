@@ -653,9 +653,24 @@ impl<'a> Compiler<'a> {
                 (n, t, 0)
             }
         };
-        segs[used..]
-            .iter()
-            .try_fold((node, ty), |(n, t), seg| self.value_op(n, t, seg))
+        // A value from a source rubric has no data for is always null: methods rubric does not
+        // know (Cortex's `semver(v).isStable()`) are accepted on it and stay null.
+        let opaque = matches!(&node, Node::Slot(s)
+            if !IMPLEMENTED_SOURCES.contains(&self.slots.keys()[*s as usize].source.as_str()));
+        segs[used..].iter().try_fold((node, ty), |(n, t), seg| {
+            if opaque && seg.args.is_some() && self.reg.methods_named(seg.name).next().is_none() {
+                let at = At::from(&seg.expr.span);
+                return Ok((
+                    Node::Member {
+                        target: Box::new(n),
+                        name: Arc::from(seg.name),
+                        at,
+                    },
+                    Ty::Any,
+                ));
+            }
+            self.value_op(n, t, seg)
+        })
     }
 
     /// A chain starting at a bare name: a lambda parameter, a namespace, or a v1 form.
@@ -889,6 +904,10 @@ impl<'a> Compiler<'a> {
                 for (p, b) in f.params.iter().zip(bound) {
                     let json = match b {
                         Some((Node::Const(v), _, _)) => v.to_json(),
+                        // No data will be fetched for a source rubric lacks: the text keys it.
+                        Some((_, _, arg)) if !IMPLEMENTED_SOURCES.contains(&f.source) => {
+                            serde_json::Value::String(self.text(&arg.span))
+                        }
                         Some((_, _, arg)) => {
                             return Err(self
                                 .error(&arg.span, format!("argument `{}` of {fname} must be a constant", p.name))
