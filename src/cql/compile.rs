@@ -163,6 +163,14 @@ pub(crate) enum Node {
         is_null: bool,
         id: u32,
     },
+    /// `fact op constant`, the shape of most rules, fused.
+    SlotCmp {
+        op: CmpOp,
+        slot: u32,
+        rhs: Value,
+        id: u32,
+        at: At,
+    },
     Cmp {
         op: CmpOp,
         lhs: Box<Node>,
@@ -566,6 +574,17 @@ impl<'a> Compiler<'a> {
         let info = &mut self.cmps[id as usize];
         info.lhs_const = is_const(&l);
         info.rhs_const = is_const(&r);
+        // The common shape `fact op constant` gets one fused node: no recursion, no copies.
+        if let (Node::Slot(slot), Node::Const(rhs)) = (&l, &r) {
+            let node = Node::SlotCmp {
+                op,
+                slot: *slot,
+                rhs: rhs.clone(),
+                id,
+                at: At::from(&e.span),
+            };
+            return Ok((node, Ty::Bool));
+        }
         Ok((
             Node::Cmp {
                 op,
