@@ -300,6 +300,9 @@ mod fast {
 
     use super::{Node, NodeValue};
 
+    /// Up to this many entries, duplicate keys are found by scanning the map.
+    const SCAN_KEYS: usize = 16;
+
     /// Most nodes one file may expand to (aliases included) before falling back.
     const MAX_NODES: usize = 200_000;
 
@@ -396,12 +399,22 @@ mod fast {
                 Some(Frame::Seq(_, items)) => items.push(node),
                 Some(Frame::Map(_, entries, pending, keys)) => match pending.take() {
                     None => {
-                        let text = match &node.value {
-                            NodeValue::Seq(_) | NodeValue::Map(_) => return None,
-                            _ => node.key_text().into_owned(),
+                        if matches!(node.value, NodeValue::Seq(_) | NodeValue::Map(_)) {
+                            return None;
+                        }
+                        let text = node.key_text();
+                        // Merge keys and duplicate keys: serde-saphyr decides. Small maps are
+                        // checked by a scan; a set takes over past `SCAN_KEYS` entries.
+                        let duplicate = if entries.len() < SCAN_KEYS {
+                            entries.iter().any(|(k, _)| k.key_text() == text)
+                        } else {
+                            if keys.is_empty() {
+                                keys.extend(entries.iter().map(|(k, _)| k.key_text().into_owned()));
+                            }
+                            !keys.insert(text.clone().into_owned())
                         };
-                        if text == "<<" || !keys.insert(text) {
-                            return None; // merge keys and duplicate keys: serde-saphyr decides
+                        if text == "<<" || duplicate {
+                            return None;
                         }
                         *pending = Some(node);
                     }
