@@ -371,6 +371,18 @@ impl<'a> Compiler<'a> {
         self.src[span.clone()].to_string()
     }
 
+    /// How an operand is named in explanations: its source text, looking through
+    /// `captures("name", expr)` (which only records the value) to the expression it wraps.
+    fn operand_text(&self, e: &Expr) -> String {
+        if let ExprKind::Call { name, args } = &e.kind
+            && name == "captures"
+            && let [_, Arg { value: ArgValue::Expr(inner), .. }] = args.as_slice()
+        {
+            return self.operand_text(inner);
+        }
+        self.text(&e.span)
+    }
+
     fn expr(&mut self, e: &Expr) -> Result<(Node, Ty)> {
         match &e.kind {
             ExprKind::Null => Ok((Node::Const(Value::Null), Ty::Null)),
@@ -524,7 +536,7 @@ impl<'a> Compiler<'a> {
             self.cmps.push(CmpInfo {
                 op,
                 negated: self.negated,
-                lhs: self.text(&other.span),
+                lhs: self.operand_text(other),
                 rhs: "null".into(),
                 lhs_const: false,
                 rhs_const: true,
@@ -542,8 +554,8 @@ impl<'a> Compiler<'a> {
         self.cmps.push(CmpInfo {
             op,
             negated: self.negated,
-            lhs: self.text(&lhs.span),
-            rhs: self.text(&rhs.span),
+            lhs: self.operand_text(lhs),
+            rhs: self.operand_text(rhs),
             lhs_const: false,
             rhs_const: false,
         });
