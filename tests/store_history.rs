@@ -151,6 +151,9 @@ async fn history_counts_levels_per_scheduled_run() {
             s.last_finished("other", Trigger::Schedule).await.unwrap(),
             None
         );
+        let rule_less = s.latest_for_entity("a").await.unwrap();
+        assert_eq!(rule_less.len(), 1, "{}", db.name);
+        assert!(rule_less[0].result.rules.is_empty());
         let levels = s.latest_levels("c").await.unwrap();
         assert_eq!(levels["b"], (Some(1), 100.0));
         db.finish().await;

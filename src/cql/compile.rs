@@ -163,6 +163,14 @@ pub(crate) enum Node {
         is_null: bool,
         id: u32,
     },
+    /// `fact op constant`, the shape of most rules, fused.
+    SlotCmp {
+        op: CmpOp,
+        slot: u32,
+        rhs: Value,
+        id: u32,
+        at: At,
+    },
     Cmp {
         op: CmpOp,
         lhs: Box<Node>,
@@ -566,6 +574,17 @@ impl<'a> Compiler<'a> {
         let info = &mut self.cmps[id as usize];
         info.lhs_const = is_const(&l);
         info.rhs_const = is_const(&r);
+        // The common shape `fact op constant` gets one fused node: no recursion, no copies.
+        if let (Node::Slot(slot), Node::Const(rhs)) = (&l, &r) {
+            let node = Node::SlotCmp {
+                op,
+                slot: *slot,
+                rhs: rhs.clone(),
+                id,
+                at: At::from(&e.span),
+            };
+            return Ok((node, Ty::Bool));
+        }
         Ok((
             Node::Cmp {
                 op,
@@ -634,9 +653,24 @@ impl<'a> Compiler<'a> {
                 (n, t, 0)
             }
         };
-        segs[used..]
-            .iter()
-            .try_fold((node, ty), |(n, t), seg| self.value_op(n, t, seg))
+        // A value from a source rubric has no data for is always null: methods rubric does not
+        // know (Cortex's `semver(v).isStable()`) are accepted on it and stay null.
+        let opaque = matches!(&node, Node::Slot(s)
+            if !IMPLEMENTED_SOURCES.contains(&self.slots.keys()[*s as usize].source.as_str()));
+        segs[used..].iter().try_fold((node, ty), |(n, t), seg| {
+            if opaque && seg.args.is_some() && self.reg.methods_named(seg.name).next().is_none() {
+                let at = At::from(&seg.expr.span);
+                return Ok((
+                    Node::Member {
+                        target: Box::new(n),
+                        name: Arc::from(seg.name),
+                        at,
+                    },
+                    Ty::Any,
+                ));
+            }
+            self.value_op(n, t, seg)
+        })
     }
 
     /// A chain starting at a bare name: a lambda parameter, a namespace, or a v1 form.
@@ -870,6 +904,10 @@ impl<'a> Compiler<'a> {
                 for (p, b) in f.params.iter().zip(bound) {
                     let json = match b {
                         Some((Node::Const(v), _, _)) => v.to_json(),
+                        // No data will be fetched for a source rubric lacks: the text keys it.
+                        Some((_, _, arg)) if !IMPLEMENTED_SOURCES.contains(&f.source) => {
+                            serde_json::Value::String(self.text(&arg.span))
+                        }
                         Some((_, _, arg)) => {
                             return Err(self
                                 .error(&arg.span, format!("argument `{}` of {fname} must be a constant", p.name))
