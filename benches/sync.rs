@@ -50,6 +50,7 @@ fn entity(i: usize) -> Entity {
             mapped_by: MappedBy::Discovery,
         }),
         unmapped_reason: None,
+        mapping_failed: false,
         source: SourceLocation::default(),
     }
 }

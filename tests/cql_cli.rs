@@ -141,6 +141,6 @@ async fn eval_fetches_provider_facts_from_codecov() {
     let text = String::from_utf8(out).unwrap();
     assert_eq!(
         text,
-        "value: false\nverdict: fail\nexplanation: captures('cov', codecov.codeCoverage()) = 64.2 (github/acme/ledger), needs >= 95\ncapture cov: 64.2\n"
+        "value: false\nverdict: fail\nexplanation: codecov.codeCoverage() = 64.2 (github/acme/ledger), needs >= 95\ncapture cov: 64.2\n"
     );
 }

@@ -178,6 +178,7 @@ async fn levels_and_outcomes_over_a_fake_codecov() {
             ["pass", "pass", "pass", "fail"],
         ),
         ("mono-b", None, 1, ["pass", "no_data", "no_data", "no_data"]),
+        ("mono-c", None, 0, ["error", "error", "error", "error"]),
     ];
     for (tag, level, score, rules) in expect {
         let e = entity(&report, "coverage", tag);
@@ -191,7 +192,7 @@ async fn levels_and_outcomes_over_a_fake_codecov() {
         .unwrap()
         .len();
     assert_eq!(
-        coverage_entities, 8,
+        coverage_entities, 9,
         "the malformed descriptor is left out, every good one is evaluated"
     );
 
@@ -220,6 +221,11 @@ async fn levels_and_outcomes_over_a_fake_codecov() {
     assert!(
         message(entity(&report, "coverage", "unmapped"), "At least 50")
             .contains("no Codecov mapping")
+    );
+    let invalid = message(entity(&report, "coverage", "mono-c"), "At least 50");
+    assert!(
+        invalid.contains("Codecov mapping is invalid: flag without provider"),
+        "{invalid}"
     );
     let down = message(entity(&report, "coverage", "down"), "At least 50");
     assert!(down.contains("500"), "{down}");

@@ -40,6 +40,7 @@ fn entity(tag: &str, kind: &str, groups: &[&str], coverage_project: bool) -> Ent
             mapped_by: MappedBy::Descriptor,
         }),
         unmapped_reason: (!coverage_project).then(|| "no repository".into()),
+        mapping_failed: false,
         source: SourceLocation::default(),
     }
 }

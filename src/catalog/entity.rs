@@ -179,6 +179,10 @@ pub struct Entity {
     pub codecov: Option<CodecovProject>,
     /// Why the entity has no Codecov project (`no repository`, ...), when unmapped.
     pub unmapped_reason: Option<String>,
+    /// Whether it is unmapped because its Codecov block or annotations are wrong (e.g. a flag
+    /// without a provider): an error on the entity, so its coverage rules get `error` outcomes,
+    /// not `no_data`.
+    pub mapping_failed: bool,
     /// Where the entity was read from.
     pub source: SourceLocation,
 }

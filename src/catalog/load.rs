@@ -72,6 +72,8 @@ pub(crate) fn read_nodes(
                     mapping::map_entity(read.spec.as_ref(), entity.repository.as_ref(), accounts);
                 entity.codecov = m.codecov;
                 entity.unmapped_reason = m.unmapped_reason;
+                entity.mapping_failed =
+                    entity.codecov.is_none() && m.diagnostics.iter().any(Diagnostic::is_error);
                 ctx.diags.extend(m.diagnostics);
                 let head = source
                     .and_then(|s| s.lines().nth(entity.source.line.checked_sub(1)?))

@@ -495,6 +495,7 @@ fn read_cortex(doc: &Node, ctx: &mut Ctx<'_>) -> Option<ReadEntity> {
             repository,
             codecov: None,
             unmapped_reason: None,
+            mapping_failed: false,
             source: SourceLocation {
                 file: ctx.rel.to_path_buf(),
                 line: doc.line,
@@ -877,6 +878,7 @@ fn read_backstage(doc: &Node, ctx: &mut Ctx<'_>) -> Option<Document> {
             repository,
             codecov: None,
             unmapped_reason: None,
+            mapping_failed: false,
             source: SourceLocation {
                 file: ctx.rel.to_path_buf(),
                 line: doc.line,

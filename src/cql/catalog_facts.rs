@@ -199,6 +199,7 @@ mod tests {
             repository: None,
             codecov: None,
             unmapped_reason: Some("no repository".into()),
+            mapping_failed: false,
             source: SourceLocation::default(),
         }
     }

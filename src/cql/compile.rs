@@ -376,7 +376,13 @@ impl<'a> Compiler<'a> {
     fn operand_text(&self, e: &Expr) -> String {
         if let ExprKind::Call { name, args } = &e.kind
             && name == "captures"
-            && let [_, Arg { value: ArgValue::Expr(inner), .. }] = args.as_slice()
+            && let [
+                _,
+                Arg {
+                    value: ArgValue::Expr(inner),
+                    ..
+                },
+            ] = args.as_slice()
         {
             return self.operand_text(inner);
         }

@@ -155,6 +155,9 @@ impl Codecov {
     pub async fn answer(&self, key: &FactKey, entity: &Entity) -> Fact {
         let Some(project) = &entity.codecov else {
             let reason = entity.unmapped_reason.as_deref().unwrap_or("no repository");
+            if entity.mapping_failed {
+                return Fact::error(format!("the entity's Codecov mapping is invalid: {reason}"));
+            }
             return Fact::no_data(format!("entity has no Codecov mapping: {reason}"));
         };
         let account = match self.account(project) {

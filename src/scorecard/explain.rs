@@ -104,6 +104,7 @@ pub(crate) mod tests {
             repository: None,
             codecov: None,
             unmapped_reason: Some("no repository".into()),
+            mapping_failed: false,
             source: SourceLocation::default(),
         }
     }

@@ -53,6 +53,7 @@ pub fn entity(tag: &str, project: Option<(&str, &str, &str, Option<&str>)>) -> E
         } else {
             None
         },
+        mapping_failed: false,
         repository,
         codecov,
         source: SourceLocation {
