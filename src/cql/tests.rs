@@ -197,12 +197,7 @@ fn verdicts_and_explanations() {
             Pass,
             "codecov is null (entity has no Codecov mapping: no repository)",
         ),
-        (
-            &w,
-            "codecov != null",
-            Pass,
-            "codecov is set",
-        ),
+        (&w, "codecov != null", Pass, "codecov is set"),
         (
             &w,
             "codecov.lines() > 0",
