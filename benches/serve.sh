@@ -5,7 +5,8 @@
 #
 #   benches/serve.sh [DURATION=20s] [CONNECTIONS=64]
 #
-# Installs the Debian `wrk` package when missing. Builds in release mode (several minutes cold).
+# Installs the Debian `wrk` package when missing. Builds in release mode (several minutes cold);
+# RUBRIC_BENCH_NO_BUILD=1 uses the target/release/rubric already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,7 +24,7 @@ if ! command -v wrk >/dev/null; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk >&2
 fi
 
-cargo build -q --release --bin rubric
+[ -n "${RUBRIC_BENCH_NO_BUILD:-}" ] || cargo build -q --release --bin rubric
 store="sqlite://$work/bench.db"
 echo "seeding 10,000 entities into $store" >&2
 # Seeding is not measured: the debug test build (already there for `cargo test`) is enough.

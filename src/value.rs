@@ -76,8 +76,7 @@ impl Value {
         match self {
             Value::Null => serde_json::Value::Null,
             Value::Bool(b) => serde_json::Value::Bool(*b),
-            Value::Number(n) => serde_json::Number::from_f64(*n)
-                .map_or(serde_json::Value::Null, serde_json::Value::Number),
+            Value::Number(n) => number_json(*n),
             Value::String(s) => serde_json::Value::String(s.to_string()),
             Value::List(items) => {
                 serde_json::Value::Array(items.iter().map(Value::to_json).collect())
@@ -90,6 +89,17 @@ impl Value {
             Value::Duration(d) => serde_json::Value::String(iso_duration(*d)),
             Value::Timestamp(t) => serde_json::Value::String(t.to_rfc3339()),
         }
+    }
+}
+
+/// A number as JSON: integral values as integers (`412`, not `412.0`), as CQL prints them, so
+/// that fact keys, facts files and API bodies agree with what people wrote.
+fn number_json(n: f64) -> serde_json::Value {
+    const EXACT: f64 = 9_007_199_254_740_992.0; // 2^53: every integer below is exact in f64
+    if n.fract() == 0.0 && n.abs() < EXACT {
+        serde_json::Value::from(n as i64)
+    } else {
+        serde_json::Number::from_f64(n).map_or(serde_json::Value::Null, serde_json::Value::Number)
     }
 }
 
@@ -166,10 +176,10 @@ mod tests {
     #[test]
     fn json_round_trip_keeps_types() {
         let j = json!({"a": [1, 2.5, "x", null, true], "b": {"c": 3}});
-        assert_eq!(
-            Value::from_json(&j).to_json(),
-            json!({"a": [1.0, 2.5, "x", null, true], "b": {"c": 3.0}})
-        );
+        assert_eq!(Value::from_json(&j).to_json(), j);
+        // Integral numbers are integers, so fact keys read `id=412`, not `id=412.0`.
+        assert_eq!(Value::Number(412.0).to_json().to_string(), "412");
+        assert_eq!(Value::Number(-0.5).to_json().to_string(), "-0.5");
     }
 
     #[test]

@@ -205,6 +205,10 @@ async fn levels_and_outcomes_over_a_fake_codecov() {
         partial["rules"][2]["failure_message"],
         "Raise partial to 80%."
     );
+    assert_eq!(
+        partial["rules"][2]["inputs"],
+        json!([{"fact": "codecov.codeCoverage()", "value": 61.2, "status": "ok", "origin": "github/acme/partial"}])
+    );
     assert!(
         message(entity(&report, "coverage", "empty"), "At least 50")
             .contains("no coverage uploads")
@@ -416,4 +420,31 @@ async fn cortex_library_scorecards_with_sources_rubric_lacks_get_an_outcome_for_
     assert_eq!(outcomes(full), ["error", "pass", "error", "error"]);
     let mono = entity(&report, "code-quality-metrics", "mono-a");
     assert_eq!(mono["skipped"], "type `library` is not one of service");
+}
+
+#[test]
+fn a_closed_pipe_ends_output_quietly() {
+    use std::io::Read;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin!("rubric"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["demo", "--format", "json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut first = [0u8; 1];
+    stdout.read_exact(&mut first).unwrap();
+    drop(stdout);
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
 }

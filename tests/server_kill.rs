@@ -111,6 +111,20 @@ async fn kill_9_during_a_run_leaves_the_previous_results_intact() {
     // 1. A first server runs every scorecard on start-up, then dies hard.
     let (mut a, base) = serve(&store, &codecov_url).await;
     let runs_before = wait_for_runs(&client, &base).await;
+    let metrics = client
+        .get(format!("{base}/metrics"))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap();
+    let metrics = metrics.text().await.unwrap();
+    for name in [
+        "rubric_runs_total",
+        "rubric_provider_requests_total",
+        "rubric_provider_fetch_seconds",
+    ] {
+        assert!(metrics.contains(name), "/metrics lacks {name}: {metrics}");
+    }
     let entity_url = |base: &str| format!("{base}/api/v1/entities/payments-api/scorecards");
     let before = get(&client, &entity_url(&base)).await;
     assert!(

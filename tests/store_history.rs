@@ -137,6 +137,23 @@ async fn history_counts_levels_per_scheduled_run() {
         assert_eq!(h[1].entities, 2);
         assert!((h[1].mean_percentage - 75.0).abs() < 1e-9);
         assert_eq!(s.history("c", 1).await.unwrap().len(), 1);
+        assert_eq!(
+            s.last_finished("c", Trigger::Schedule).await.unwrap(),
+            Some(t(2)),
+            "{}",
+            db.name
+        );
+        assert_eq!(
+            s.last_finished("c", Trigger::OnDemand).await.unwrap(),
+            Some(t(3))
+        );
+        assert_eq!(
+            s.last_finished("other", Trigger::Schedule).await.unwrap(),
+            None
+        );
+        let rule_less = s.latest_for_entity("a").await.unwrap();
+        assert_eq!(rule_less.len(), 1, "{}", db.name);
+        assert!(rule_less[0].result.rules.is_empty());
         let levels = s.latest_levels("c").await.unwrap();
         assert_eq!(levels["b"], (Some(1), 100.0));
         db.finish().await;

@@ -3,8 +3,8 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use sha2::{Digest, Sha256};
 
@@ -25,7 +25,8 @@ pub struct ReloadStats {
     pub reused: usize,
 }
 
-type Entry = ([u8; 32], FileResult);
+/// A file's content hash and its result (shared, so keeping it costs no copy).
+type Entry = ([u8; 32], Arc<FileResult>);
 
 /// Keeps each file's parsed and mapped result, so that loading the same folder again parses
 /// only the files whose content changed (and forgets files that were deleted).
@@ -123,16 +124,16 @@ fn load_cached(old: HashMap<PathBuf, Entry>, dir: &Path, accounts: &[CodecovAcco
         {
             reused.fetch_add(1, Ordering::Relaxed);
             if let Ok(mut f) = fresh.lock() {
-                f.push((job.path.clone(), (hash, result.clone())));
+                f.push((job.path.clone(), (hash, Arc::clone(result))));
             }
-            return result.clone();
+            return FileResult::clone(result);
         }
         parsed.fetch_add(1, Ordering::Relaxed);
-        let result = load::read_bytes(&bytes, job, accounts);
+        let result = Arc::new(load::read_bytes(&bytes, job, accounts));
         if let Ok(mut f) = fresh.lock() {
-            f.push((job.path.clone(), (hash, result.clone())));
+            f.push((job.path.clone(), (hash, Arc::clone(&result))));
         }
-        result
+        Arc::unwrap_or_clone(result)
     };
     let (results, diagnostics) = load::load_files_with(dir, read);
     let entries = fresh.into_inner().unwrap_or_default();

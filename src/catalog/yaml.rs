@@ -276,10 +276,238 @@ fn options() -> serde_saphyr::Options {
 
 /// Parses every document of a YAML file (empty and null documents are skipped).
 /// A syntax error is one error diagnostic naming `file`, line, column and the offending line.
+///
+/// The common case goes through the parser's event stream directly ([`fast`]); anything it does
+/// not handle (errors, duplicate keys, merge keys, large alias expansions, unusual tags) goes
+/// through serde-saphyr, which gives the same tree or the error message.
 pub(crate) fn parse_documents(source: &str, file: &Path) -> Result<Vec<Node>, Box<Diagnostic>> {
+    if let Some(docs) = fast::parse(source) {
+        return Ok(docs);
+    }
     serde_saphyr::from_multiple_with_options::<Node>(source, options())
         .map(|docs| docs.into_iter().filter(|d| !d.is_null()).collect())
         .map_err(|e| Box::new(yaml_error(source, file, &e)))
+}
+
+mod fast {
+    //! A positioned tree straight from granit-parser's events, without serde in between.
+    //! Scalars are resolved with the YAML 1.2 core schema, as the serde-saphyr options above
+    //! do (`no` and `0755` stay strings). Returns `None` for anything it leaves to serde-saphyr.
+
+    use std::collections::{HashMap, HashSet};
+
+    use serde_saphyr::granit_parser::{Event, Parser, ScalarStyle, Span};
+
+    use super::{Node, NodeValue};
+
+    /// Up to this many entries, duplicate keys are found by scanning the map.
+    const SCAN_KEYS: usize = 16;
+
+    /// Most nodes one file may expand to (aliases included) before falling back.
+    const MAX_NODES: usize = 200_000;
+
+    enum Frame {
+        Seq(Node, Vec<Node>),
+        Map(Node, Vec<(Node, Node)>, Option<Node>, HashSet<String>),
+    }
+
+    fn placed(value: NodeValue, span: &Span) -> Node {
+        Node {
+            value,
+            line: span.start.line(),
+            column: span.start.col() + 1,
+        }
+    }
+
+    pub(super) fn parse(source: &str) -> Option<Vec<Node>> {
+        let mut docs = Vec::new();
+        let mut stack: Vec<Frame> = Vec::new();
+        let mut anchors: HashMap<usize, Node> = HashMap::new();
+        let mut count = 0usize;
+        for item in Parser::new_from_str(source) {
+            let (event, span) = item.ok()?;
+            let (node, anchor) = match event {
+                Event::StreamStart | Event::StreamEnd | Event::DocumentEnd => continue,
+                Event::DocumentStart(..) => {
+                    anchors.clear();
+                    continue;
+                }
+                Event::Scalar(value, style, anchor, tag) => {
+                    let tag = tag
+                        .as_ref()
+                        .map(|t| (t.handle().to_string(), t.suffix().to_string()));
+                    (placed(resolve(&value, style, tag)?, &span), anchor)
+                }
+                Event::SequenceStart(_, anchor, tag) => {
+                    if tag.is_some() {
+                        return None;
+                    }
+                    stack.push(Frame::Seq(placed(NodeValue::Null, &span), Vec::new()));
+                    if anchor != 0 {
+                        return None; // anchored collections: left to serde-saphyr
+                    }
+                    continue;
+                }
+                Event::MappingStart(_, anchor, tag) => {
+                    if tag.is_some() || anchor != 0 {
+                        return None;
+                    }
+                    stack.push(Frame::Map(
+                        placed(NodeValue::Null, &span),
+                        Vec::new(),
+                        None,
+                        HashSet::new(),
+                    ));
+                    continue;
+                }
+                Event::SequenceEnd => match stack.pop()? {
+                    Frame::Seq(mut n, items) => {
+                        n.value = NodeValue::Seq(items);
+                        (n, 0)
+                    }
+                    Frame::Map(..) => return None,
+                },
+                Event::MappingEnd => match stack.pop()? {
+                    Frame::Map(mut n, entries, None, _) => {
+                        n.value = NodeValue::Map(entries);
+                        (n, 0)
+                    }
+                    _ => return None,
+                },
+                Event::Alias(id) => {
+                    let mut n = anchors.get(&id)?.clone();
+                    n.line = span.start.line();
+                    n.column = span.start.col() + 1;
+                    (n, 0)
+                }
+                // Comments and anchor metadata are presentation, not nodes.
+                _ => continue,
+            };
+            count += 1;
+            if count > MAX_NODES {
+                return None;
+            }
+            if anchor != 0 {
+                anchors.insert(anchor, node.clone());
+            }
+            match stack.last_mut() {
+                None => {
+                    if !node.is_null() {
+                        docs.push(node);
+                    }
+                }
+                Some(Frame::Seq(_, items)) => items.push(node),
+                Some(Frame::Map(_, entries, pending, keys)) => match pending.take() {
+                    None => {
+                        if matches!(node.value, NodeValue::Seq(_) | NodeValue::Map(_)) {
+                            return None;
+                        }
+                        let text = node.key_text();
+                        // Merge keys and duplicate keys: serde-saphyr decides. Small maps are
+                        // checked by a scan; a set takes over past `SCAN_KEYS` entries.
+                        let duplicate = if entries.len() < SCAN_KEYS {
+                            entries.iter().any(|(k, _)| k.key_text() == text)
+                        } else {
+                            if keys.is_empty() {
+                                keys.extend(entries.iter().map(|(k, _)| k.key_text().into_owned()));
+                            }
+                            !keys.insert(text.clone().into_owned())
+                        };
+                        if text == "<<" || duplicate {
+                            return None;
+                        }
+                        *pending = Some(node);
+                    }
+                    Some(key) => entries.push((key, node)),
+                },
+            }
+        }
+        stack.is_empty().then_some(docs)
+    }
+
+    /// YAML 1.2 core schema resolution of one scalar.
+    fn resolve(
+        value: &str,
+        style: ScalarStyle,
+        tag: Option<(String, String)>,
+    ) -> Option<NodeValue> {
+        if let Some((handle, suffix)) = &tag {
+            if handle != "tag:yaml.org,2002:" {
+                return None;
+            }
+            return match suffix.as_str() {
+                "str" => Some(NodeValue::Str(value.to_string())),
+                _ => None,
+            };
+        }
+        if style != ScalarStyle::Plain {
+            return Some(NodeValue::Str(value.to_string()));
+        }
+        Some(match value {
+            "" | "~" | "null" | "Null" | "NULL" => NodeValue::Null,
+            "true" | "True" | "TRUE" => NodeValue::Bool(true),
+            "false" | "False" | "FALSE" => NodeValue::Bool(false),
+            // Non-finite floats: serde-saphyr's policy decides.
+            ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" | "-.inf" | "-.Inf"
+            | "-.INF" | ".nan" | ".NaN" | ".NAN" => return None,
+            _ => number(value)?,
+        })
+    }
+
+    /// A number, a string, or `None` for spellings left to serde-saphyr (`0x1F`, `0o17`, `1_000`).
+    fn number(v: &str) -> Option<NodeValue> {
+        let first = v.as_bytes()[0];
+        if !(first.is_ascii_digit() || matches!(first, b'-' | b'+' | b'.')) {
+            return Some(NodeValue::Str(v.to_string()));
+        }
+        let digits = v.strip_prefix(['-', '+']).unwrap_or(v);
+        if digits.is_empty() {
+            return Some(NodeValue::Str(v.to_string()));
+        }
+        if digits.bytes().all(|b| b.is_ascii_digit()) {
+            if digits.len() > 1 && digits.starts_with('0') {
+                return Some(NodeValue::Str(v.to_string())); // leading zero: kept as written
+            }
+            return Some(match v.parse::<i64>() {
+                Ok(i) => NodeValue::Int(i),
+                Err(_) => match v.parse::<u64>() {
+                    Ok(u) => NodeValue::UInt(u),
+                    Err(_) => NodeValue::Float(v.parse().ok()?),
+                },
+            });
+        }
+        if digits
+            .bytes()
+            .any(|b| b == b'_' || b.is_ascii_alphabetic() && !matches!(b, b'e' | b'E'))
+        {
+            // Hex, octal, underscores: rare in descriptors; serde-saphyr's rules apply.
+            return digits
+                .bytes()
+                .any(|b| b == b'_' || b == b'x' || b == b'o')
+                .then_some(())
+                .map_or(Some(NodeValue::Str(v.to_string())), |()| None);
+        }
+        let float_like = {
+            let (mantissa, exp) = match digits.find(['e', 'E']) {
+                Some(i) => (&digits[..i], Some(&digits[i + 1..])),
+                None => (digits, None),
+            };
+            let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+            let mantissa_ok = (!int.is_empty() || !frac.is_empty())
+                && int.bytes().all(|b| b.is_ascii_digit())
+                && frac.bytes().all(|b| b.is_ascii_digit())
+                && (mantissa.contains('.') || exp.is_some());
+            let exp_ok = exp.is_none_or(|e| {
+                let e = e.strip_prefix(['-', '+']).unwrap_or(e);
+                !e.is_empty() && e.bytes().all(|b| b.is_ascii_digit())
+            });
+            mantissa_ok && exp_ok
+        };
+        if float_like {
+            return v.parse::<f64>().ok().map(NodeValue::Float);
+        }
+        Some(NodeValue::Str(v.to_string()))
+    }
 }
 
 fn yaml_error(source: &str, file: &Path, e: &serde_saphyr::Error) -> Diagnostic {
@@ -367,5 +595,46 @@ mod tests {
     fn json_round_trips_through_nodes() {
         let v = serde_json::json!({"a": [1, -2, 2.5, "x", null, true, {"b": {}}], "big": 18446744073709551615u64});
         assert_eq!(Node::from_json(&v).to_json(), v);
+    }
+
+    /// The fast path and serde-saphyr agree on every scalar and every position.
+    #[test]
+    fn fast_path_matches_serde_saphyr() {
+        let src = "# c\na: 1\nb:\n  - no\n  - 0755\n  - true\n  - 2.5\n  - -3\n  - +4\n  - 1e3\n  - .5\n  - 'q'\n  - \"d\"\n  - |\n    block\n  - ~\n  - null\n  - 1.2.3\n  - -\n  - 18446744073709551615\n  - 3.\n  - yes\n  - !!str 12\nc: ~\nd: {x: [1, {y: z}], \"k k\": v}\n---\n---\n- &a x\n- *a\n";
+        let fast = fast::parse(src).expect("fast path handles this");
+        let slow: Vec<Node> = serde_saphyr::from_multiple_with_options::<Node>(src, options())
+            .unwrap()
+            .into_iter()
+            .filter(|d| !d.is_null())
+            .collect();
+        assert_eq!(format!("{fast:?}"), format!("{slow:?}"));
+    }
+
+    #[test]
+    fn fast_path_leaves_hard_cases_to_serde_saphyr() {
+        for src in [
+            "a: 1\na: 2\n",
+            "base: &b {x: 1}\nm:\n  <<: *b\n",
+            "a: [1\n",
+            "a: 0x1F\n",
+            "a: !custom x\n",
+            "a: .inf\n",
+        ] {
+            assert!(fast::parse(src).is_none(), "{src}");
+        }
+    }
+
+    proptest::proptest! {
+        /// Whenever the fast path answers, it answers what serde-saphyr answers.
+        #[test]
+        fn fast_path_agrees_on_any_scalar(v in "[-+0-9.eE_xoa-z~ ]{1,10}") {
+            let src = format!("k: {v}\nl:\n  - {v}\n");
+            if let Some(fast) = fast::parse(&src) {
+                let slow = serde_saphyr::from_multiple_with_options::<Node>(&src, options());
+                let slow: Vec<Node> = slow.map_err(|e| proptest::test_runner::TestCaseError::fail(format!("{src:?}: fast ok, serde-saphyr: {e}")))?
+                    .into_iter().filter(|d| !d.is_null()).collect();
+                proptest::prop_assert_eq!(format!("{fast:?}"), format!("{slow:?}"), "{:?}", src);
+            }
+        }
     }
 }

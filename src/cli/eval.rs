@@ -126,6 +126,21 @@ fn existing_dir(
     }
 }
 
+/// Writes to stdout; a closed pipe (`rubric eval | head`) ends the output quietly instead of
+/// panicking.
+fn emit(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+}
+
+/// `println!` through [`emit`].
+macro_rules! say {
+    ($($arg:tt)*) => {
+        emit(&format!("{}\n", format_args!($($arg)*)))
+    };
+}
+
 fn print_diagnostics(diags: &[Diagnostic]) {
     for d in diags {
         eprint!("{d}");
@@ -184,7 +199,7 @@ pub async fn eval(args: EvalArgs, g: &Global) -> CliResult {
     let catalog_dir = existing_dir(args.catalog, &cfg.catalog.path, "catalog")?;
     let scorecard_dir = existing_dir(args.scorecards, &cfg.scorecards.path, "scorecards")?;
     let report = evaluate(&cfg, &catalog_dir, &scorecard_dir, args.facts.as_deref()).await?;
-    print!("{}", args.format.render(&report));
+    emit(&args.format.render(&report));
     Ok(ExitCode::SUCCESS)
 }
 
@@ -216,7 +231,7 @@ pub async fn demo(args: DemoArgs, g: &Global) -> CliResult {
         None,
     )
     .await?;
-    print!("{}", args.format.render(&report));
+    emit(&args.format.render(&report));
     Ok(ExitCode::SUCCESS)
 }
 
@@ -231,7 +246,7 @@ pub async fn scorecard(cmd: ScorecardCommand, g: &Global) -> CliResult {
     let errors = diags.iter().filter(|d| d.is_error()).count();
     let warnings = diags.len() - errors;
     let rules: usize = cards.iter().map(|c| c.spec.rules.len()).sum();
-    println!(
+    say!(
         "{} scorecard(s), {rules} rule(s): {errors} error(s), {warnings} warning(s)",
         cards.len()
     );
@@ -338,7 +353,7 @@ pub async fn gate(args: GateArgs, g: &Global) -> CliResult {
             .pop()
             .unwrap_or_default();
         let result = card.evaluate(entity, &catalog, &facts, now);
-        println!(
+        say!(
             "{} on {}: level {}, score {}",
             entity.tag,
             card.spec.tag,
@@ -375,7 +390,7 @@ pub async fn gate(args: GateArgs, g: &Global) -> CliResult {
         for rule in result.rules.iter().filter(|r| {
             !r.outcome.is_passing() && r.outcome != crate::scorecard::score::Outcome::Skipped
         }) {
-            println!(
+            say!(
                 "  {}: {}: {}",
                 rule.outcome.as_str(),
                 rule.title,
@@ -388,9 +403,9 @@ pub async fn gate(args: GateArgs, g: &Global) -> CliResult {
                 .as_deref()
                 .map(|l| format!(" to reach {l}"))
                 .unwrap_or_default();
-            println!("Next steps{target}:");
+            say!("Next steps{target}:");
             for (i, step) in result.next_steps.iter().enumerate() {
-                println!("  {}. {}: {}", i + 1, step.title, step.message);
+                say!("  {}. {}: {}", i + 1, step.title, step.message);
             }
         }
     }
@@ -412,7 +427,7 @@ pub async fn gate(args: GateArgs, g: &Global) -> CliResult {
             .unwrap_or_default();
         for ((key, min), fact) in checks.iter().zip(&facts) {
             let (met, why) = coverage_check(key, *min, fact);
-            println!(
+            say!(
                 "{} {}: {why}",
                 entity.tag,
                 if met { "pass" } else { "fail" }
@@ -424,12 +439,12 @@ pub async fn gate(args: GateArgs, g: &Global) -> CliResult {
     }
 
     if failures.is_empty() {
-        println!("gate passed");
+        say!("gate passed");
         Ok(ExitCode::SUCCESS)
     } else {
-        println!("gate failed:");
+        say!("gate failed:");
         for f in &failures {
-            println!("  - {f}");
+            say!("  - {f}");
         }
         Ok(ExitCode::from(1))
     }

@@ -163,6 +163,14 @@ pub(crate) enum Node {
         is_null: bool,
         id: u32,
     },
+    /// `fact op constant`, the shape of most rules, fused.
+    SlotCmp {
+        op: CmpOp,
+        slot: u32,
+        rhs: Value,
+        id: u32,
+        at: At,
+    },
     Cmp {
         op: CmpOp,
         lhs: Box<Node>,
@@ -363,6 +371,18 @@ impl<'a> Compiler<'a> {
         self.src[span.clone()].to_string()
     }
 
+    /// How an operand is named in explanations: its source text, looking through
+    /// `captures("name", expr)` (which only records the value) to the expression it wraps.
+    fn operand_text(&self, e: &Expr) -> String {
+        if let ExprKind::Call { name, args } = &e.kind
+            && name == "captures"
+            && let [_, Arg { value: ArgValue::Expr(inner), .. }] = args.as_slice()
+        {
+            return self.operand_text(inner);
+        }
+        self.text(&e.span)
+    }
+
     fn expr(&mut self, e: &Expr) -> Result<(Node, Ty)> {
         match &e.kind {
             ExprKind::Null => Ok((Node::Const(Value::Null), Ty::Null)),
@@ -516,7 +536,7 @@ impl<'a> Compiler<'a> {
             self.cmps.push(CmpInfo {
                 op,
                 negated: self.negated,
-                lhs: self.text(&other.span),
+                lhs: self.operand_text(other),
                 rhs: "null".into(),
                 lhs_const: false,
                 rhs_const: true,
@@ -534,8 +554,8 @@ impl<'a> Compiler<'a> {
         self.cmps.push(CmpInfo {
             op,
             negated: self.negated,
-            lhs: self.text(&lhs.span),
-            rhs: self.text(&rhs.span),
+            lhs: self.operand_text(lhs),
+            rhs: self.operand_text(rhs),
             lhs_const: false,
             rhs_const: false,
         });
@@ -566,6 +586,17 @@ impl<'a> Compiler<'a> {
         let info = &mut self.cmps[id as usize];
         info.lhs_const = is_const(&l);
         info.rhs_const = is_const(&r);
+        // The common shape `fact op constant` gets one fused node: no recursion, no copies.
+        if let (Node::Slot(slot), Node::Const(rhs)) = (&l, &r) {
+            let node = Node::SlotCmp {
+                op,
+                slot: *slot,
+                rhs: rhs.clone(),
+                id,
+                at: At::from(&e.span),
+            };
+            return Ok((node, Ty::Bool));
+        }
         Ok((
             Node::Cmp {
                 op,
@@ -634,9 +665,24 @@ impl<'a> Compiler<'a> {
                 (n, t, 0)
             }
         };
-        segs[used..]
-            .iter()
-            .try_fold((node, ty), |(n, t), seg| self.value_op(n, t, seg))
+        // A value from a source rubric has no data for is always null: methods rubric does not
+        // know (Cortex's `semver(v).isStable()`) are accepted on it and stay null.
+        let opaque = matches!(&node, Node::Slot(s)
+            if !IMPLEMENTED_SOURCES.contains(&self.slots.keys()[*s as usize].source.as_str()));
+        segs[used..].iter().try_fold((node, ty), |(n, t), seg| {
+            if opaque && seg.args.is_some() && self.reg.methods_named(seg.name).next().is_none() {
+                let at = At::from(&seg.expr.span);
+                return Ok((
+                    Node::Member {
+                        target: Box::new(n),
+                        name: Arc::from(seg.name),
+                        at,
+                    },
+                    Ty::Any,
+                ));
+            }
+            self.value_op(n, t, seg)
+        })
     }
 
     /// A chain starting at a bare name: a lambda parameter, a namespace, or a v1 form.
@@ -870,6 +916,10 @@ impl<'a> Compiler<'a> {
                 for (p, b) in f.params.iter().zip(bound) {
                     let json = match b {
                         Some((Node::Const(v), _, _)) => v.to_json(),
+                        // No data will be fetched for a source rubric lacks: the text keys it.
+                        Some((_, _, arg)) if !IMPLEMENTED_SOURCES.contains(&f.source) => {
+                            serde_json::Value::String(self.text(&arg.span))
+                        }
                         Some((_, _, arg)) => {
                             return Err(self
                                 .error(&arg.span, format!("argument `{}` of {fname} must be a constant", p.name))

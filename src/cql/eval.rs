@@ -31,6 +31,7 @@ impl<'a> Out<'a> {
         }
     }
 
+    #[inline]
     fn bool(b: bool) -> Self {
         Out::owned(Value::Bool(b))
     }
@@ -227,6 +228,59 @@ impl<'a, T: Trace> Ctx<'a, T> {
                     slot: NO_SLOT,
                 };
                 self.trace.compared(*id, &out, &null, result);
+                Ok(Out::bool(result))
+            }
+            Node::SlotCmp {
+                op,
+                slot,
+                rhs,
+                id,
+                at,
+            } => {
+                let Some(fact) = self.facts.get(*slot as usize) else {
+                    return Err(EvalError::new(ErrorKind::MissingFact(*slot), *at));
+                };
+                let result = match (&fact.value, rhs) {
+                    (Value::Number(a), Value::Number(b)) => compare_numbers(*op, *a, *b),
+                    (l, r) => {
+                        if matches!(fact.status, FactStatus::Error(_)) {
+                            let flags = self.trace.flags();
+                            if flags.error == NO_SLOT {
+                                flags.error = *slot;
+                            }
+                        }
+                        if l.is_null() {
+                            self.null_used(&Out {
+                                v: Cow::Borrowed(l),
+                                slot: *slot,
+                            });
+                            false
+                        } else {
+                            compare(*op, l, r).ok_or_else(|| {
+                                EvalError::new(
+                                    ErrorKind::Compare {
+                                        op: *op,
+                                        lhs: l.type_name(),
+                                        rhs: r.type_name(),
+                                    },
+                                    *at,
+                                )
+                            })?
+                        }
+                    }
+                };
+                self.trace.compared(
+                    *id,
+                    &Out {
+                        v: Cow::Borrowed(&fact.value),
+                        slot: *slot,
+                    },
+                    &Out {
+                        v: Cow::Borrowed(rhs),
+                        slot: NO_SLOT,
+                    },
+                    result,
+                );
                 Ok(Out::bool(result))
             }
             Node::Cmp {
@@ -575,6 +629,19 @@ fn member<'v>(target: &'v Value, name: &str, at: At) -> Result<Field<'v>, EvalEr
             ErrorKind::NoProperty { ty: v.type_name() },
             at,
         )),
+    }
+}
+
+/// Compares two numbers (NaN compares false with everything, as in IEEE 754).
+#[inline]
+fn compare_numbers(op: CmpOp, a: f64, b: f64) -> bool {
+    match op {
+        CmpOp::Eq => a == b,
+        CmpOp::Ne => a != b,
+        CmpOp::Lt => a < b,
+        CmpOp::Le => a <= b,
+        CmpOp::Gt => a > b,
+        CmpOp::Ge => a >= b,
     }
 }
 

@@ -34,7 +34,7 @@ use serde::Serialize;
 pub use compile::SlotTable;
 pub use registry::{Registry, Ty};
 
-use compile::{CmpInfo, Node};
+use compile::{CmpInfo, CmpOp, Node};
 use eval::{Ctx, EvalError, Flags, NO_SLOT, Out, Trace};
 
 use crate::diag::Diagnostic;
@@ -307,6 +307,9 @@ impl Program {
             )
         };
         let op = if info.negated { op.inverse() } else { op };
+        if other_const && other == "null" {
+            return describe_presence(subject, sv, fact(ss), op == CmpOp::Ne);
+        }
         let subject = describe(subject, sv, fact(ss));
         if other_const {
             format!("{subject}, needs {} {other}", op.symbol())
@@ -334,6 +337,25 @@ fn describe(text: &str, v: &Value, fact: Option<&Fact>) -> String {
         (v, _, Some(o)) => format!("{text} = {} ({o}{stale})", short(v)),
         (v, _, None) if stale.is_empty() => format!("{text} = {}", short(v)),
         (v, _, None) => format!("{text} = {} ({})", short(v), &stale[2..]),
+    }
+}
+
+/// A null check: `codecov is set (github/acme/api)`, `custom("tier") = "tier1"`, or
+/// `codecov is null (entity has no Codecov mapping: no repository)`, with what was wanted when
+/// the value is not what the rule asks for.
+fn describe_presence(text: &str, v: &Value, fact: Option<&Fact>, wants_value: bool) -> String {
+    let line = match v {
+        Value::Null => describe(text, v, fact),
+        Value::Object(_) | Value::List(_) => match fact.and_then(|f| f.origin.as_deref()) {
+            Some(origin) => format!("{text} is set ({origin})"),
+            None => format!("{text} is set"),
+        },
+        _ => describe(text, v, fact),
+    };
+    match (v.is_null(), wants_value) {
+        (true, true) => format!("{line}, needs a value"),
+        (false, false) => format!("{line}, needs null"),
+        _ => line,
     }
 }
 

@@ -205,6 +205,17 @@ fn parse_error(src: &str, e: pest::error::Error<Rule>) -> Diagnostic {
     let width = token_width(rest);
     let mut d =
         Diagnostic::error(format!("expected {expected}, found {found}")).at_offset(src, pos, width);
+    let before = src[..pos].trim_end();
+    let last_word = before
+        .rsplit(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .next()
+        .unwrap_or("");
+    if last_word.eq_ignore_ascii_case("not") {
+        let at = before.len() - last_word.len();
+        return Diagnostic::error(format!("`{last_word}` is not a CQL operator"))
+            .at_offset(src, at, last_word.len())
+            .with_hint("write `!` (e.g. `!(a == b)`)");
+    }
     if rest.starts_with("&&") || rest.starts_with("||") {
         let word = if rest.starts_with("&&") { "AND" } else { "OR" };
         d.message = format!("`{}` is not a CQL operator", &rest[..2]);
@@ -685,6 +696,16 @@ mod tests {
             );
             assert_eq!(d.hint.as_deref(), *hint, "{src}");
         }
+    }
+
+    #[test]
+    fn not_keyword_names_the_cql_operator() {
+        let d = parse("a AND NOT hasGroup('x')").expect_err("NOT is no operator");
+        assert_eq!(
+            (d.line, d.column, d.message.as_str()),
+            (1, 7, "`NOT` is not a CQL operator")
+        );
+        assert_eq!(d.hint.as_deref(), Some("write `!` (e.g. `!(a == b)`)"));
     }
 
     #[test]

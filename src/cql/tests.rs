@@ -696,6 +696,29 @@ fn unknown_and_unconfigured_namespaces_warn() {
     );
 }
 
+/// Cortex rules over sources rubric lacks load as they are, whatever their arguments.
+#[test]
+fn cortex_rules_without_data_load() {
+    let rules = [
+        "semver(custom(\"tier\")).isStable()",
+        "git.pullRequests(lookback=duration(\"P7D\")).filter((pr) => pr.status == \"OPEN\").length < 5",
+        "oncall.analysis(lookback = duration(\"P1W\")).meanSecondsToResolve < 3600",
+        "git.numOfVulnerabilities(severity=[\"CRITICAL\", \"HIGH\"]) == 0",
+        "customMetrics(key=\"latency\", lookback=duration(\"P-30D\")).average() < 200",
+        "entity.destinations(relationshipType = \"calls\").length > 0",
+        "slack.channels().length > 0 AND k8s != null",
+    ];
+    for src in rules {
+        let e = run_in(&world(), src);
+        assert_eq!(e.verdict, Verdict::Error, "{src}");
+        assert!(
+            e.explanation.contains("is not configured"),
+            "{src}: {}",
+            e.explanation
+        );
+    }
+}
+
 #[test]
 fn programs_are_send_sync_clone() {
     fn check<T: Send + Sync + Clone>() {}

@@ -2,7 +2,8 @@
 //! them, producing one [`NewRun`] per scorecard with its facts and coverage points.
 
 use std::collections::BTreeSet;
-use std::sync::{Arc, RwLock};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
 
 use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
@@ -13,7 +14,7 @@ use crate::config::Config;
 use crate::cql::Registry;
 use crate::diag::Diagnostic;
 use crate::facts::{Fact, FactKey, FactStatus};
-use crate::providers::Providers;
+use crate::providers::{Providers, StatsSnapshot};
 use crate::scorecard::Scorecard;
 use crate::scorecard::report::EntityReport;
 use crate::store::{
@@ -27,6 +28,8 @@ pub struct PipelineEvaluator {
     catalog: RwLock<Arc<Catalog>>,
     scorecards: Vec<Scorecard>,
     providers: Providers,
+    /// Provider counters already exported to the metrics recorder.
+    exported: Mutex<HashMap<&'static str, StatsSnapshot>>,
 }
 
 impl std::fmt::Debug for PipelineEvaluator {
@@ -56,6 +59,7 @@ impl PipelineEvaluator {
                 catalog: RwLock::new(Arc::new(catalog)),
                 scorecards,
                 providers,
+                exported: Mutex::new(HashMap::new()),
             },
             diags,
         ))
@@ -66,6 +70,25 @@ impl PipelineEvaluator {
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
+    }
+
+    /// Adds the providers' counters since the last export to the Prometheus metrics.
+    fn export_provider_stats(&self) {
+        let mut exported = self.exported.lock().unwrap_or_else(|p| p.into_inner());
+        for (provider, now) in self.providers.stats() {
+            let before = exported.insert(provider, now).unwrap_or_default();
+            let d = now.since(&before);
+            for (name, n) in [
+                ("rubric_provider_requests_total", d.requests),
+                ("rubric_provider_retries_total", d.retries),
+                ("rubric_provider_throttled_total", d.throttled),
+                ("rubric_provider_errors_total", d.errors),
+                ("rubric_provider_cache_hits_total", d.cache_hits),
+                ("rubric_provider_stale_served_total", d.stale_served),
+            ] {
+                metrics::counter!(name, "provider" => provider).increment(n);
+            }
+        }
     }
 
     /// Re-reads the catalog (before every full run, so new entities are evaluated).
@@ -154,7 +177,11 @@ impl Evaluator for PipelineEvaluator {
                     }
                 })
                 .collect();
+            let fetch_started = std::time::Instant::now();
             let facts = self.providers.fetch(&catalog, &entities, &keys).await;
+            metrics::histogram!("rubric_provider_fetch_seconds", "scorecard" => scorecard.to_string())
+                .record(fetch_started.elapsed().as_secs_f64());
+            self.export_provider_stats();
             let now = Utc::now();
             let missing = Fact::error("the provider returned no value for this fact");
             let mut run = NewRun {

@@ -110,8 +110,8 @@ pub fn spawn(
             let mut shutdown = shutdown.clone();
             tokio::spawn(async move {
                 loop {
-                    let last = match runner.store().runs(Some(&plan.scorecard), 50).await {
-                        Ok(runs) => runs.into_iter().find(|r| r.trigger == Trigger::Schedule).map(|r| r.finished_at),
+                    let last = match runner.store().last_finished(&plan.scorecard, Trigger::Schedule).await {
+                        Ok(last) => last,
                         Err(e) => {
                             tracing::error!(scorecard = %plan.scorecard, error = %e, "cannot read the last run");
                             None
@@ -163,9 +163,9 @@ pub fn spawn(
 async fn last_run_missing(runner: &Runner, scorecard: &str) -> bool {
     runner
         .store()
-        .runs(Some(scorecard), 50)
+        .last_finished(scorecard, Trigger::Schedule)
         .await
-        .map(|runs| !runs.iter().any(|r| r.trigger == Trigger::Schedule))
+        .map(|t| t.is_none())
         .unwrap_or(true)
 }
 

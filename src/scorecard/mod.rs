@@ -22,10 +22,10 @@ use chrono::{DateTime, Utc};
 use crate::catalog::{Catalog, Entity};
 use crate::cql::{Program, Registry, SlotTable, Verdict};
 use crate::diag::Diagnostic;
-use crate::facts::{Fact, FactKey};
+use crate::facts::{Fact, FactKey, FactStatus};
 use explain::FailureTemplates;
 use model::{Exemption, FilterSpec, RuleSpec, ScorecardSpec, TextPosition};
-use report::{EntityReport, LevelReport, NextStep, RuleReport, ScorecardReport};
+use report::{EntityReport, InputReport, LevelReport, NextStep, RuleReport, ScorecardReport};
 use score::{Outcome, RuleResult};
 
 /// A loaded scorecard: its spec, its exemptions, and its rules compiled.
@@ -406,6 +406,23 @@ impl Scorecard {
         }
         let mut report = bare(rule, outcome, String::new());
         report.value = evaluation.value.to_json();
+        report.inputs = program
+            .slots()
+            .iter()
+            .filter_map(|&slot| Some((self.slots.keys().get(slot)?, facts.get(slot)?)))
+            .map(|(key, fact)| InputReport {
+                fact: key.to_string(),
+                value: fact.value.to_json(),
+                status: match fact.status {
+                    FactStatus::Ok => "ok",
+                    FactStatus::NoData(_) => "no_data",
+                    FactStatus::Error(_) => "error",
+                }
+                .to_string(),
+                reason: fact.null_reason().map(str::to_string),
+                origin: fact.origin.clone(),
+            })
+            .collect();
         report.captures = evaluation
             .captures
             .iter()
@@ -466,6 +483,7 @@ fn bare(rule: &RuleSpec, outcome: Outcome, message: String) -> RuleReport {
         failure_message: None,
         value: serde_json::Value::Null,
         captures: Default::default(),
+        inputs: Vec::new(),
         counted: true,
         effective_from: rule.effective_from,
         exempt_until: None,

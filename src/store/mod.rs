@@ -267,6 +267,23 @@ impl Store {
         rows.iter().map(run_summary).collect()
     }
 
+    /// When the latest run of `scorecard` with this trigger finished, if there is one.
+    pub async fn last_finished(
+        &self,
+        scorecard: &str,
+        trigger: Trigger,
+    ) -> StoreResult<Option<DateTime<Utc>>> {
+        let row =
+            sqlx::query("SELECT MAX(finished_at) FROM runs WHERE scorecard = $1 AND trigger = $2")
+                .bind(scorecard)
+                .bind(trigger.as_str())
+                .fetch_one(&self.pool)
+                .await?;
+        row.try_get::<Option<i64>, _>(0)?
+            .map(|t| from_ms(t, "runs.finished_at"))
+            .transpose()
+    }
+
     /// Every scorecard tag with stored results, with its latest run.
     pub async fn scorecards(&self) -> StoreResult<Vec<RunSummary>> {
         let rows = sqlx::query(
@@ -280,20 +297,42 @@ impl Store {
 
     /// An entity's latest result in every scorecard that evaluated it, by scorecard tag.
     pub async fn latest_for_entity(&self, entity: &str) -> StoreResult<Vec<StoredResult>> {
+        // One round trip: each latest result joined with its rules (none for a rule-less result).
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {RESULT_COLUMNS} FROM entity_results er WHERE er.entity = $1 AND er.run_id = \
-             (SELECT MAX(run_id) FROM entity_results e2 WHERE e2.entity = er.entity AND e2.scorecard = er.scorecard) \
-             ORDER BY er.scorecard"
+            "SELECT {RESULT_COLUMNS}, rr.position, rr.title, rr.expression, rr.level AS rule_level, rr.weight, \
+             rr.outcome, rr.message, rr.value_json FROM entity_results er \
+             LEFT JOIN rule_results rr ON rr.run_id = er.run_id AND rr.entity = er.entity \
+             WHERE er.entity = $1 AND er.run_id = (SELECT MAX(run_id) FROM entity_results e2 \
+             WHERE e2.entity = er.entity AND e2.scorecard = er.scorecard) ORDER BY er.scorecard, rr.position"
         )))
         .bind(entity)
         .fetch_all(&self.pool)
         .await?;
-        let mut results = rows
-            .iter()
-            .map(stored_result)
-            .collect::<StoreResult<Vec<_>>>()?;
-        for r in &mut results {
-            r.result.rules = self.rules(r.run_id, &r.result.entity).await?;
+        let mut results: Vec<StoredResult> = Vec::new();
+        for row in &rows {
+            let run_id: i64 = row.try_get("run_id")?;
+            let scorecard: String = row.try_get("scorecard")?;
+            if results
+                .last()
+                .is_none_or(|r| r.run_id != run_id || r.scorecard != scorecard)
+            {
+                results.push(stored_result(row)?);
+            }
+            if row.try_get::<Option<i64>, _>("position")?.is_none() {
+                continue;
+            }
+            let rule = RuleResult {
+                title: row.try_get("title")?,
+                expression: row.try_get("expression")?,
+                level: row.try_get("rule_level")?,
+                weight: row.try_get("weight")?,
+                outcome: row.try_get("outcome")?,
+                message: row.try_get("message")?,
+                value: json(row.try_get("value_json")?, "rule_results.value_json")?,
+            };
+            if let Some(last) = results.last_mut() {
+                last.result.rules.push(rule);
+            }
         }
         Ok(results)
     }
@@ -631,30 +670,6 @@ impl Store {
             conn: Some(conn),
             key,
         }))
-    }
-
-    async fn rules(&self, run_id: i64, entity: &str) -> StoreResult<Vec<RuleResult>> {
-        let rows = sqlx::query(
-            "SELECT title, expression, level, weight, outcome, message, value_json FROM rule_results \
-             WHERE run_id = $1 AND entity = $2 ORDER BY position",
-        )
-        .bind(run_id)
-        .bind(entity)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(RuleResult {
-                    title: r.try_get("title")?,
-                    expression: r.try_get("expression")?,
-                    level: r.try_get("level")?,
-                    weight: r.try_get("weight")?,
-                    outcome: r.try_get("outcome")?,
-                    message: r.try_get("message")?,
-                    value: json(r.try_get("value_json")?, "rule_results.value_json")?,
-                })
-            })
-            .collect()
     }
 }
 

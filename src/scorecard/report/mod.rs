@@ -131,6 +131,9 @@ pub struct RuleReport {
     /// Named captures of the expression.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub captures: BTreeMap<String, serde_json::Value>,
+    /// The facts the rule read, with their values, statuses and origins.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inputs: Vec<InputReport>,
     /// False when the rule is before its `effectiveFrom` (shown, not counted).
     #[serde(default = "yes")]
     pub counted: bool,
@@ -143,6 +146,23 @@ pub struct RuleReport {
     /// For an exempt rule: the reason and who asked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exemption: Option<String>,
+}
+
+/// One fact a rule read: the values that decided its outcome.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct InputReport {
+    /// The fact as the CQL call it stands for: `codecov.codeCoverage()`.
+    pub fact: String,
+    /// Its value (null when missing).
+    pub value: serde_json::Value,
+    /// `ok`, `no_data` or `error`.
+    pub status: String,
+    /// Why it is missing, when it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Where it came from (`github/acme/api, flag backend`), and whether it is stale.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
 }
 
 fn yes() -> bool {
@@ -285,6 +305,7 @@ pub(crate) mod tests {
             failure_message: (outcome == Outcome::Fail).then(|| "Raise coverage to 80%.".into()),
             value: json!(false),
             captures: BTreeMap::new(),
+            inputs: Vec::new(),
             counted: true,
             effective_from: None,
             exempt_until: None,
