@@ -330,7 +330,7 @@ async fn requests_stay_within_the_rate_limit() {
         elapsed >= Duration::from_millis(540),
         "60 requests at 100/s with a burst of 5 took {elapsed:?}"
     );
-    let times: Vec<Instant> = rec
+    let mut times: Vec<Instant> = rec
         .arrivals
         .lock()
         .unwrap()
@@ -338,15 +338,17 @@ async fn requests_stay_within_the_rate_limit() {
         .map(|(t, _)| *t)
         .collect();
     assert_eq!(times.len(), 60);
-    // In any 200 ms window: at most the burst plus 200 ms worth of tokens (+1 for edges).
-    for (i, t) in times.iter().enumerate() {
-        let in_window = times[i..]
-            .iter()
-            .filter(|u| u.duration_since(*t) < Duration::from_millis(200))
-            .count();
+    times.sort();
+    // The limiter lets request k (0-based) leave no earlier than (k + 1 - burst) / rate after
+    // the start. A busy machine can only delay arrivals, never advance them, so this bound
+    // holds however the server's scheduling bunches them (1 ms for timer granularity).
+    for (k, t) in times.iter().enumerate() {
+        let earliest = Duration::from_secs_f64((k + 1).saturating_sub(5) as f64 / 100.0)
+            .saturating_sub(Duration::from_millis(1));
+        let at = t.duration_since(start);
         assert!(
-            in_window <= 5 + 20 + 1,
-            "{in_window} requests within 200 ms"
+            at >= earliest,
+            "request {k} arrived {at:?} after the start, before the limit allows ({earliest:?})"
         );
     }
 }
