@@ -1,6 +1,6 @@
 //! Mapping: entity → git repository → coverage project.
 //!
-//! The rules (see `docs/readme/catalog.md` for the table users read):
+//! The rules (README.md, "Mapping rules", has the table users read):
 //!
 //! 1. An explicit block wins: Cortex `x-cortex-static-analysis.codecov {owner, repo, provider,
 //!    flag}` (`mapped_by = descriptor`) or Backstage `codecov.io/*` annotations
