@@ -10,9 +10,7 @@
 
 use std::time::{Duration, Instant};
 
-use rubric::catalog::{
-    Catalog, CodecovProject, DescriptorFormat, Entity, MappedBy, SourceLocation,
-};
+use rubric::catalog::{Catalog, CodecovProject, Entity, MappedBy};
 use rubric::config::Config;
 use rubric::facts::{FactKey, FactStatus};
 use rubric::providers::Providers;
@@ -25,22 +23,6 @@ const CONCURRENCY: usize = 16;
 
 fn entity(i: usize) -> Entity {
     Entity {
-        tag: format!("repo-{i}"),
-        backstage_ref: None,
-        name: format!("repo-{i}"),
-        format: DescriptorFormat::Cortex,
-        kind: "service".into(),
-        entity_type: "service".into(),
-        description: None,
-        groups: vec![],
-        owners: vec![],
-        links: vec![],
-        dependencies: vec![],
-        parents: vec![],
-        lifecycle: None,
-        custom: serde_json::Map::new(),
-        descriptor: serde_json::Value::Null,
-        repository: None,
         codecov: Some(CodecovProject {
             service: "github".into(),
             owner: "bench".into(),
@@ -50,8 +32,7 @@ fn entity(i: usize) -> Entity {
             mapped_by: MappedBy::Discovery,
         }),
         unmapped_reason: None,
-        mapping_failed: false,
-        source: SourceLocation::default(),
+        ..Entity::new(&format!("repo-{i}"))
     }
 }
 

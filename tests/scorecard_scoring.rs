@@ -4,9 +4,7 @@
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
-use rubric::catalog::{
-    Catalog, CodecovProject, DescriptorFormat, Entity, MappedBy, SourceLocation,
-};
+use rubric::catalog::{Catalog, CodecovProject, Entity, MappedBy};
 use rubric::cql::{Registry, catalog_facts};
 use rubric::facts::{Fact, FactKey};
 use rubric::scorecard::Scorecard;
@@ -15,22 +13,9 @@ use rubric::scorecard::score::Outcome;
 
 fn entity(tag: &str, kind: &str, groups: &[&str], coverage_project: bool) -> Entity {
     Entity {
-        tag: tag.into(),
-        backstage_ref: None,
-        name: tag.into(),
-        format: DescriptorFormat::Cortex,
         kind: kind.into(),
         entity_type: kind.into(),
-        description: None,
         groups: groups.iter().map(|g| g.to_string()).collect(),
-        owners: vec![],
-        links: vec![],
-        dependencies: vec![],
-        parents: vec![],
-        lifecycle: None,
-        custom: serde_json::Map::new(),
-        descriptor: serde_json::Value::Null,
-        repository: None,
         codecov: coverage_project.then(|| CodecovProject {
             service: "github".into(),
             owner: "acme".into(),
@@ -40,8 +25,7 @@ fn entity(tag: &str, kind: &str, groups: &[&str], coverage_project: bool) -> Ent
             mapped_by: MappedBy::Descriptor,
         }),
         unmapped_reason: (!coverage_project).then(|| "no repository".into()),
-        mapping_failed: false,
-        source: SourceLocation::default(),
+        ..Entity::new(tag)
     }
 }
 

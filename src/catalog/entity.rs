@@ -200,3 +200,33 @@ pub struct MappingSources {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub repository: Option<SourceLocation>,
 }
+
+impl Entity {
+    /// A Cortex `service` with this tag and nothing else: no repository, so unmapped
+    /// (`no repository`). Loaders fill the rest; tests and tools set what they need with
+    /// struct-update syntax (`Entity { groups, ..Entity::new("api") }`).
+    pub fn new(tag: &str) -> Entity {
+        Entity {
+            tag: tag.to_string(),
+            backstage_ref: None,
+            name: tag.to_string(),
+            format: DescriptorFormat::Cortex,
+            kind: "service".into(),
+            entity_type: "service".into(),
+            description: None,
+            groups: Vec::new(),
+            owners: Vec::new(),
+            links: Vec::new(),
+            dependencies: Vec::new(),
+            parents: Vec::new(),
+            lifecycle: None,
+            custom: serde_json::Map::new(),
+            descriptor: serde_json::Value::Null,
+            repository: None,
+            codecov: None,
+            unmapped_reason: Some("no repository".into()),
+            mapping_failed: false,
+            source: SourceLocation::default(),
+        }
+    }
+}

@@ -169,38 +169,23 @@ fn owners(entity: &Entity, keep: impl Fn(&str) -> bool) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::{DescriptorFormat, Owner, SourceLocation};
+    use crate::catalog::Owner;
     use serde_json::json;
 
     pub(crate) fn entity(tag: &str) -> Entity {
         Entity {
-            tag: tag.into(),
-            backstage_ref: None,
-            name: tag.into(),
-            format: DescriptorFormat::Cortex,
-            kind: "service".into(),
-            entity_type: "service".into(),
-            description: None,
             groups: vec!["payments".into()],
             owners: vec![Owner {
                 kind: "group".into(),
                 name: "acme/pay".into(),
                 provider: None,
             }],
-            links: vec![],
-            dependencies: vec![],
-            parents: vec![],
-            lifecycle: None,
             custom: json!({"tier": "tier1", "openVulns": 2, "cost": {"compute": 4.5}})
                 .as_object()
                 .cloned()
                 .unwrap_or_default(),
             descriptor: json!({"info": {"x-cortex-tag": tag}}),
-            repository: None,
-            codecov: None,
-            unmapped_reason: Some("no repository".into()),
-            mapping_failed: false,
-            source: SourceLocation::default(),
+            ..Entity::new(tag)
         }
     }
 

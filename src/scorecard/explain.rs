@@ -81,31 +81,12 @@ pub fn template_data(entity: &Entity, captures: &BTreeMap<String, Value>) -> ser
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::catalog::{DescriptorFormat, SourceLocation};
 
     /// A minimal entity for tests.
     pub fn entity(tag: &str) -> Entity {
         Entity {
-            tag: tag.into(),
-            backstage_ref: None,
-            name: tag.into(),
-            format: DescriptorFormat::Cortex,
-            kind: "service".into(),
-            entity_type: "service".into(),
-            description: None,
             groups: vec!["payments".into()],
-            owners: vec![],
-            links: vec![],
-            dependencies: vec![],
-            parents: vec![],
-            lifecycle: None,
-            custom: serde_json::Map::new(),
-            descriptor: serde_json::Value::Null,
-            repository: None,
-            codecov: None,
-            unmapped_reason: Some("no repository".into()),
-            mapping_failed: false,
-            source: SourceLocation::default(),
+            ..Entity::new(tag)
         }
     }
 

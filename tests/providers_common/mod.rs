@@ -4,8 +4,7 @@
 use std::path::PathBuf;
 
 use rubric::catalog::{
-    Catalog, CodecovProject, DescriptorFormat, Entity, GitProvider, MappedBy, Repository,
-    SourceLocation,
+    Catalog, CodecovProject, Entity, GitProvider, MappedBy, Repository, SourceLocation,
 };
 use rubric::config::Config;
 use rubric::facts::{Fact, FactKey, FactStatus};
@@ -33,27 +32,7 @@ pub fn entity(tag: &str, project: Option<(&str, &str, &str, Option<&str>)>) -> E
         alias: None,
     });
     Entity {
-        tag: tag.into(),
-        backstage_ref: None,
-        name: tag.into(),
-        format: DescriptorFormat::Cortex,
-        kind: "service".into(),
-        entity_type: "service".into(),
-        description: None,
-        groups: vec![],
-        owners: vec![],
-        links: vec![],
-        dependencies: vec![],
-        parents: vec![],
-        lifecycle: None,
-        custom: serde_json::Map::new(),
-        descriptor: serde_json::Value::Null,
-        unmapped_reason: if codecov.is_none() {
-            Some("no repository".into())
-        } else {
-            None
-        },
-        mapping_failed: false,
+        unmapped_reason: codecov.is_none().then(|| "no repository".into()),
         repository,
         codecov,
         source: SourceLocation {
@@ -61,6 +40,7 @@ pub fn entity(tag: &str, project: Option<(&str, &str, &str, Option<&str>)>) -> E
             line: 1,
             column: 1,
         },
+        ..Entity::new(tag)
     }
 }
 
