@@ -165,6 +165,16 @@ impl<'a, T: Trace> Ctx<'a, T> {
         }
     }
 
+    /// A null operand makes the whole call or method null: records why (as [`Self::null_used`])
+    /// and returns that null, keeping the slot it came from for the explanation.
+    fn propagate_null(&mut self, out: &Out<'_>) -> Out<'a> {
+        self.null_used(out);
+        Out {
+            v: Cow::Owned(Value::Null),
+            slot: out.slot,
+        }
+    }
+
     /// Evaluates a node; borrowed values are returned without copying.
     pub fn eval(&mut self, node: &'a Node) -> EvalResult<'a> {
         match node {
@@ -386,13 +396,7 @@ impl<'a, T: Trace> Ctx<'a, T> {
                 let out = self.eval(list)?;
                 let items = match out.v.as_ref() {
                     Value::List(items) => items.clone(),
-                    Value::Null => {
-                        self.null_used(&out);
-                        return Ok(Out {
-                            v: Cow::Owned(Value::Null),
-                            slot: out.slot,
-                        });
-                    }
+                    Value::Null => return Ok(self.propagate_null(&out)),
                     v => {
                         return Err(EvalError::new(
                             ErrorKind::NotAList { got: v.type_name() },
@@ -429,13 +433,7 @@ impl<'a, T: Trace> Ctx<'a, T> {
                 let out = self.eval(list)?;
                 let items = match out.v.as_ref() {
                     Value::List(items) => items,
-                    Value::Null => {
-                        self.null_used(&out);
-                        return Ok(Out {
-                            v: Cow::Owned(Value::Null),
-                            slot: out.slot,
-                        });
-                    }
+                    Value::Null => return Ok(self.propagate_null(&out)),
                     v => {
                         return Err(EvalError::new(
                             ErrorKind::NotAList { got: v.type_name() },
@@ -476,13 +474,7 @@ impl<'a, T: Trace> Ctx<'a, T> {
             } => {
                 let out = self.eval(target)?;
                 let result = match (kind, out.v.as_ref()) {
-                    (_, Value::Null) => {
-                        self.null_used(&out);
-                        return Ok(Out {
-                            v: Cow::Owned(Value::Null),
-                            slot: out.slot,
-                        });
-                    }
+                    (_, Value::Null) => return Ok(self.propagate_null(&out)),
                     (RegexKind::Matches | RegexKind::MatchesIn, Value::String(s)) => re.is_match(s),
                     (RegexKind::AnyMatch, Value::List(items)) => items
                         .iter()
@@ -512,13 +504,7 @@ impl<'a, T: Trace> Ctx<'a, T> {
                     Value::String(s) => {
                         parse_timestamp(s).map_err(|m| EvalError::new(ErrorKind::Other(m), *at))?
                     }
-                    Value::Null => {
-                        self.null_used(&out);
-                        return Ok(Out {
-                            v: Cow::Owned(Value::Null),
-                            slot: out.slot,
-                        });
-                    }
+                    Value::Null => return Ok(self.propagate_null(&out)),
                     v => {
                         return Err(EvalError::new(
                             ErrorKind::Other(format!(
@@ -535,13 +521,7 @@ impl<'a, T: Trace> Ctx<'a, T> {
                 let out = self.eval(arg)?;
                 let text = match out.v.as_ref() {
                     Value::String(s) => s.clone(),
-                    Value::Null => {
-                        self.null_used(&out);
-                        return Ok(Out {
-                            v: Cow::Owned(Value::Null),
-                            slot: out.slot,
-                        });
-                    }
+                    Value::Null => return Ok(self.propagate_null(&out)),
                     v => {
                         return Err(EvalError::new(
                             ErrorKind::Other(format!(
