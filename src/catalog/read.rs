@@ -901,27 +901,20 @@ fn backstage_annotations(
     for (k, v) in ann.as_map().into_iter().flatten() {
         let key = k.key_text();
         let field = ctx.field(v);
+        let codecov_slot = match key.as_ref() {
+            "codecov.io/repo" => Some(&mut spec.repo),
+            "codecov.io/owner" => Some(&mut spec.owner),
+            "codecov.io/service" => Some(&mut spec.provider),
+            "codecov.io/flag" => Some(&mut spec.flag),
+            "codecov.io/account" => Some(&mut spec.account),
+            _ => None,
+        };
+        if let Some(slot) = codecov_slot {
+            *slot = field;
+            any = true;
+            continue;
+        }
         match key.as_ref() {
-            "codecov.io/repo" => {
-                spec.repo = field;
-                any = true;
-            }
-            "codecov.io/owner" => {
-                spec.owner = field;
-                any = true;
-            }
-            "codecov.io/service" => {
-                spec.provider = field;
-                any = true;
-            }
-            "codecov.io/flag" => {
-                spec.flag = field;
-                any = true;
-            }
-            "codecov.io/account" => {
-                spec.account = field;
-                any = true;
-            }
             "github.com/project-slug" => {
                 if slug.is_none() {
                     slug = field.map(|f| (GitProvider::Github, "github.com", f.value, v));
