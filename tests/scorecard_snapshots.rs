@@ -10,6 +10,8 @@ fn demo(format: &str) -> String {
         .args(["demo", "--format", format])
         .env_remove("CODECOV_TOKEN")
         .env_remove("RUBRIC_CODECOV_URL")
+        // A fixed day, so exemptions and `effectiveFrom` read the same whatever the date.
+        .env("RUBRIC_NOW", "2026-11-22T06:00:00Z")
         .output()
         .expect("rubric demo runs");
     assert_eq!(

@@ -5,7 +5,6 @@ mod store_support;
 
 use std::sync::Arc;
 
-use chrono::NaiveDate;
 use rubric::store::{CoveragePoint, Trigger};
 use server_support::{ADMIN, Fake, READ, alerts_config, json, runner, start};
 use store_support::entity;
@@ -215,7 +214,7 @@ async fn errors_are_json_with_the_right_status() {
 async fn results_coverage_scores_and_history_after_runs() {
     let db = store_support::sqlite().await;
     let fake = fake();
-    let day = |d| NaiveDate::from_ymd_opt(2026, 11, d).unwrap();
+    let day = |d: i64| store_support::days_ago(2 - d);
     *fake.coverage.lock().unwrap() = [(1, 70.0), (2, 68.5)]
         .iter()
         .map(|&(d, c)| CoveragePoint {

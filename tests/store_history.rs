@@ -2,9 +2,8 @@
 
 mod store_support;
 
-use chrono::NaiveDate;
 use rubric::store::{CoveragePoint, Delivery, FactRecord, Trigger};
-use store_support::{backends, entity, run, t};
+use store_support::{backends, days_ago, entity, run, t};
 
 #[tokio::test]
 async fn a_run_reads_back_whole_and_the_latest_run_wins() {
@@ -202,7 +201,7 @@ async fn coverage_points_make_a_daily_series_per_repository_and_flag() {
             repository: "acme/api".into(),
             flag: flag.into(),
             provider: "codecov".into(),
-            day: NaiveDate::from_ymd_opt(2026, 11, day).unwrap(),
+            day: days_ago(10 - i64::from(day)),
             coverage,
             last_upload_at: Some(t(day as i64)),
         };
@@ -227,7 +226,7 @@ async fn coverage_points_make_a_daily_series_per_repository_and_flag() {
         r2.coverage = vec![point(2, 72.5, "")];
         s.save_run(&r2).await.unwrap();
 
-        let since = NaiveDate::from_ymd_opt(2026, 10, 1).unwrap();
+        let since = days_ago(40);
         let series = s.coverage_for_entity("api", since).await.unwrap();
         assert_eq!(series.len(), 2, "{}", db.name);
         let whole = series.iter().find(|c| c.flag.is_empty()).unwrap();
@@ -237,7 +236,7 @@ async fn coverage_points_make_a_daily_series_per_repository_and_flag() {
         );
         assert_eq!(whole.latest, Some(72.5));
         assert_eq!(whole.last_upload_at, Some(t(2)));
-        let later = NaiveDate::from_ymd_opt(2026, 11, 2).unwrap();
+        let later = days_ago(8);
         assert_eq!(
             s.coverage_series("acme/api", "", "codecov", later)
                 .await

@@ -292,7 +292,7 @@ async fn eval(expr: &str, tag: &str, catalog_dir: Option<PathBuf>, g: &Global) -
                 .unwrap_or_else(|| Fact::error("the provider gave no answer")),
         })
         .collect();
-    let e = compiled.program.evaluate(&facts, chrono::Utc::now());
+    let e = compiled.program.evaluate(&facts, crate::clock::now());
     println!("value: {}", e.value);
     println!("verdict: {}", e.verdict.as_str());
     println!("explanation: {}", e.explanation);

@@ -3,7 +3,6 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use chrono::Utc;
 
 use super::{CliError, CliResult, Global};
 use crate::catalog::{Catalog, CatalogSources};
@@ -171,7 +170,7 @@ async fn evaluate(
     let (scorecards, mut diags) = Scorecard::load_dir(scorecard_dir, Registry::standard());
     diags.extend(scorecards.iter().flat_map(|c| c.check_exemptions(&catalog)));
     print_diagnostics(&diags);
-    let now = Utc::now();
+    let now = crate::clock::now();
     let mut report = match facts_file {
         Some(file) => {
             let plan = pipeline::FetchPlan::new(&scorecards);
@@ -330,7 +329,7 @@ pub async fn gate(args: GateArgs, g: &Global) -> CliResult {
     };
     let providers = Providers::from_config(&cfg)?;
     let mut failures = Vec::new();
-    let now = Utc::now();
+    let now = crate::clock::now();
 
     if let Some(tag) = &args.scorecard {
         let dir = existing_dir(args.scorecards.clone(), &cfg.scorecards.path, "scorecards")?;

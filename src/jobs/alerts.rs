@@ -9,7 +9,6 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
-use chrono::Utc;
 use serde::Serialize;
 
 use crate::config::AlertsConfig;
@@ -155,7 +154,7 @@ impl Alerter {
             metrics::counter!("rubric_alerts_total", "kind" => alert.kind.clone()).increment(1);
             let body = serde_json::to_value(&alert).unwrap_or_default();
             match store
-                .record_alert(&alert.kind, &alert.key, &alert.summary, &body, Utc::now())
+                .record_alert(&alert.kind, &alert.key, &alert.summary, &body, crate::clock::now())
                 .await
             {
                 Ok(id) => {
@@ -179,7 +178,7 @@ impl Alerter {
         previous: &HashMap<String, (Option<i64>, f64)>,
     ) -> Result<Vec<Alert>, crate::store::StoreError> {
         let mut alerts = Vec::new();
-        let now = Utc::now();
+        let now = crate::clock::now();
         for e in &run.entities {
             let Some(&(prev_rank, prev_pct)) = previous.get(&e.entity) else {
                 continue;
@@ -348,7 +347,7 @@ impl Alerter {
                 error: error.clone(),
                 delivered,
             };
-            if let Err(e) = store.record_delivery(&record, Utc::now()).await {
+            if let Err(e) = store.record_delivery(&record, crate::clock::now()).await {
                 tracing::error!(webhook = %w.name, error = %e, "could not record a delivery");
             }
             let result = if delivered { "delivered" } else { "failed" };

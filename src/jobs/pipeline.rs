@@ -164,7 +164,7 @@ impl Evaluator for PipelineEvaluator {
                 ],
                 None => catalog.entities.iter().collect(),
             };
-            let started_at = Utc::now();
+            let started_at = crate::clock::now();
             let extra = coverage_keys();
             let mut keys: Vec<FactKey> = card.fact_keys().to_vec();
             let extra_at: Vec<usize> = extra
@@ -182,7 +182,7 @@ impl Evaluator for PipelineEvaluator {
             metrics::histogram!("rubric_provider_fetch_seconds", "scorecard" => scorecard.to_string())
                 .record(fetch_started.elapsed().as_secs_f64());
             self.export_provider_stats();
-            let now = Utc::now();
+            let now = crate::clock::now();
             let missing = Fact::error("the provider returned no value for this fact");
             let mut run = NewRun {
                 scorecard: scorecard.to_string(),
@@ -215,7 +215,7 @@ impl Evaluator for PipelineEvaluator {
                     run.coverage.push(point);
                 }
             }
-            run.finished_at = Utc::now();
+            run.finished_at = crate::clock::now();
             Ok(run)
         })
     }

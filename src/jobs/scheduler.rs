@@ -117,7 +117,7 @@ pub fn spawn(
                             None
                         }
                     };
-                    let now = Utc::now();
+                    let now = crate::clock::now();
                     let jitter = if plan.jitter.is_zero() {
                         Duration::ZERO
                     } else {
@@ -139,7 +139,7 @@ pub fn spawn(
                         }
                         Err(e) => tracing::error!(scorecard = %plan.scorecard, error = %e, "scheduled run failed"),
                     }
-                    match runner.store().prune(Utc::now() - retention).await {
+                    match runner.store().prune(crate::clock::now() - retention).await {
                         Ok(0) => {}
                         Ok(n) => tracing::info!(runs = n, "pruned old runs"),
                         Err(e) => tracing::error!(error = %e, "pruning failed"),

@@ -324,7 +324,7 @@ impl Codecov {
         let days = key.arg_f64("days").unwrap_or(30.0).clamp(1.0, 3650.0) as i64;
         let flag = repo.project.flag.clone();
         let origin = repo.origin(flag.as_deref(), self.branch.as_deref());
-        let start = (Utc::now() - chrono::TimeDelta::days(days))
+        let start = (crate::clock::now() - chrono::TimeDelta::days(days))
             .format("%Y-%m-%d")
             .to_string();
         let tail: Vec<&str> = match &flag {

@@ -102,7 +102,7 @@ pub async fn start_with(options: FixtureOptions) -> std::io::Result<FixtureServe
     let state = Arc::new(Fixture {
         repos,
         base: format!("http://{addr}"),
-        now: Utc::now(),
+        now: crate::clock::now(),
         latency: options.latency,
         limit: (options.rate_limit_per_sec > 0)
             .then(|| Mutex::new((f64::from(options.rate_limit_per_sec), Instant::now()))),

@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
 use serde_json::json;
 
 use super::{FactsFile, Providers, StatsSnapshot};
@@ -141,7 +140,7 @@ pub async fn sync(
         }
     }
     (
-        FactsFile::from_fetch(entities, &keys, &facts, Utc::now()),
+        FactsFile::from_fetch(entities, &keys, &facts, crate::clock::now()),
         summary,
     )
 }

@@ -61,7 +61,7 @@ pub(super) async fn entity_scorecards(
         return Ok(json_bytes(body));
     }
     let (entity, results) = resolve_entity(&state, &tag).await?;
-    let now = Utc::now();
+    let now = crate::clock::now();
     let name = results
         .first()
         .map(|r| r.result.entity_name.clone())
@@ -89,7 +89,7 @@ pub(super) async fn entity_coverage(
     let series = state
         .runner()
         .store()
-        .coverage_for_entity(&entity, window_start(Utc::now(), 30))
+        .coverage_for_entity(&entity, window_start(crate::clock::now(), 30))
         .await?;
     let coverage: Vec<Value> = series
         .iter()
@@ -291,5 +291,5 @@ pub(super) async fn evaluate(
         scorecard: tag,
         result,
     };
-    Ok(Json(entity_view(&state, &stored, Utc::now())).into_response())
+    Ok(Json(entity_view(&state, &stored, crate::clock::now())).into_response())
 }

@@ -41,13 +41,13 @@ pub(super) async fn entity_page(
     let coverage = match state
         .runner()
         .store()
-        .coverage_for_entity(&entity, window_start(Utc::now(), 30))
+        .coverage_for_entity(&entity, window_start(crate::clock::now(), 30))
         .await
     {
         Ok(c) => c,
         Err(e) => return ApiError::from(e).into_response(),
     };
-    let now = Utc::now();
+    let now = crate::clock::now();
     let scorecards: Vec<Value> = results
         .iter()
         .map(|r| {

@@ -6,7 +6,7 @@
 use std::io::Write;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use rubric::store::{EntityResult, NewRun, RuleResult, RunStatus, Store, Trigger};
 use sqlx::Connection;
 
@@ -117,12 +117,17 @@ fn replace_db(url: &str, db: &str) -> String {
     }
 }
 
-/// A time `mins` minutes after a fixed origin.
+/// A time `mins` minutes after an origin at midnight (UTC) ten days before today, so that
+/// windows relative to now (the API's 30-day series, retention) hold every test point
+/// whatever day the tests run on.
 pub fn t(mins: i64) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339("2026-11-01T00:00:00Z")
-        .expect("time")
-        .with_timezone(&Utc)
-        + TimeDelta::minutes(mins)
+    let origin = days_ago(10).and_time(chrono::NaiveTime::MIN).and_utc();
+    origin + TimeDelta::minutes(mins)
+}
+
+/// The UTC date `n` days before today.
+pub fn days_ago(n: i64) -> NaiveDate {
+    Utc::now().date_naive() - TimeDelta::days(n)
 }
 
 /// An entity result with one rule per `(title, outcome)`.
