@@ -34,6 +34,8 @@ pub struct Config {
     pub schedule: ScheduleConfig,
     /// Alerts after runs.
     pub alerts: AlertsConfig,
+    /// The budgets of every rule evaluation.
+    pub cql: crate::cql::Limits,
 }
 
 /// The plugin manifest (`[plugin]`).

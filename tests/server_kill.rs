@@ -189,3 +189,45 @@ async fn kill_9_during_a_run_leaves_the_previous_results_intact() {
         "the killed run left no row"
     );
 }
+
+#[tokio::test]
+async fn sigterm_in_the_middle_of_a_run_stops_the_server_within_its_grace() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = format!("sqlite://{}", dir.path().join("history.db").display());
+    let (hit_tx, mut hit_rx) = mpsc::unbounded_channel();
+    // Codecov hangs from the start: the start-up runs and an on-demand run never finish.
+    let state = Codecov {
+        hang: Arc::new(AtomicBool::new(true)),
+        hit: hit_tx,
+    };
+    let app = axum::Router::new().fallback(codecov).with_state(state);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let codecov_url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let (mut server, base) = serve(&store, &codecov_url).await;
+    let pending = tokio::spawn(
+        reqwest::Client::new()
+            .post(format!(
+                "{base}/api/v1/scorecards/coverage-maturity/entities/payments-api/evaluate"
+            ))
+            .bearer_auth(ADMIN)
+            .send(),
+    );
+    tokio::time::timeout(Duration::from_secs(30), hit_rx.recv())
+        .await
+        .expect("a run reached Codecov");
+
+    let pid = server.id().expect("running").to_string();
+    let sent = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    // The grace is 3 s for requests and 3 s for runs; 30 s bounds the wait on a busy machine.
+    let status = tokio::time::timeout(Duration::from_secs(30), server.wait())
+        .await
+        .expect("rubric serve stopped after SIGTERM")
+        .unwrap();
+    assert!(status.success(), "{status}");
+    let _ = pending.await;
+}

@@ -39,7 +39,9 @@ pub struct Global {
 impl Global {
     /// Loads the configuration these options name.
     pub fn load_config(&self) -> Result<Config, CliError> {
-        Config::load(self.config.as_deref()).map_err(CliError::Config)
+        let cfg = Config::load(self.config.as_deref()).map_err(CliError::Config)?;
+        cfg.cql.install();
+        Ok(cfg)
     }
 }
 
@@ -97,6 +99,10 @@ pub type CliResult = Result<ExitCode, CliError>;
 
 /// Parses the command line, runs the subcommand and turns its result into an exit code.
 pub fn main() -> ExitCode {
+    let mut args = std::env::args().skip(1);
+    if args.next().as_deref() == Some(crate::cql::jq::worker::SUBCOMMAND) {
+        return crate::cql::jq::worker::main(args);
+    }
     let cli = Cli::parse();
     init_tracing(cli.global.log_json);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -109,13 +115,16 @@ pub fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(run(cli)) {
+    let code = match runtime.block_on(run(cli)) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
             e.exit_code()
         }
-    }
+    };
+    // A task still busy (an abandoned run) must not keep the process alive.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    code
 }
 
 async fn run(cli: Cli) -> CliResult {

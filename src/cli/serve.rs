@@ -129,15 +129,37 @@ pub async fn run(args: ServeArgs, g: &Global) -> CliResult {
     } else {
         Vec::new()
     };
-    let served = crate::server::serve(listener, app, shutdown_signal()).await;
+    let (signalled, on_signal) = tokio::sync::oneshot::channel::<()>();
+    let server = crate::server::serve(listener, app, async move {
+        shutdown_signal().await;
+        let _ = signalled.send(());
+    });
+    // Requests in flight (one may wait on a long run) get SHUTDOWN_GRACE after the signal.
+    let served = tokio::select! {
+        served = server => served,
+        () = async {
+            let _ = on_signal.await;
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        } => {
+            eprintln!("rubric serve: requests still in flight after {SHUTDOWN_GRACE:?}; stopping anyway");
+            Ok(())
+        }
+    };
     let _ = stop.send(true);
-    for t in tasks {
-        let _ = t.await;
+    // Scheduled runs stop at their next entity; one that does not is abandoned (its
+    // transaction never commits, so the previous results stay).
+    for mut t in tasks {
+        if tokio::time::timeout(SHUTDOWN_GRACE, &mut t).await.is_err() {
+            t.abort();
+        }
     }
-    store.close().await;
+    let _ = tokio::time::timeout(SHUTDOWN_GRACE, store.close()).await;
     served.map_err(|e| CliError::Other(e.into()))?;
     Ok(ExitCode::SUCCESS)
 }
+
+/// How long shutdown waits for requests in flight and for scheduled runs, each.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// Resolves on Ctrl-C or SIGTERM.
 async fn shutdown_signal() {

@@ -62,6 +62,9 @@ pub(crate) enum ErrorKind {
     NotAList { got: &'static str },
     /// A fact slot the caller did not supply.
     MissingFact(u32),
+    /// The rule used up its step budget (`[cql] max_steps`); `repeated` when it had done so
+    /// often enough before that it was not given a budget this time.
+    Budget { steps: u64, repeated: bool },
     /// Anything else, already in words.
     Other(String),
 }
@@ -105,6 +108,20 @@ impl EvalError {
                 format!("a list was expected, found a {got} in `{text}`")
             }
             ErrorKind::MissingFact(slot) => format!("fact {slot} was not supplied for `{text}`"),
+            ErrorKind::Budget {
+                steps,
+                repeated: false,
+            } => format!(
+                "rule took more than {steps} steps (`[cql] max_steps`); stopped in `{text}`"
+            ),
+            ErrorKind::Budget {
+                steps,
+                repeated: true,
+            } => format!(
+                "rule took more than {steps} steps (`[cql] max_steps`) for {} entities before \
+                 this one, so it is not evaluated again in this process",
+                super::OVER_BUDGET_LIMIT
+            ),
             ErrorKind::Other(m) => format!("{m} in `{text}`"),
         }
     }
@@ -151,9 +168,31 @@ pub(crate) struct Ctx<'a, T> {
     pub env: Vec<Value>,
     pub trace: T,
     pub captures: Option<BTreeMap<String, Value>>,
+    /// Steps left in the budget: each lambda iteration and each aggregated item is one.
+    pub steps: u64,
+    /// The rule used up its budget too often before and was given none (see [`super::Program`]).
+    pub refused: bool,
 }
 
 impl<'a, T: Trace> Ctx<'a, T> {
+    /// Spends `n` steps of the budget, or stops the evaluation when it is used up.
+    #[inline]
+    fn spend(&mut self, n: u64, at: At) -> Result<(), EvalError> {
+        match self.steps.checked_sub(n) {
+            Some(left) => {
+                self.steps = left;
+                Ok(())
+            }
+            None => Err(EvalError::new(
+                ErrorKind::Budget {
+                    steps: super::Limits::max_steps(),
+                    repeated: self.refused,
+                },
+                at,
+            )),
+        }
+    }
+
     /// Marks a null operand that came from a fact with no data (or an error).
     fn null_used(&mut self, out: &Out<'_>) {
         if out.slot != NO_SLOT && out.v.is_null() {
@@ -408,6 +447,7 @@ impl<'a, T: Trace> Ctx<'a, T> {
                 self.env.truncate(depth);
                 let mut kept = Vec::new();
                 for item in items.iter() {
+                    self.spend(1, *at)?;
                     self.env.push(item.clone());
                     let result = match kind {
                         LambdaKind::Map => self.eval(body).map(|o| o.v.into_owned()),
@@ -441,6 +481,7 @@ impl<'a, T: Trace> Ctx<'a, T> {
                         ));
                     }
                 };
+                self.spend(items.len() as u64, *at)?;
                 let mut numbers = Vec::with_capacity(items.len());
                 for item in items.iter() {
                     match item {

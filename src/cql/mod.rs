@@ -21,17 +21,20 @@ mod compile;
 pub mod duration;
 mod eval;
 pub mod jq;
+mod limits;
 pub mod parse;
 pub mod registry;
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 pub use compile::SlotTable;
+pub use limits::Limits;
 pub use registry::{Registry, Ty};
 
 use compile::{CmpInfo, CmpOp, Node};
@@ -54,7 +57,14 @@ struct Inner {
     cmps: Vec<CmpInfo>,
     slots: Vec<usize>,
     slot_text: Vec<(usize, String)>,
+    /// Evaluations that ran out of steps; from [`OVER_BUDGET_LIMIT`] on, none gets a budget.
+    over_budget: AtomicU32,
 }
+
+/// How many evaluations of a rule may use up the step budget before the rule stops being
+/// given one: a rule that loops for one entity usually loops for all, and a run of 10,000
+/// entities should not spend the budget 10,000 times.
+pub(crate) const OVER_BUDGET_LIMIT: u32 = 3;
 
 /// A compiled program and the warnings its source deserves.
 #[derive(Clone, Debug)]
@@ -155,6 +165,7 @@ impl Program {
                 cmps: out.cmps,
                 slots: out.slots,
                 slot_text: out.slot_text,
+                over_budget: AtomicU32::new(0),
             }),
         };
         Ok(Compiled {
@@ -173,31 +184,61 @@ impl Program {
         &self.inner.slots
     }
 
+    /// The steps this evaluation may take: none once the rule has used up its budget
+    /// [`OVER_BUDGET_LIMIT`] times.
+    fn step_budget(&self) -> u64 {
+        if self.inner.over_budget.load(Ordering::Relaxed) >= OVER_BUDGET_LIMIT {
+            0
+        } else {
+            Limits::max_steps()
+        }
+    }
+
+    fn count_over_budget(&self, result: &Result<Out<'_>, EvalError>) {
+        if let Err(EvalError {
+            kind: eval::ErrorKind::Budget {
+                repeated: false, ..
+            },
+            ..
+        }) = result
+        {
+            self.inner.over_budget.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
     /// The verdict alone: the fast path, which allocates nothing for scalar rules.
     /// `facts[i]` is the fact for `slots.keys()[i]`.
     pub fn verdict(&self, facts: &[Fact], now: DateTime<Utc>) -> Verdict {
+        let steps = self.step_budget();
         let mut cx = Ctx {
             facts,
             now,
             env: Vec::new(),
             trace: Flags::default(),
             captures: None,
+            steps,
+            refused: steps == 0,
         };
         let result = cx.eval(&self.inner.root);
+        self.count_over_budget(&result);
         verdict_of(&result, &cx.trace, facts).0
     }
 
     /// Evaluates and explains. `facts[i]` is the fact for `slots.keys()[i]`; `now` is the
     /// evaluation time (for `.fromNow()`).
     pub fn evaluate(&self, facts: &[Fact], now: DateTime<Utc>) -> Evaluation {
+        let steps = self.step_budget();
         let mut cx = Ctx {
             facts,
             now,
             env: Vec::new(),
             trace: Explain::default(),
             captures: Some(BTreeMap::new()),
+            steps,
+            refused: steps == 0,
         };
         let result = cx.eval(&self.inner.root);
+        self.count_over_budget(&result);
         let (verdict, why) = verdict_of(&result, &cx.trace.flags, facts);
         let explanation = self.explain(facts, &result, verdict, why, &cx.trace);
         let value = match result {

@@ -138,7 +138,8 @@ fn run_in(world: &HashMap<String, Fact>, src: &str) -> Evaluation {
     assert_eq!(
         compiled.program.verdict(&facts, now()),
         e.verdict,
-        "fast and explaining paths disagree on {src}"
+        "fast and explaining paths disagree on {src}: {}",
+        e.explanation
     );
     e
 }
@@ -454,7 +455,7 @@ fn runtime_errors_name_types_and_places() {
         ),
         (
             "jq(custom(\"tier\"), \"tonumber\") > 1",
-            "jq `tonumber` failed: cannot parse \"tier1\" as JSON: byte offset 0: value expected in `jq(custom(\"tier\"), \"tonumber\")`",
+            "jq filter `tonumber` failed: cannot parse \"tier1\" as JSON: byte offset 0: value expected in `jq(custom(\"tier\"), \"tonumber\")`",
         ),
         (
             "custom(\"tier\") + 1 > 1",

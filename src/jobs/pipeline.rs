@@ -196,6 +196,9 @@ impl Evaluator for PipelineEvaluator {
                 coverage: Vec::new(),
             };
             for (i, e) in entities.iter().enumerate() {
+                // Evaluation is CPU work: yield now and then, so a shutdown or an abort is
+                // seen between entities rather than after the whole run.
+                tokio::task::consume_budget().await;
                 let all = facts.get(i).map(Vec::as_slice).unwrap_or_default();
                 let own: Vec<Fact> = (0..card.fact_keys().len())
                     .map(|k| all.get(k).unwrap_or(&missing).clone())
