@@ -184,7 +184,11 @@ mod tests {
             Resolved::Inside(_)
         ));
         assert_eq!(diags.len(), 1);
-        assert!(diags[0].message.contains("gone` does not exist"), "{}", diags[0]);
+        assert!(
+            diags[0].message.contains("gone` does not exist"),
+            "{}",
+            diags[0]
+        );
     }
 
     #[test]

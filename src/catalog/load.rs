@@ -453,10 +453,10 @@ fn place(d: Diagnostic, at: &SourceLocation) -> Diagnostic {
         .ok()
         .and_then(|b| String::from_utf8(b).ok())
         .and_then(|s| {
-        s.lines()
-            .nth(at.line.checked_sub(1)?)
-            .map(|l| l.trim_end_matches('\r').to_string())
-    });
+            s.lines()
+                .nth(at.line.checked_sub(1)?)
+                .map(|l| l.trim_end_matches('\r').to_string())
+        });
     match text {
         Some(t) => {
             let width = t.chars().skip(at.column.saturating_sub(1)).count();

@@ -367,14 +367,15 @@ fn options() -> serde_saphyr::Options {
 }
 
 /// Every non-null document through serde-saphyr, with a fresh [`Budget`]; on failure, the
-/// budget's breach when that is what stopped it.
-fn serde_parse(source: &str) -> Result<Vec<Node>, (serde_saphyr::Error, Option<Exceeded>)> {
+/// error on `file` (the budget's breach when that is what stopped it).
+fn serde_parse(source: &str, file: &Path) -> Result<Vec<Node>, Box<Diagnostic>> {
     SERDE_BUDGET.set(Budget::default());
     let docs = serde_saphyr::from_multiple_with_options::<Node>(source, options());
     let exceeded = SERDE_BUDGET.take().exceeded;
-    match docs {
-        Ok(docs) => Ok(docs.into_iter().filter(|d| !d.is_null()).collect()),
-        Err(e) => Err((e, exceeded)),
+    match (docs, exceeded) {
+        (Ok(docs), _) => Ok(docs.into_iter().filter(|d| !d.is_null()).collect()),
+        (Err(_), Some(x)) => Err(Box::new(x.diagnostic(file))),
+        (Err(e), None) => Err(Box::new(yaml_error(source, file, &e))),
     }
 }
 
@@ -387,14 +388,11 @@ fn serde_parse(source: &str) -> Result<Vec<Node>, (serde_saphyr::Error, Option<E
 /// through serde-saphyr, which gives the same tree or the error message. Both keep to the
 /// same budget.
 pub(crate) fn parse_documents(source: &str, file: &Path) -> Result<Vec<Node>, Box<Diagnostic>> {
-    let too_large = |e: Exceeded| Box::new(e.diagnostic(file));
-    if let Some(docs) = fast::parse(source).map_err(too_large)? {
-        return Ok(docs);
+    match fast::parse(source) {
+        Ok(Some(docs)) => Ok(docs),
+        Ok(None) => serde_parse(source, file),
+        Err(x) => Err(Box::new(x.diagnostic(file))),
     }
-    serde_parse(source).map_err(|(e, exceeded)| match exceeded {
-        Some(x) => too_large(x),
-        None => Box::new(yaml_error(source, file, &e)),
-    })
 }
 
 mod fast {
@@ -728,7 +726,7 @@ mod tests {
     fn fast_path_matches_serde_saphyr() {
         let src = "# c\na: 1\nb:\n  - no\n  - 0755\n  - true\n  - 2.5\n  - -3\n  - +4\n  - 1e3\n  - .5\n  - 'q'\n  - \"d\"\n  - |\n    block\n  - ~\n  - null\n  - 1.2.3\n  - -\n  - 18446744073709551615\n  - 3.\n  - yes\n  - !!str 12\nc: ~\nd: {x: [1, {y: z}], \"k k\": v}\n---\n---\n- &a x\n- *a\n";
         let fast = fast::parse(src).unwrap().expect("fast path handles this");
-        let slow = serde_parse(src).unwrap();
+        let slow = serde_parse(src, Path::new("t.yaml")).unwrap();
         assert_eq!(format!("{fast:?}"), format!("{slow:?}"));
     }
 
@@ -804,7 +802,10 @@ mod tests {
         for src in [
             deep(100_000),
             format!("{}x\n", "- ".repeat(100_000)),
-            "a:\n".to_string() + &(1..5_000).map(|i| format!("{}k: \n", " ".repeat(i))).collect::<String>(),
+            "a:\n".to_string()
+                + &(1..5_000)
+                    .map(|i| format!("{}k: \n", " ".repeat(i)))
+                    .collect::<String>(),
         ] {
             let err = parse_documents(&src, Path::new("deep.yaml")).unwrap_err();
             assert!(err.is_error(), "{err}");
@@ -817,7 +818,7 @@ mod tests {
         fn fast_path_agrees_on_any_scalar(v in "[-+0-9.eE_xoa-z~ ]{1,10}") {
             let src = format!("k: {v}\nl:\n  - {v}\n");
             if let Some(fast) = fast::parse(&src).unwrap() {
-                let slow = serde_parse(&src).map_err(|(e, _)| proptest::test_runner::TestCaseError::fail(format!("{src:?}: fast ok, serde-saphyr: {e}")))?;
+                let slow = serde_parse(&src, Path::new("t.yaml")).map_err(|e| proptest::test_runner::TestCaseError::fail(format!("{src:?}: fast ok, serde-saphyr: {e}")))?;
                 proptest::prop_assert_eq!(format!("{fast:?}"), format!("{slow:?}"), "{:?}", src);
             }
         }
