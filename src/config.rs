@@ -58,6 +58,9 @@ pub struct PluginManifest {
 pub struct CatalogConfig {
     /// Folder of descriptors.
     pub path: PathBuf,
+    /// Further folders whose files Location targets and `*.yaml` symlinks may lead to; any
+    /// other file outside `path` is refused. Empty: only `path`.
+    pub allowed_roots: Vec<PathBuf>,
     /// Backstage host root (e.g. `https://backstage.example.com`); empty: no HTTP source.
     pub backstage_url: String,
     /// Name of the environment variable holding the Backstage token (sent as a bearer token).

@@ -139,6 +139,7 @@ async fn pages_through_backstage_and_combines_with_files() {
     let url = serve(fake.clone()).await;
     let sources = CatalogSources {
         dir: Some(files()),
+        allowed_roots: vec![],
         backstage: Some(source(&url)),
         accounts: vec![CodecovAccount {
             name: "oss".into(),
@@ -238,6 +239,7 @@ async fn an_unauthorized_backstage_is_one_error_and_files_still_load() {
     let url = serve(fake.clone()).await;
     let sources = CatalogSources {
         dir: Some(files()),
+        allowed_roots: vec![],
         backstage: Some(source(&url)),
         accounts: vec![],
     };
@@ -268,6 +270,7 @@ async fn garbage_and_refused_connections_are_errors_not_panics() {
     };
     let sources = CatalogSources {
         dir: None,
+        allowed_roots: vec![],
         backstage: Some(source(&format!("http://127.0.0.1:{port}"))),
         accounts: vec![],
     };
@@ -294,6 +297,7 @@ async fn garbage_and_refused_connections_are_errors_not_panics() {
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     let sources = CatalogSources {
         dir: None,
+        allowed_roots: vec![],
         backstage: Some(source(&format!("http://{addr}"))),
         accounts: vec![],
     };
@@ -346,6 +350,7 @@ async fn a_cached_resync_refetches_backstage_and_reuses_unchanged_files() {
     let url = serve(fake.clone()).await;
     let sources = CatalogSources {
         dir: Some(files()),
+        allowed_roots: vec![],
         backstage: Some(source(&url)),
         accounts: vec![],
     };
@@ -367,4 +372,41 @@ async fn a_cached_resync_refetches_backstage_and_reuses_unchanged_files() {
     );
     assert_eq!(first.entities, again.entities);
     assert_eq!(fake.requests.lock().unwrap().len(), 6);
+}
+
+#[tokio::test]
+async fn an_endless_answer_is_cut_off_and_is_one_error() {
+    // A page that never ends: read up to the cap, then refused.
+    let endless = || async {
+        let chunk = axum::body::Bytes::from(vec![b' '; 64 * 1024]);
+        let body = futures::stream::repeat(Ok::<_, std::convert::Infallible>(chunk));
+        (
+            [("content-type", "application/json")],
+            axum::body::Body::from_stream(body),
+        )
+    };
+    let app = axum::Router::new().route("/api/catalog/entities/by-query", get(endless));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let sources = CatalogSources {
+        dir: Some(files()),
+        allowed_roots: vec![],
+        // The cap, not the request timeout, must be what stops the read.
+        backstage: Some(BackstageSource {
+            timeout: Duration::from_secs(120),
+            ..source(&format!("http://{addr}"))
+        }),
+        accounts: vec![],
+    };
+    let c = tokio::time::timeout(Duration::from_secs(150), Catalog::load_sources(&sources))
+        .await
+        .unwrap();
+    assert!(!c.entities.is_empty(), "the files still load");
+    let errors: Vec<_> = c.diagnostics.iter().filter(|d| d.is_error()).collect();
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    assert_eq!(
+        errors[0].message,
+        "Backstage's answer is larger than 32 MiB (page 1); stopped reading it"
+    );
 }

@@ -97,7 +97,8 @@ fn table_lists_entities_then_problems_and_exits_1_on_errors() {
         "broken.yaml:5:16",
         "warning: unknown Cortex key `x-cortex-static-analysys`",
         "= hint: did you mean x-cortex-static-analysis?",
-        "4 entities: 2 mapped, 2 unmapped;",
+        "Location target `../../outside/extra.yaml` is outside the catalog folder",
+        "3 entities: 2 mapped, 1 unmapped;",
     ] {
         assert!(stdout.contains(needle), "missing {needle:?} in\n{stdout}");
     }

@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use sha2::{Digest, Sha256};
 
 use super::Catalog;
+use super::confine;
 use super::load::{self, FileJob, FileResult};
 use super::sources::{CatalogSources, fetch_backstage};
 use crate::config::CodecovAccount;
@@ -63,7 +64,7 @@ impl CatalogCache {
     /// Loads `dir` as [`Catalog::load_with_accounts`] does, re-parsing only changed files.
     pub fn load(&mut self, dir: &Path) -> Catalog {
         let files = std::mem::take(&mut self.files);
-        let (files, results, diagnostics, stats) = load_cached(files, dir, &self.accounts);
+        let (files, results, diagnostics, stats) = load_cached(files, dir, &[], &self.accounts);
         self.files = files;
         self.stats = stats;
         load::assemble(results, diagnostics)
@@ -74,9 +75,10 @@ impl CatalogCache {
     pub async fn load_sources(&mut self, sources: &CatalogSources) -> Catalog {
         let files = std::mem::take(&mut self.files);
         let dir = sources.dir.clone();
+        let allowed = sources.allowed_roots.clone();
         let accounts = self.accounts.clone();
         let task = tokio::task::spawn_blocking(move || match dir {
-            Some(dir) => load_cached(files, &dir, &accounts),
+            Some(dir) => load_cached(files, &dir, &allowed, &accounts),
             None => (
                 HashMap::new(),
                 Vec::new(),
@@ -109,14 +111,19 @@ type Loaded = (
     ReloadStats,
 );
 
-fn load_cached(old: HashMap<PathBuf, Entry>, dir: &Path, accounts: &[CodecovAccount]) -> Loaded {
+fn load_cached(
+    old: HashMap<PathBuf, Entry>,
+    dir: &Path,
+    allowed: &[PathBuf],
+    accounts: &[CodecovAccount],
+) -> Loaded {
     let fresh: Mutex<Vec<(PathBuf, Entry)>> = Mutex::new(Vec::new());
     let parsed = AtomicUsize::new(0);
     let reused = AtomicUsize::new(0);
     let read = |job: &FileJob| -> FileResult {
-        let bytes = match std::fs::read(&job.path) {
+        let bytes = match confine::read_capped(&job.real) {
             Ok(b) => b,
-            Err(_) => return load::read_file(job, accounts).1,
+            Err(e) => return load::unreadable(job, &e),
         };
         let hash: [u8; 32] = Sha256::digest(&bytes).into();
         if let Some((h, result)) = old.get(&job.path)
@@ -135,7 +142,7 @@ fn load_cached(old: HashMap<PathBuf, Entry>, dir: &Path, accounts: &[CodecovAcco
         }
         Arc::unwrap_or_clone(result)
     };
-    let (results, diagnostics) = load::load_files_with(dir, read);
+    let (results, diagnostics) = load::load_files_with(dir, allowed, read);
     let entries = fresh.into_inner().unwrap_or_default();
     let mut seen = HashSet::new();
     let files: HashMap<PathBuf, Entry> = entries

@@ -5,6 +5,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use super::confine::{self, ReadError, Resolved, Roots};
 use super::read::{self, Ctx, Document};
 use super::yaml;
 use super::{Catalog, Entity, MappingSources, SourceLocation};
@@ -134,9 +135,10 @@ fn attach_source_lines(diags: &mut [Diagnostic], source: &str, display: &Path) {
     }
 }
 
-/// Every `*.yaml` / `*.yml` file under `dir`, sorted, skipping hidden folders and symlinked
-/// folders (no loops). Unreadable folders are warnings.
-pub(crate) fn find_files(dir: &Path, diags: &mut Vec<Diagnostic>) -> Vec<PathBuf> {
+/// Every `*.yaml` / `*.yml` file under `dir`, sorted, skipping hidden folders. Symlinked
+/// folders are not entered (a warning; so no loops); a symlinked file is read only when it
+/// resolves inside `roots` (else an error naming its target). Unreadable folders are warnings.
+pub(crate) fn find_files(dir: &Path, roots: &Roots, diags: &mut Vec<Diagnostic>) -> Vec<FileJob> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
@@ -149,20 +151,85 @@ pub(crate) fn find_files(dir: &Path, diags: &mut Vec<Diagnostic>) -> Vec<PathBuf
         };
         for entry in entries.flatten() {
             let path = entry.path();
-            let name = entry.file_name();
-            let name = name.to_string_lossy();
             let Ok(ft) = entry.file_type() else { continue };
-            if ft.is_dir() {
-                if !name.starts_with('.') {
+            let hidden = entry.file_name().to_string_lossy().starts_with('.');
+            let real = if ft.is_dir() {
+                if !hidden {
                     stack.push(path);
                 }
-            } else if is_yaml(&path) && (ft.is_file() || path.is_file()) {
-                out.push(path);
-            }
+                continue;
+            } else if ft.is_symlink() {
+                match follow_link(&path, hidden, roots, diags) {
+                    Some(real) => real,
+                    None => continue,
+                }
+            } else if ft.is_file() && is_yaml(&path) {
+                path.clone()
+            } else {
+                continue;
+            };
+            out.push(FileJob {
+                rel: path.strip_prefix(dir).unwrap_or(&path).to_path_buf(),
+                path,
+                real,
+            });
         }
     }
-    out.sort();
+    out.sort_by(|a, b| a.path.cmp(&b.path));
     out
+}
+
+/// The file to read for a symlink met in the walk: a YAML file inside `roots`, or `None`
+/// (a folder is not entered, a broken link or a loop is skipped, both with a warning; a link
+/// leading outside the roots is an error, and its target is not opened).
+fn follow_link(
+    link: &Path,
+    hidden: bool,
+    roots: &Roots,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<PathBuf> {
+    if link.is_dir() {
+        if !hidden {
+            diags.push(
+                Diagnostic::warning("symlinked folder is not entered")
+                    .in_file(link)
+                    .with_hint("point [catalog] path at the real folder, or copy the files in"),
+            );
+        }
+        return None;
+    }
+    if !is_yaml(link) {
+        return None;
+    }
+    match roots.resolve(link) {
+        Resolved::Inside(real) => real.is_file().then_some(real),
+        Resolved::Missing => {
+            diags.push(
+                Diagnostic::warning(
+                    "symlink leads nowhere (a broken link or a loop of links); skipped",
+                )
+                .in_file(link),
+            );
+            None
+        }
+        Resolved::Outside(target) => {
+            diags.push(outside(
+                Diagnostic::error(format!(
+                    "symlink leads outside the catalog folder, to `{}`; not read",
+                    target.display()
+                ))
+                .in_file(link),
+            ));
+            None
+        }
+    }
+}
+
+/// The hint of every refusal to read a file outside the catalog.
+fn outside(d: Diagnostic) -> Diagnostic {
+    d.with_hint(
+        "only files under the catalog folder or a folder listed in [catalog] allowed_roots are read",
+    )
 }
 
 fn is_yaml(path: &Path) -> bool {
@@ -172,11 +239,13 @@ fn is_yaml(path: &Path) -> bool {
     )
 }
 
-/// One file to read: its path on disk, the path shown in messages and the one recorded.
+/// One file to read: its path as found (shown in messages), the path recorded on entities, and
+/// the file opened (a symlink's resolved target, checked to be inside the catalog's roots).
 #[derive(Clone, Debug)]
 pub(crate) struct FileJob {
     pub path: PathBuf,
     pub rel: PathBuf,
+    pub real: PathBuf,
 }
 
 /// Reads the bytes of each job in parallel (bounded by the machine's cores) and hands them,
@@ -213,25 +282,21 @@ pub(crate) fn parallel_map<T: Send>(jobs: &[FileJob], f: impl Fn(&FileJob) -> T 
     results.into_iter().map(|(_, t)| t).collect()
 }
 
-/// Reads a file from disk into a [`FileResult`] (unreadable or non-UTF-8 files are one error).
-pub(crate) fn read_file(
-    job: &FileJob,
-    accounts: &[CodecovAccount],
-) -> (Option<Vec<u8>>, FileResult) {
-    match std::fs::read(&job.path) {
-        Ok(bytes) => {
-            let result = read_bytes(&bytes, job, accounts);
-            (Some(bytes), result)
-        }
-        Err(e) => (
-            None,
-            FileResult {
-                diagnostics: vec![
-                    Diagnostic::error(format!("cannot read descriptor: {e}")).in_file(&job.path),
-                ],
-                ..FileResult::default()
-            },
-        ),
+/// Reads a file from disk into a [`FileResult`] (unreadable, too large or non-UTF-8 files are
+/// one error).
+pub(crate) fn read_file(job: &FileJob, accounts: &[CodecovAccount]) -> FileResult {
+    match confine::read_capped(&job.real) {
+        Ok(bytes) => read_bytes(&bytes, job, accounts),
+        Err(e) => unreadable(job, &e),
+    }
+}
+
+/// The result of a file that could not be read.
+pub(crate) fn unreadable(job: &FileJob, e: &ReadError) -> FileResult {
+    FileResult {
+        display: job.path.clone(),
+        diagnostics: vec![e.diagnostic(&job.path)],
+        ..FileResult::default()
     }
 }
 
@@ -263,7 +328,7 @@ pub(crate) fn read_bytes(bytes: &[u8], job: &FileJob, accounts: &[CodecovAccount
 }
 
 /// The jobs for a catalog path: every YAML file of a folder, or the one file named.
-pub(crate) fn jobs_for(dir: &Path, diags: &mut Vec<Diagnostic>) -> Vec<FileJob> {
+pub(crate) fn jobs_for(dir: &Path, roots: &Roots, diags: &mut Vec<Diagnostic>) -> Vec<FileJob> {
     match std::fs::metadata(dir) {
         Err(e) => {
             diags.push(
@@ -273,26 +338,24 @@ pub(crate) fn jobs_for(dir: &Path, diags: &mut Vec<Diagnostic>) -> Vec<FileJob> 
             );
             Vec::new()
         }
+        // The file the configuration names is read wherever its link leads.
         Ok(m) if m.is_file() => vec![FileJob {
             path: dir.to_path_buf(),
             rel: dir
                 .file_name()
                 .map_or_else(|| dir.to_path_buf(), PathBuf::from),
+            real: dir.to_path_buf(),
         }],
-        Ok(_) => find_files(dir, diags)
-            .into_iter()
-            .map(|path| FileJob {
-                rel: path.strip_prefix(dir).unwrap_or(&path).to_path_buf(),
-                path,
-            })
-            .collect(),
+        Ok(_) => find_files(dir, roots, diags),
     }
 }
 
 /// Follows Location targets: files not loaded yet are read (relative to the file naming them),
-/// missing ones are errors. `loaded` holds canonical paths already read.
+/// missing ones are errors, and so are ones outside `roots` (those are not opened).
+/// `loaded` holds canonical paths already read.
 pub(crate) fn follow_locations(
     root: &Path,
+    roots: &Roots,
     mut pending: Vec<(PathBuf, Field)>,
     loaded: &mut HashSet<PathBuf>,
     mut read: impl FnMut(&FileJob) -> FileResult,
@@ -334,9 +397,23 @@ pub(crate) fn follow_locations(
             });
             continue;
         }
-        let canonical = match std::fs::canonicalize(&path) {
-            Ok(c) if c.is_file() => c,
-            _ => {
+        let canonical = match roots.resolve(&path) {
+            Resolved::Inside(c) if c.is_file() => c,
+            Resolved::Outside(real) => {
+                results.push(FileResult {
+                    diagnostics: vec![place(
+                        outside(Diagnostic::error(format!(
+                            "Location target `{}` is outside the catalog folder (it leads to {}); not read",
+                            target.value,
+                            real.display()
+                        ))),
+                        &target.at,
+                    )],
+                    ..FileResult::default()
+                });
+                continue;
+            }
+            Resolved::Inside(_) | Resolved::Missing => {
                 results.push(FileResult {
                     diagnostics: vec![place(
                         Diagnostic::error(format!(
@@ -352,12 +429,13 @@ pub(crate) fn follow_locations(
                 continue;
             }
         };
-        if !loaded.insert(canonical) {
+        if !loaded.insert(canonical.clone()) {
             continue;
         }
         let job = FileJob {
             rel: path.strip_prefix(root).unwrap_or(&path).to_path_buf(),
             path: path.clone(),
+            real: canonical,
         };
         let r = read(&job);
         pending.extend(r.locations.iter().cloned().map(|t| (path.clone(), t)));
@@ -371,11 +449,14 @@ fn place(d: Diagnostic, at: &SourceLocation) -> Diagnostic {
         return d;
     }
     let d = d.in_file(&at.file).at(at.line, at.column);
-    let text = std::fs::read_to_string(&at.file).ok().and_then(|s| {
-        s.lines()
-            .nth(at.line.checked_sub(1)?)
-            .map(|l| l.trim_end_matches('\r').to_string())
-    });
+    let text = confine::read_capped(&at.file)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .and_then(|s| {
+            s.lines()
+                .nth(at.line.checked_sub(1)?)
+                .map(|l| l.trim_end_matches('\r').to_string())
+        });
     match text {
         Some(t) => {
             let width = t.chars().skip(at.column.saturating_sub(1)).count();
@@ -385,21 +466,25 @@ fn place(d: Diagnostic, at: &SourceLocation) -> Diagnostic {
     }
 }
 
-/// Reads every file of `dir` (in parallel) and the files its Location entities name.
+/// Reads every file of `dir` (in parallel) and the files its Location entities name, reading
+/// nothing outside `dir` and the `allowed` roots.
 pub(crate) fn load_files(
     dir: &Path,
+    allowed: &[PathBuf],
     accounts: &[CodecovAccount],
 ) -> (Vec<FileResult>, Vec<Diagnostic>) {
-    load_files_with(dir, |job| read_file(job, accounts).1)
+    load_files_with(dir, allowed, |job| read_file(job, accounts))
 }
 
 /// [`load_files`] with the function reading one file (the cache reuses unchanged results).
 pub(crate) fn load_files_with(
     dir: &Path,
+    allowed: &[PathBuf],
     read: impl Fn(&FileJob) -> FileResult + Sync,
 ) -> (Vec<FileResult>, Vec<Diagnostic>) {
     let mut diagnostics = Vec::new();
-    let jobs = jobs_for(dir, &mut diagnostics);
+    let roots = Roots::new(dir, allowed, &mut diagnostics);
+    let jobs = jobs_for(dir, &roots, &mut diagnostics);
     let mut results: Vec<FileResult> = parallel_map(&jobs, &read);
     let pending: Vec<_> = jobs
         .iter()
@@ -412,7 +497,7 @@ pub(crate) fn load_files_with(
             .filter_map(|j| std::fs::canonicalize(&j.path).ok())
             .collect();
         let mut followed = Vec::new();
-        follow_locations(dir, pending, &mut loaded, &read, &mut followed);
+        follow_locations(dir, &roots, pending, &mut loaded, &read, &mut followed);
         results.extend(followed);
     }
     (results, diagnostics)

@@ -1,6 +1,7 @@
 //! Catalog: entity descriptors (Cortex and Backstage) loaded into [`Entity`] values.
 
 mod cache;
+mod confine;
 mod entity;
 mod load;
 mod read;
@@ -8,7 +9,7 @@ mod sources;
 mod yaml;
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 pub use cache::{CatalogCache, ReloadStats};
 pub use entity::*;
@@ -71,13 +72,27 @@ impl Catalog {
     /// Never fails as a whole: a missing folder is one error diagnostic, a malformed file is one
     /// error for that file, and an invalid entity is left out with an error; everything else loads.
     /// `dir` may also name a single file.
+    ///
+    /// Nothing outside `dir` is read: a Location target or a `*.yaml` symlink that leads
+    /// elsewhere is an error naming it, and its file is not opened. A file larger than 8 MiB,
+    /// or one whose aliases expand too far, is an error on that file.
     pub fn load(dir: &Path) -> Catalog {
         Self::load_with_accounts(dir, &[])
     }
 
     /// [`Catalog::load`], recording which of these `[[codecov.accounts]]` serves each entity.
     pub fn load_with_accounts(dir: &Path, accounts: &[CodecovAccount]) -> Catalog {
-        let (results, diagnostics) = load::load_files(dir, accounts);
+        Self::load_with_roots(dir, &[], accounts)
+    }
+
+    /// [`Catalog::load_with_accounts`], also reading files under the `allowed_roots` folders
+    /// (`[catalog] allowed_roots`) that Location targets or symlinks lead to.
+    pub fn load_with_roots(
+        dir: &Path,
+        allowed_roots: &[PathBuf],
+        accounts: &[CodecovAccount],
+    ) -> Catalog {
+        let (results, diagnostics) = load::load_files(dir, allowed_roots, accounts);
         load::assemble(results, diagnostics)
     }
 

@@ -1074,7 +1074,7 @@ pub(crate) fn location_target_path(file_dir: &Path, target: &str) -> Option<Path
 }
 
 /// `a/b/../c/./d` → `a/c/d`, without touching the file system.
-fn normalize(path: &Path) -> PathBuf {
+pub(crate) fn normalize(path: &Path) -> PathBuf {
     use std::path::Component;
     let mut out = PathBuf::new();
     for c in path.components() {

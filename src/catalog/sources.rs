@@ -17,6 +17,9 @@ use crate::diag::Diagnostic;
 /// Most pages read from one Backstage catalog (a guard against a server that never stops).
 const MAX_PAGES: usize = 10_000;
 
+/// Largest answer read for one page (500 entities are a few MiB); the rest is not read.
+const MAX_PAGE_BYTES: usize = 32 * 1024 * 1024;
+
 /// A Backstage catalog read over HTTP (`GET {url}/api/catalog/entities/by-query`, cursor paging).
 #[derive(Clone)]
 pub struct BackstageSource {
@@ -70,6 +73,9 @@ impl BackstageSource {
 pub struct CatalogSources {
     /// Folder (or single file) of descriptors, when files are read.
     pub dir: Option<PathBuf>,
+    /// Further folders whose files Location targets and symlinks may lead to
+    /// (`[catalog] allowed_roots`); nothing else outside `dir` is read.
+    pub allowed_roots: Vec<PathBuf>,
     /// The Backstage catalog over HTTP, when configured.
     pub backstage: Option<BackstageSource>,
     /// `[[codecov.accounts]]`: the mapping records which one serves each entity.
@@ -77,8 +83,9 @@ pub struct CatalogSources {
 }
 
 impl CatalogSources {
-    /// The sources `plugin.toml` names: `[catalog] path`, `[catalog] backstage_url` (token from
-    /// the variable `backstage_token_env`, when set) and `[[codecov.accounts]]`.
+    /// The sources `plugin.toml` names: `[catalog] path` and `allowed_roots`,
+    /// `[catalog] backstage_url` (token from the variable `backstage_token_env`, when set) and
+    /// `[[codecov.accounts]]`.
     pub fn from_config(cfg: &Config) -> Self {
         Self::from_config_with_env(cfg, |name| std::env::var(name).ok())
     }
@@ -97,6 +104,7 @@ impl CatalogSources {
         });
         CatalogSources {
             dir: Some(c.path.clone()),
+            allowed_roots: c.allowed_roots.clone(),
             backstage,
             accounts: cfg.codecov.accounts.clone(),
         }
@@ -117,9 +125,10 @@ impl Catalog {
     pub async fn load_sources(sources: &CatalogSources) -> Catalog {
         let files = {
             let dir = sources.dir.clone();
+            let allowed = sources.allowed_roots.clone();
             let accounts = sources.accounts.clone();
             tokio::task::spawn_blocking(move || match dir {
-                Some(dir) => load::load_files(&dir, &accounts),
+                Some(dir) => load::load_files(&dir, &allowed, &accounts),
                 None => (Vec::new(), Vec::new()),
             })
         };
@@ -225,15 +234,25 @@ pub(crate) async fn fetch_backstage(
             }
         };
         let status = resp.status();
-        let body = match resp.text().await {
+        let body = match read_capped(resp).await {
             Ok(b) => b,
-            Err(e) => {
+            Err(Some(e)) => {
                 out.push(fail(
                     format!(
                         "reading Backstage's answer failed (page {page_no}): {}",
                         error_chain(&e)
                     ),
                     None,
+                ));
+                return out;
+            }
+            Err(None) => {
+                out.push(fail(
+                    format!(
+                        "Backstage's answer is larger than {} MiB (page {page_no}); stopped reading it",
+                        MAX_PAGE_BYTES / (1024 * 1024)
+                    ),
+                    Some("lower [catalog] backstage_page_size"),
                 ));
                 return out;
             }
@@ -299,6 +318,24 @@ pub(crate) async fn fetch_backstage(
         Some("raise [catalog] backstage_page_size or add backstage_filter"),
     ));
     out
+}
+
+/// The body as text, read chunk by chunk up to [`MAX_PAGE_BYTES`]: `Err(None)` past that.
+async fn read_capped(mut resp: reqwest::Response) -> Result<String, Option<reqwest::Error>> {
+    if resp
+        .content_length()
+        .is_some_and(|n| n > MAX_PAGE_BYTES as u64)
+    {
+        return Err(None);
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(Some)? {
+        if body.len() + chunk.len() > MAX_PAGE_BYTES {
+            return Err(None);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(String::from_utf8_lossy(&body).into_owned())
 }
 
 /// The URL naming one Backstage entity (`{url}/api/catalog/entities/by-name/kind/ns/name`).

@@ -6,6 +6,7 @@
 //! Scalars are read with YAML 1.2 rules (`strict_booleans`, leading-zero numbers kept as
 //! strings), so `no` stays the string `"no"` and `0755` stays `"0755"`.
 
+use std::cell::RefCell;
 use std::fmt;
 use std::path::Path;
 
@@ -177,12 +178,99 @@ impl<'de> Deserialize<'de> for Node {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let spanned = serde_saphyr::Spanned::<NodeValue>::deserialize(deserializer)?;
         let loc = spanned.referenced;
-        Ok(Node {
+        let node = Node {
             value: spanned.value,
             line: usize::try_from(loc.line()).unwrap_or(0),
             column: usize::try_from(loc.column()).unwrap_or(0),
-        })
+        };
+        SERDE_BUDGET
+            .with_borrow_mut(|b| b.charge(&node))
+            .map_err(|e| de::Error::custom(&e.message))?;
+        Ok(node)
     }
+}
+
+/// Most nodes one file may expand to, aliases included (serde-saphyr's own cap on the nodes
+/// written in a file).
+const MAX_NODES: usize = 250_000;
+
+/// Most bytes of string text one file may expand to, aliases included (a descriptor is at
+/// most 8 MiB, and text is at most 1.5 times its escaped spelling).
+const MAX_TEXT_BYTES: usize = 32 * 1024 * 1024;
+
+/// Deepest nesting of lists and maps (serde-saphyr's default), so that the recursive walks
+/// over a tree stay far from the end of the stack.
+const MAX_DEPTH: usize = 64;
+
+/// What a file has expanded to so far. An alias repeats its anchor without the text being
+/// written again, so without a budget a small file can ask for gigabytes (a "YAML bomb").
+#[derive(Debug, Default)]
+struct Budget {
+    nodes: usize,
+    bytes: usize,
+    /// Set once the budget is spent.
+    exceeded: Option<Exceeded>,
+}
+
+/// Where and how a file went over its [`Budget`].
+#[derive(Clone, Debug)]
+struct Exceeded {
+    message: String,
+    line: usize,
+    column: usize,
+}
+
+impl Exceeded {
+    fn at(message: String, line: usize, column: usize) -> Exceeded {
+        Exceeded {
+            message,
+            line,
+            column,
+        }
+    }
+
+    /// The error on `file`.
+    fn diagnostic(&self, file: &Path) -> Diagnostic {
+        let mut d = Diagnostic::error(format!("YAML too large: {}; not loaded", self.message))
+            .in_file(file)
+            .with_hint(
+                "aliases repeating a large anchor many times (a YAML bomb) are refused; \
+                 write repeated values out or split the file",
+            );
+        if self.line > 0 {
+            d = d.at(self.line, self.column);
+        }
+        d
+    }
+}
+
+impl Budget {
+    /// Charges one finished node (its string text, when it is a string).
+    fn charge(&mut self, node: &Node) -> Result<(), Exceeded> {
+        self.nodes += 1;
+        if let NodeValue::Str(s) = &node.value {
+            self.bytes += s.len();
+        }
+        let message = if self.nodes > MAX_NODES {
+            format!("it expands to more than {MAX_NODES} nodes, aliases included")
+        } else if self.bytes > MAX_TEXT_BYTES {
+            format!(
+                "it expands to more than {} MiB of text, aliases included",
+                MAX_TEXT_BYTES / (1024 * 1024)
+            )
+        } else {
+            return Ok(());
+        };
+        let e = Exceeded::at(message, node.line, node.column);
+        self.exceeded = Some(e.clone());
+        Err(e)
+    }
+}
+
+thread_local! {
+    /// The budget of the file serde-saphyr is reading on this thread: serde gives
+    /// `Node::deserialize` no other way to share state across the nodes of one file.
+    static SERDE_BUDGET: RefCell<Budget> = RefCell::default();
 }
 
 impl<'de> Deserialize<'de> for NodeValue {
@@ -271,22 +359,40 @@ fn options() -> serde_saphyr::Options {
     opt.strict_booleans = true;
     opt.leading_zero_numbers_as_strings = true;
     opt.with_snippet = false;
+    let mut budget = opt.budget.take().unwrap_or_default();
+    budget.max_depth = MAX_DEPTH;
+    budget.max_nodes = MAX_NODES;
+    opt.budget = Some(budget);
     opt
 }
 
+/// Every non-null document through serde-saphyr, with a fresh [`Budget`]; on failure, the
+/// error on `file` (the budget's breach when that is what stopped it).
+fn serde_parse(source: &str, file: &Path) -> Result<Vec<Node>, Box<Diagnostic>> {
+    SERDE_BUDGET.set(Budget::default());
+    let docs = serde_saphyr::from_multiple_with_options::<Node>(source, options());
+    let exceeded = SERDE_BUDGET.take().exceeded;
+    match (docs, exceeded) {
+        (Ok(docs), _) => Ok(docs.into_iter().filter(|d| !d.is_null()).collect()),
+        (Err(_), Some(x)) => Err(Box::new(x.diagnostic(file))),
+        (Err(e), None) => Err(Box::new(yaml_error(source, file, &e))),
+    }
+}
+
 /// Parses every document of a YAML file (empty and null documents are skipped).
-/// A syntax error is one error diagnostic naming `file`, line, column and the offending line.
+/// A syntax error is one error diagnostic naming `file`, line, column and the offending line;
+/// so is a file expanding past its budget (nodes and text, aliases included, and depth).
 ///
 /// The common case goes through the parser's event stream directly ([`fast`]); anything it does
-/// not handle (errors, duplicate keys, merge keys, large alias expansions, unusual tags) goes
-/// through serde-saphyr, which gives the same tree or the error message.
+/// not handle (errors, duplicate keys, merge keys, anchored collections, unusual tags) goes
+/// through serde-saphyr, which gives the same tree or the error message. Both keep to the
+/// same budget.
 pub(crate) fn parse_documents(source: &str, file: &Path) -> Result<Vec<Node>, Box<Diagnostic>> {
-    if let Some(docs) = fast::parse(source) {
-        return Ok(docs);
+    match fast::parse(source) {
+        Ok(Some(docs)) => Ok(docs),
+        Ok(None) => serde_parse(source, file),
+        Err(x) => Err(Box::new(x.diagnostic(file))),
     }
-    serde_saphyr::from_multiple_with_options::<Node>(source, options())
-        .map(|docs| docs.into_iter().filter(|d| !d.is_null()).collect())
-        .map_err(|e| Box::new(yaml_error(source, file, &e)))
 }
 
 mod fast {
@@ -298,13 +404,10 @@ mod fast {
 
     use serde_saphyr::granit_parser::{Event, Parser, ScalarStyle, Span};
 
-    use super::{Node, NodeValue};
+    use super::{Budget, Exceeded, MAX_DEPTH, Node, NodeValue};
 
     /// Up to this many entries, duplicate keys are found by scanning the map.
     const SCAN_KEYS: usize = 16;
-
-    /// Most nodes one file may expand to (aliases included) before falling back.
-    const MAX_NODES: usize = 200_000;
 
     enum Frame {
         Seq(Node, Vec<Node>),
@@ -319,11 +422,35 @@ mod fast {
         }
     }
 
-    pub(super) fn parse(source: &str) -> Option<Vec<Node>> {
+    /// The documents, `Ok(None)` to leave the file to serde-saphyr, or the breach of the
+    /// file's budget.
+    pub(super) fn parse(source: &str) -> Result<Option<Vec<Node>>, Exceeded> {
+        let mut budget = Budget::default();
+        let docs = walk(source, &mut budget);
+        match budget.exceeded {
+            Some(e) => Err(e),
+            None => Ok(docs),
+        }
+    }
+
+    /// The tree, or `None` to fall back (also when `budget` runs out: it records where).
+    fn walk(source: &str, budget: &mut Budget) -> Option<Vec<Node>> {
         let mut docs = Vec::new();
         let mut stack: Vec<Frame> = Vec::new();
+        // Only scalars are anchored here (anchored collections fall back), so an alias costs
+        // one node and its text.
         let mut anchors: HashMap<usize, Node> = HashMap::new();
-        let mut count = 0usize;
+        let deeper = |stack: &[Frame], budget: &mut Budget, span: &Span| {
+            if stack.len() < MAX_DEPTH {
+                return true;
+            }
+            budget.exceeded = Some(Exceeded::at(
+                format!("lists and maps nest more than {MAX_DEPTH} levels deep"),
+                span.start.line(),
+                span.start.col() + 1,
+            ));
+            false
+        };
         for item in Parser::new_from_str(source) {
             let (event, span) = item.ok()?;
             let (node, anchor) = match event {
@@ -339,7 +466,7 @@ mod fast {
                     (placed(resolve(&value, style, tag)?, &span), anchor)
                 }
                 Event::SequenceStart(_, anchor, tag) => {
-                    if tag.is_some() {
+                    if tag.is_some() || !deeper(&stack, budget, &span) {
                         return None;
                     }
                     stack.push(Frame::Seq(placed(NodeValue::Null, &span), Vec::new()));
@@ -349,7 +476,7 @@ mod fast {
                     continue;
                 }
                 Event::MappingStart(_, anchor, tag) => {
-                    if tag.is_some() || anchor != 0 {
+                    if tag.is_some() || anchor != 0 || !deeper(&stack, budget, &span) {
                         return None;
                     }
                     stack.push(Frame::Map(
@@ -383,10 +510,7 @@ mod fast {
                 // Comments and anchor metadata are presentation, not nodes.
                 _ => continue,
             };
-            count += 1;
-            if count > MAX_NODES {
-                return None;
-            }
+            budget.charge(&node).ok()?;
             if anchor != 0 {
                 anchors.insert(anchor, node.clone());
             }
@@ -601,12 +725,8 @@ mod tests {
     #[test]
     fn fast_path_matches_serde_saphyr() {
         let src = "# c\na: 1\nb:\n  - no\n  - 0755\n  - true\n  - 2.5\n  - -3\n  - +4\n  - 1e3\n  - .5\n  - 'q'\n  - \"d\"\n  - |\n    block\n  - ~\n  - null\n  - 1.2.3\n  - -\n  - 18446744073709551615\n  - 3.\n  - yes\n  - !!str 12\nc: ~\nd: {x: [1, {y: z}], \"k k\": v}\n---\n---\n- &a x\n- *a\n";
-        let fast = fast::parse(src).expect("fast path handles this");
-        let slow: Vec<Node> = serde_saphyr::from_multiple_with_options::<Node>(src, options())
-            .unwrap()
-            .into_iter()
-            .filter(|d| !d.is_null())
-            .collect();
+        let fast = fast::parse(src).unwrap().expect("fast path handles this");
+        let slow = serde_parse(src, Path::new("t.yaml")).unwrap();
         assert_eq!(format!("{fast:?}"), format!("{slow:?}"));
     }
 
@@ -620,7 +740,75 @@ mod tests {
             "a: !custom x\n",
             "a: .inf\n",
         ] {
-            assert!(fast::parse(src).is_none(), "{src}");
+            assert!(fast::parse(src).unwrap().is_none(), "{src}");
+        }
+    }
+
+    /// A 1 MiB anchor repeated 3,000 times: each alias would copy it.
+    fn alias_bomb(extra: &str) -> String {
+        let mut src = format!("{extra}big: &big {}\nlist:\n", "x".repeat(1 << 20));
+        src.push_str(&"  - *big\n".repeat(3_000));
+        src
+    }
+
+    fn too_large(src: &str) -> Box<Diagnostic> {
+        let err = parse_documents(src, Path::new("bomb.yaml")).unwrap_err();
+        assert!(err.is_error());
+        assert_eq!(err.file.as_deref(), Some(Path::new("bomb.yaml")));
+        assert!(err.message.starts_with("YAML too large: "), "{err}");
+        assert!(err.line > 0 && err.column > 0, "{err}");
+        err
+    }
+
+    #[test]
+    fn alias_bombs_are_errors_in_the_fast_path() {
+        assert!(fast::parse(&alias_bomb("")).is_err());
+        let err = too_large(&alias_bomb(""));
+        assert!(err.message.contains("MiB of text"), "{err}");
+        // Stopped at the alias that went over: the anchor, the keys and 31 copies pass 32 MiB;
+        // the first alias is on line 3.
+        assert_eq!((err.line, err.column), (3 + 30, 5), "{err}");
+    }
+
+    #[test]
+    fn alias_bombs_are_errors_in_the_serde_saphyr_path() {
+        // An anchored map sends the file to serde-saphyr; the tiny anchors keep it under
+        // serde-saphyr's own alias-to-anchor ratio, so the byte budget is what stops it.
+        let tiny: String = (0..400).map(|i| format!("t{i}: &t{i} x\n")).collect();
+        let src = alias_bomb(&format!("m: &m {{k: v}}\n{tiny}"));
+        assert!(fast::parse(&src).unwrap().is_none());
+        let err = too_large(&src);
+        assert!(err.message.contains("MiB of text"), "{err}");
+    }
+
+    #[test]
+    fn nested_alias_bombs_are_errors() {
+        // Billion laughs: each level repeats the one before ten times.
+        let mut src = String::from("l0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
+        for i in 1..9 {
+            let refs = vec![format!("*l{}", i - 1); 10].join(", ");
+            src.push_str(&format!("l{i}: &l{i} [{refs}]\n"));
+        }
+        let err = parse_documents(&src, Path::new("laughs.yaml")).unwrap_err();
+        assert!(err.is_error() && err.line > 0, "{err}");
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_stack_overflow() {
+        let deep = |n: usize| format!("a: {}x{}\n", "[".repeat(n), "]".repeat(n));
+        assert_eq!(parse(&deep(60))[0].get("a").unwrap().type_name(), "a list");
+        let err = too_large(&deep(200));
+        assert!(err.message.contains("more than 64 levels deep"), "{err}");
+        for src in [
+            deep(100_000),
+            format!("{}x\n", "- ".repeat(100_000)),
+            "a:\n".to_string()
+                + &(1..5_000)
+                    .map(|i| format!("{}k: \n", " ".repeat(i)))
+                    .collect::<String>(),
+        ] {
+            let err = parse_documents(&src, Path::new("deep.yaml")).unwrap_err();
+            assert!(err.is_error(), "{err}");
         }
     }
 
@@ -629,10 +817,8 @@ mod tests {
         #[test]
         fn fast_path_agrees_on_any_scalar(v in "[-+0-9.eE_xoa-z~ ]{1,10}") {
             let src = format!("k: {v}\nl:\n  - {v}\n");
-            if let Some(fast) = fast::parse(&src) {
-                let slow = serde_saphyr::from_multiple_with_options::<Node>(&src, options());
-                let slow: Vec<Node> = slow.map_err(|e| proptest::test_runner::TestCaseError::fail(format!("{src:?}: fast ok, serde-saphyr: {e}")))?
-                    .into_iter().filter(|d| !d.is_null()).collect();
+            if let Some(fast) = fast::parse(&src).unwrap() {
+                let slow = serde_parse(&src, Path::new("t.yaml")).map_err(|e| proptest::test_runner::TestCaseError::fail(format!("{src:?}: fast ok, serde-saphyr: {e}")))?;
                 proptest::prop_assert_eq!(format!("{fast:?}"), format!("{slow:?}"), "{:?}", src);
             }
         }
