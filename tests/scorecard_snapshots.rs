@@ -60,3 +60,43 @@ fn demo_markdown() {
 fn demo_junit() {
     check("junit");
 }
+
+/// `RUBRIC_NOW` moves the whole run in time: after the sample's `effectiveFrom: 2030-01-01`
+/// the runbook rule counts, before it it does not.
+#[test]
+fn rubric_now_pins_the_clock_of_a_run() {
+    let counted = |now: &str| {
+        let out = cargo_bin_cmd!("rubric")
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .args(["demo", "--format", "json"])
+            .env("RUBRIC_NOW", now)
+            .output()
+            .expect("rubric demo runs");
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert!(
+            report["evaluated_at"]
+                .as_str()
+                .unwrap()
+                .starts_with(&now[..10]),
+            "{}",
+            report["evaluated_at"]
+        );
+        let card = report["scorecards"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["tag"] == "production-readiness")
+            .unwrap()
+            .clone();
+        let rule = card["entities"][0]["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["title"] == "Has a runbook link")
+            .unwrap()
+            .clone();
+        rule["counted"].as_bool().unwrap()
+    };
+    assert!(!counted("2026-11-22T06:00:00Z"));
+    assert!(counted("2031-01-01T00:00:00Z"));
+}
