@@ -193,9 +193,14 @@ fn scorecards() -> tempfile::TempDir {
     dir
 }
 
-fn rubric(args: &[&str], env: &[(&str, &str)]) -> Output {
+/// Runs `rubric ARGS --catalog (the basic catalog) --scorecards CARDS` with `env`.
+fn rubric(cards: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = cargo_bin_cmd!("rubric");
     cmd.args(args)
+        .arg("--catalog")
+        .arg(catalog())
+        .arg("--scorecards")
+        .arg(cards)
         .env("RUBRIC_CODECOV_URL", "http://127.0.0.1:9")
         .env("RUBRIC_HTTP_MAX_RETRIES", "0")
         .env_remove("CODECOV_TOKEN");
@@ -205,30 +210,23 @@ fn rubric(args: &[&str], env: &[(&str, &str)]) -> Output {
     cmd.output().expect("rubric runs")
 }
 
-#[test]
-fn hostile_rules_leave_other_rules_scorecards_and_exit_codes_alone() {
-    let dir = scorecards();
-    let (catalog, cards) = (catalog(), dir.path().display().to_string());
-    let token = "ops:admin:very-secret-token-4321";
-    let out = rubric(
-        &[
-            "eval",
-            "--catalog",
-            &catalog.display().to_string(),
-            "--scorecards",
-            &cards,
-            "--format",
-            "json",
-        ],
-        &[("RUBRIC_API_TOKENS", token)],
-    );
+/// `rubric eval --format json`, which must exit 0: its stdout.
+fn eval_json(cards: &Path, env: &[(&str, &str)]) -> String {
+    let out = rubric(cards, &["eval", "--format", "json"], env);
     assert_eq!(
         out.status.code(),
         Some(0),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let text = String::from_utf8(out.stdout).unwrap();
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn hostile_rules_leave_other_rules_scorecards_and_exit_codes_alone() {
+    let dir = scorecards();
+    let token = "ops:admin:very-secret-token-4321";
+    let text = eval_json(dir.path(), &[("RUBRIC_API_TOKENS", token)]);
     assert!(!text.contains("very-secret-token"), "the token leaked");
     let report: serde_json::Value = serde_json::from_str(&text).unwrap();
     let card = |tag: &str| {
@@ -268,12 +266,9 @@ fn hostile_rules_leave_other_rules_scorecards_and_exit_codes_alone() {
 
     // A rule that would halt jq cannot make a failing gate pass.
     let gate = rubric(
+        dir.path(),
         &[
             "gate",
-            "--catalog",
-            &catalog.display().to_string(),
-            "--scorecards",
-            &cards,
             "--scorecard",
             "hostile",
             "--entity",
@@ -294,29 +289,14 @@ fn hostile_rules_leave_other_rules_scorecards_and_exit_codes_alone() {
 #[test]
 fn the_budgets_come_from_the_cql_section() {
     let dir = scorecards();
-    let out = rubric(
-        &[
-            "eval",
-            "--catalog",
-            &catalog().display().to_string(),
-            "--scorecards",
-            &dir.path().display().to_string(),
-            "--format",
-            "json",
-        ],
+    let text = eval_json(
+        dir.path(),
         &[
             ("RUBRIC_CQL_MAX_STEPS", "50"),
             ("RUBRIC_CQL_JQ_TIMEOUT_MS", "20"),
             ("RUBRIC_CQL_JQ_MAX_OUTPUTS", "5"),
         ],
     );
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("rule took more than 50 steps"), "{text}");
     assert!(text.contains("ran longer than 20 ms"), "{text}");
     assert!(
