@@ -106,7 +106,8 @@ pub async fn run(args: ServeArgs, g: &Global) -> CliResult {
     let plans =
         scheduler::plans(&cfg.schedule, &infos).map_err(|e| CliError::Usage(e.to_string()))?;
     let runner = Arc::new(Runner::new(store.clone(), Arc::new(evaluator), alerter));
-    let state = AppState::new(runner.clone(), auth, Settings::from_config(&cfg.server));
+    let settings = Settings::from_config(&cfg.server);
+    let state = AppState::new(runner.clone(), auth, settings.clone());
     let app = crate::server::router(state);
 
     let listener = tokio::net::TcpListener::bind(&cfg.server.bind)
@@ -129,13 +130,12 @@ pub async fn run(args: ServeArgs, g: &Global) -> CliResult {
     } else {
         Vec::new()
     };
-    let served = crate::server::serve(listener, app, shutdown_signal()).await;
+    crate::server::serve(listener, app, &settings, shutdown_signal()).await;
     let _ = stop.send(true);
     for t in tasks {
         let _ = t.await;
     }
     store.close().await;
-    served.map_err(|e| CliError::Other(e.into()))?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -44,6 +44,9 @@ pub struct Settings {
     pub max_body_bytes: usize,
     /// Longest a request may take.
     pub request_timeout: Duration,
+    /// Longest a client may take to send a request's headers (and to start the next request
+    /// on a kept-alive connection) before the connection is closed.
+    pub header_read_timeout: Duration,
     /// CSP `frame-ancestors` of the entity page.
     pub frame_ancestors: String,
 }
@@ -54,6 +57,7 @@ impl Settings {
         Settings {
             max_body_bytes: cfg.max_body_bytes,
             request_timeout: Duration::from_secs(cfg.request_timeout_secs.max(1)),
+            header_read_timeout: Duration::from_secs(cfg.header_read_timeout_secs.max(1)),
             frame_ancestors: cfg.frame_ancestors.clone(),
         }
     }
@@ -180,15 +184,59 @@ pub fn router(state: AppState) -> Router {
         .layer(TraceLayer::new_for_http())
 }
 
-/// Serves `router` on `listener` until `shutdown` resolves, then finishes requests in flight.
+/// Largest request head (header names and values) answered by the application; larger ones get
+/// a JSON 431.
+pub const MAX_HEADER_BYTES: usize = 64 * 1024;
+
+/// hyper's read buffer per connection. It must exceed [`MAX_HEADER_BYTES`] by a margin so that a
+/// head between the two reaches [`guard`] (which answers JSON); beyond it hyper answers a bare 431
+/// itself, as it does for more than 100 header lines.
+const READ_BUFFER_BYTES: usize = 4 * MAX_HEADER_BYTES;
+
+/// Serves `app` on `listener` until `shutdown` resolves, then finishes requests in flight.
+///
+/// HTTP/1.1 only: hyper bounds the time to read a request head only there, and an HTTP/2
+/// (cleartext, prior knowledge) connection could be held open without one. Connections that
+/// send no complete head within `settings.header_read_timeout` are closed.
 pub async fn serve(
-    listener: tokio::net::TcpListener,
+    mut listener: tokio::net::TcpListener,
     app: Router,
+    settings: &Settings,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+) {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use tower::ServiceExt as _;
+
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(settings.header_read_timeout)
+        .max_buf_size(READ_BUFFER_BYTES);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        // `Listener::accept` retries transient accept errors (e.g. out of file descriptors).
+        let (stream, peer) = tokio::select! {
+            accepted = axum::serve::Listener::accept(&mut listener) => accepted,
+            () = &mut shutdown => break,
+        };
+        let service = app
+            .clone()
+            .map_request(|req: Request<hyper::body::Incoming>| req.map(Body::new));
+        let conn = http.serve_connection(
+            TokioIo::new(stream),
+            hyper_util::service::TowerToHyperService::new(service),
+        );
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            // Timeouts, resets and malformed requests end here; they are the client's business.
+            if let Err(e) = conn.await {
+                tracing::debug!(%peer, error = %e, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    // Idle and not-yet-talking connections close at once; the others after their request.
+    graceful.shutdown().await;
 }
 
 /// Counts requests and their latency per route (inside routing, where the route is known).
@@ -207,12 +255,24 @@ async fn record(req: Request, next: Next) -> Response {
     resp
 }
 
-/// Time limit, security headers, and JSON bodies for errors that carry none.
+/// Header size and time limits, security headers, and JSON bodies for errors that carry none
+/// (axum's extractor rejections, the body limit's 413, 404/405 of routing).
 async fn guard(State(settings): State<Settings>, req: Request, next: Next) -> Response {
     let method = req.method().clone();
-    let mut resp = match tokio::time::timeout(settings.request_timeout, next.run(req)).await {
-        Ok(resp) => resp,
-        Err(_) => error::body(StatusCode::REQUEST_TIMEOUT, "the request took too long"),
+    let head_bytes = header_bytes(req.headers());
+    let mut resp = if head_bytes > MAX_HEADER_BYTES {
+        error::body(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            &format!(
+                "request headers too large: {head_bytes} bytes, at most {MAX_HEADER_BYTES} \
+                 (send fewer or shorter headers, e.g. cookies)"
+            ),
+        )
+    } else {
+        match tokio::time::timeout(settings.request_timeout, next.run(req)).await {
+            Ok(resp) => resp,
+            Err(_) => error::body(StatusCode::REQUEST_TIMEOUT, "the request took too long"),
+        }
     };
     let status = resp.status();
     let is_json_or_page = resp
@@ -251,6 +311,14 @@ async fn guard(State(settings): State<Settings>, req: Request, next: Next) -> Re
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
     resp
+}
+
+/// Size of the header lines as sent: `name: value` and the line break.
+fn header_bytes(headers: &axum::http::HeaderMap) -> usize {
+    headers
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 4)
+        .sum()
 }
 
 async fn require_read(State(state): State<AppState>, req: Request, next: Next) -> Response {
