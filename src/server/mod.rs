@@ -3,7 +3,9 @@
 //! [`router`] builds the whole application from an [`AppState`] (for tests without a socket);
 //! [`serve`] runs it on a bound listener until a shutdown future resolves. Every route but the
 //! probes and the OpenAPI document needs a bearer token (or `[auth] anonymous_read`); writes need
-//! the `admin` role. Errors are JSON `{"error", "code"}`; requests are bounded in size and time.
+//! the `admin` role. Errors are JSON `{"error", "code"}`, including the rejections of oversized
+//! heads and bodies and of malformed requests; requests are bounded in size and time, and a
+//! connection that sends no complete request head within the header read timeout is closed.
 
 mod api;
 mod auth;
@@ -384,4 +386,64 @@ async fn prometheus(State(state): State<AppState>) -> Response {
         state.inner.metrics.render(),
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tower::ServiceExt as _;
+
+    /// A JSON-body route behind [`guard`], as any future endpoint with a body would be.
+    async fn post_json(content_type: &str, body: &'static str) -> (StatusCode, serde_json::Value) {
+        let settings = Settings {
+            max_body_bytes: 1024,
+            request_timeout: Duration::from_secs(10),
+            header_read_timeout: Duration::from_secs(10),
+            frame_ancestors: "*".into(),
+        };
+        let app = Router::new()
+            .route(
+                "/echo",
+                post(|axum::Json(v): axum::Json<Vec<u32>>| async move { axum::Json(v) }),
+            )
+            .layer(middleware::from_fn_with_state(settings, guard));
+        let req = Request::post("/echo")
+            .header(header::CONTENT_TYPE, content_type)
+            .body(Body::from(body))
+            .unwrap();
+        let resp = app.oneshot(req).await.unwrap();
+        let status = resp.status();
+        assert_eq!(resp.headers()[header::CONTENT_TYPE], "application/json");
+        let bytes = axum::body::to_bytes(resp.into_body(), 4096).await.unwrap();
+        (status, serde_json::from_slice(&bytes).unwrap())
+    }
+
+    #[tokio::test]
+    async fn json_body_rejections_are_json_errors() {
+        let (status, body) = post_json("application/json", "[1, 2").await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("bad_request"))
+        );
+        assert!(body["error"].as_str().unwrap().contains("JSON"), "{body}");
+        let (status, body) = post_json("application/json", "[\"one\"]").await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(body["code"], "unprocessable_entity");
+        let (status, body) = post_json("text/plain", "[1]").await;
+        assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{body}");
+        assert!(
+            body["error"].as_str().unwrap().contains("application/json"),
+            "{body}"
+        );
+        let (status, body) = post_json("application/json", "[1]").await;
+        assert_eq!((status, body), (StatusCode::OK, serde_json::json!([1])));
+    }
+
+    #[test]
+    fn header_bytes_count_lines_as_sent() {
+        let mut headers = axum::http::HeaderMap::new();
+        headers.insert("x-a", HeaderValue::from_static("12345"));
+        headers.insert(header::HOST, HeaderValue::from_static("rubric"));
+        assert_eq!(header_bytes(&headers), (3 + 5 + 4) + (4 + 6 + 4));
+    }
 }
