@@ -196,6 +196,9 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// Longest a request may take, in seconds, before it is answered 408.
     pub request_timeout_secs: u64,
+    /// Longest a client may take to send a request's headers, in seconds, before the
+    /// connection is closed (also the idle time allowed between keep-alive requests).
+    pub header_read_timeout_secs: u64,
     /// Value of the page's `Content-Security-Policy: frame-ancestors` (which portals may embed it).
     pub frame_ancestors: String,
 }

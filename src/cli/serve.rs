@@ -106,7 +106,8 @@ pub async fn run(args: ServeArgs, g: &Global) -> CliResult {
     let plans =
         scheduler::plans(&cfg.schedule, &infos).map_err(|e| CliError::Usage(e.to_string()))?;
     let runner = Arc::new(Runner::new(store.clone(), Arc::new(evaluator), alerter));
-    let state = AppState::new(runner.clone(), auth, Settings::from_config(&cfg.server));
+    let settings = Settings::from_config(&cfg.server);
+    let state = AppState::new(runner.clone(), auth, settings.clone());
     let app = crate::server::router(state);
 
     let listener = tokio::net::TcpListener::bind(&cfg.server.bind)
@@ -130,21 +131,20 @@ pub async fn run(args: ServeArgs, g: &Global) -> CliResult {
         Vec::new()
     };
     let (signalled, on_signal) = tokio::sync::oneshot::channel::<()>();
-    let server = crate::server::serve(listener, app, async move {
+    let server = crate::server::serve(listener, app, &settings, async move {
         shutdown_signal().await;
         let _ = signalled.send(());
     });
     // Requests in flight (one may wait on a long run) get SHUTDOWN_GRACE after the signal.
-    let served = tokio::select! {
-        served = server => served,
+    tokio::select! {
+        () = server => {}
         () = async {
             let _ = on_signal.await;
             tokio::time::sleep(SHUTDOWN_GRACE).await;
         } => {
             eprintln!("rubric serve: requests still in flight after {SHUTDOWN_GRACE:?}; stopping anyway");
-            Ok(())
         }
-    };
+    }
     let _ = stop.send(true);
     // Scheduled runs stop at their next entity; one that does not is abandoned (its
     // transaction never commits, so the previous results stay).
@@ -154,7 +154,6 @@ pub async fn run(args: ServeArgs, g: &Global) -> CliResult {
         }
     }
     let _ = tokio::time::timeout(SHUTDOWN_GRACE, store.close()).await;
-    served.map_err(|e| CliError::Other(e.into()))?;
     Ok(ExitCode::SUCCESS)
 }
 

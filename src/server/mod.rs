@@ -3,7 +3,9 @@
 //! [`router`] builds the whole application from an [`AppState`] (for tests without a socket);
 //! [`serve`] runs it on a bound listener until a shutdown future resolves. Every route but the
 //! probes and the OpenAPI document needs a bearer token (or `[auth] anonymous_read`); writes need
-//! the `admin` role. Errors are JSON `{"error", "code"}`; requests are bounded in size and time.
+//! the `admin` role. Errors are JSON `{"error", "code"}`, including the rejections of oversized
+//! heads and bodies and of malformed requests; requests are bounded in size and time, and a
+//! connection that sends no complete request head within the header read timeout is closed.
 
 mod api;
 mod auth;
@@ -44,6 +46,9 @@ pub struct Settings {
     pub max_body_bytes: usize,
     /// Longest a request may take.
     pub request_timeout: Duration,
+    /// Longest a client may take to send a request's headers (and to start the next request
+    /// on a kept-alive connection) before the connection is closed.
+    pub header_read_timeout: Duration,
     /// CSP `frame-ancestors` of the entity page.
     pub frame_ancestors: String,
 }
@@ -54,6 +59,7 @@ impl Settings {
         Settings {
             max_body_bytes: cfg.max_body_bytes,
             request_timeout: Duration::from_secs(cfg.request_timeout_secs.max(1)),
+            header_read_timeout: Duration::from_secs(cfg.header_read_timeout_secs.max(1)),
             frame_ancestors: cfg.frame_ancestors.clone(),
         }
     }
@@ -180,15 +186,59 @@ pub fn router(state: AppState) -> Router {
         .layer(TraceLayer::new_for_http())
 }
 
-/// Serves `router` on `listener` until `shutdown` resolves, then finishes requests in flight.
+/// Largest request head (header names and values) answered by the application; larger ones get
+/// a JSON 431.
+pub const MAX_HEADER_BYTES: usize = 64 * 1024;
+
+/// hyper's read buffer per connection. It must exceed [`MAX_HEADER_BYTES`] by a margin so that a
+/// head between the two reaches [`guard`] (which answers JSON); beyond it hyper answers a bare 431
+/// itself, as it does for more than 100 header lines.
+const READ_BUFFER_BYTES: usize = 4 * MAX_HEADER_BYTES;
+
+/// Serves `app` on `listener` until `shutdown` resolves, then finishes requests in flight.
+///
+/// HTTP/1.1 only: hyper bounds the time to read a request head only there, and an HTTP/2
+/// (cleartext, prior knowledge) connection could be held open without one. Connections that
+/// send no complete head within `settings.header_read_timeout` are closed.
 pub async fn serve(
-    listener: tokio::net::TcpListener,
+    mut listener: tokio::net::TcpListener,
     app: Router,
+    settings: &Settings,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+) {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use tower::ServiceExt as _;
+
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(settings.header_read_timeout)
+        .max_buf_size(READ_BUFFER_BYTES);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        // `Listener::accept` retries transient accept errors (e.g. out of file descriptors).
+        let (stream, peer) = tokio::select! {
+            accepted = axum::serve::Listener::accept(&mut listener) => accepted,
+            () = &mut shutdown => break,
+        };
+        let service = app
+            .clone()
+            .map_request(|req: Request<hyper::body::Incoming>| req.map(Body::new));
+        let conn = http.serve_connection(
+            TokioIo::new(stream),
+            hyper_util::service::TowerToHyperService::new(service),
+        );
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            // Timeouts, resets and malformed requests end here; they are the client's business.
+            if let Err(e) = conn.await {
+                tracing::debug!(%peer, error = %e, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    // Idle and not-yet-talking connections close at once; the others after their request.
+    graceful.shutdown().await;
 }
 
 /// Counts requests and their latency per route (inside routing, where the route is known).
@@ -207,12 +257,24 @@ async fn record(req: Request, next: Next) -> Response {
     resp
 }
 
-/// Time limit, security headers, and JSON bodies for errors that carry none.
+/// Header size and time limits, security headers, and JSON bodies for errors that carry none
+/// (axum's extractor rejections, the body limit's 413, 404/405 of routing).
 async fn guard(State(settings): State<Settings>, req: Request, next: Next) -> Response {
     let method = req.method().clone();
-    let mut resp = match tokio::time::timeout(settings.request_timeout, next.run(req)).await {
-        Ok(resp) => resp,
-        Err(_) => error::body(StatusCode::REQUEST_TIMEOUT, "the request took too long"),
+    let head_bytes = header_bytes(req.headers());
+    let mut resp = if head_bytes > MAX_HEADER_BYTES {
+        error::body(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            &format!(
+                "request headers too large: {head_bytes} bytes, at most {MAX_HEADER_BYTES} \
+                 (send fewer or shorter headers, e.g. cookies)"
+            ),
+        )
+    } else {
+        match tokio::time::timeout(settings.request_timeout, next.run(req)).await {
+            Ok(resp) => resp,
+            Err(_) => error::body(StatusCode::REQUEST_TIMEOUT, "the request took too long"),
+        }
     };
     let status = resp.status();
     let is_json_or_page = resp
@@ -251,6 +313,14 @@ async fn guard(State(settings): State<Settings>, req: Request, next: Next) -> Re
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
     resp
+}
+
+/// Size of the header lines as sent: `name: value` and the line break.
+fn header_bytes(headers: &axum::http::HeaderMap) -> usize {
+    headers
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 4)
+        .sum()
 }
 
 async fn require_read(State(state): State<AppState>, req: Request, next: Next) -> Response {
@@ -316,4 +386,64 @@ async fn prometheus(State(state): State<AppState>) -> Response {
         state.inner.metrics.render(),
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tower::ServiceExt as _;
+
+    /// A JSON-body route behind [`guard`], as any future endpoint with a body would be.
+    async fn post_json(content_type: &str, body: &'static str) -> (StatusCode, serde_json::Value) {
+        let settings = Settings {
+            max_body_bytes: 1024,
+            request_timeout: Duration::from_secs(10),
+            header_read_timeout: Duration::from_secs(10),
+            frame_ancestors: "*".into(),
+        };
+        let app = Router::new()
+            .route(
+                "/echo",
+                post(|axum::Json(v): axum::Json<Vec<u32>>| async move { axum::Json(v) }),
+            )
+            .layer(middleware::from_fn_with_state(settings, guard));
+        let req = Request::post("/echo")
+            .header(header::CONTENT_TYPE, content_type)
+            .body(Body::from(body))
+            .unwrap();
+        let resp = app.oneshot(req).await.unwrap();
+        let status = resp.status();
+        assert_eq!(resp.headers()[header::CONTENT_TYPE], "application/json");
+        let bytes = axum::body::to_bytes(resp.into_body(), 4096).await.unwrap();
+        (status, serde_json::from_slice(&bytes).unwrap())
+    }
+
+    #[tokio::test]
+    async fn json_body_rejections_are_json_errors() {
+        let (status, body) = post_json("application/json", "[1, 2").await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("bad_request"))
+        );
+        assert!(body["error"].as_str().unwrap().contains("JSON"), "{body}");
+        let (status, body) = post_json("application/json", "[\"one\"]").await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(body["code"], "unprocessable_entity");
+        let (status, body) = post_json("text/plain", "[1]").await;
+        assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{body}");
+        assert!(
+            body["error"].as_str().unwrap().contains("application/json"),
+            "{body}"
+        );
+        let (status, body) = post_json("application/json", "[1]").await;
+        assert_eq!((status, body), (StatusCode::OK, serde_json::json!([1])));
+    }
+
+    #[test]
+    fn header_bytes_count_lines_as_sent() {
+        let mut headers = axum::http::HeaderMap::new();
+        headers.insert("x-a", HeaderValue::from_static("12345"));
+        headers.insert(header::HOST, HeaderValue::from_static("rubric"));
+        assert_eq!(header_bytes(&headers), (3 + 5 + 4) + (4 + 6 + 4));
+    }
 }

@@ -9,14 +9,16 @@ use serde_json::{Value, json};
 
 use super::api::resolve_entity;
 use super::{ApiError, AppState};
+use crate::scorecard::report::visible::visible;
 use crate::store::{CoverageSeries, window_start};
 
 const TEMPLATE: &str = include_str!("entity.html.hbs");
 
-/// The page templates (HTML-escaped; missing optional fields render empty).
+/// The page templates (escaped by [`escape`]; missing optional fields render empty).
 pub(super) fn templates() -> handlebars::Handlebars<'static> {
     let mut h = handlebars::Handlebars::new();
     h.set_strict_mode(false);
+    h.register_escape_fn(escape);
     // The template is compiled into the binary and covered by tests, so it always registers.
     if let Err(e) = h.register_template_string("entity", TEMPLATE) {
         tracing::error!(error = %e, "entity page template does not compile");
@@ -110,8 +112,14 @@ pub(super) async fn entity_page(
     }
 }
 
+/// HTML-escapes text from outside, after writing out the characters that would steer its display
+/// (bidi overrides can reorder what a reader sees; HTML escaping leaves them in).
+fn escape(text: &str) -> String {
+    handlebars::html_escape(&visible(text))
+}
+
 fn error_page(status: StatusCode, message: &str) -> Response {
-    let escaped = handlebars::html_escape(message);
+    let escaped = escape(message);
     let html = format!(
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title></head>\
          <body><p>{escaped}</p></body></html>",
@@ -274,6 +282,20 @@ mod tests {
     #[test]
     fn the_template_compiles() {
         assert!(templates().get_template("entity").is_some());
+    }
+
+    #[test]
+    fn page_text_is_html_escaped_and_display_controls_written_out() {
+        let html = templates()
+            .render_template(
+                "<p>{{name}}</p>",
+                &json!({ "name": "<b>api</b>\u{1b}[31m\r\u{202e}gpj.exe" }),
+            )
+            .unwrap();
+        assert_eq!(
+            html,
+            "<p>&lt;b&gt;api&lt;/b&gt;\\u{1b}[31m\\r\\u{202e}gpj.exe</p>"
+        );
     }
 
     #[test]

@@ -153,6 +153,7 @@ pub fn settings() -> Settings {
     Settings {
         max_body_bytes: 1024,
         request_timeout: std::time::Duration::from_secs(10),
+        header_read_timeout: std::time::Duration::from_secs(10),
         frame_ancestors: "*".into(),
     }
 }
@@ -162,6 +163,7 @@ pub struct Server {
     pub url: String,
     pub client: reqwest::Client,
     stop: Option<oneshot::Sender<()>>,
+    served: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Drop for Server {
@@ -174,19 +176,27 @@ impl Drop for Server {
 
 /// Starts the application on 127.0.0.1 with the test tokens.
 pub async fn start(runner: Arc<Runner>, anonymous_read: bool) -> Server {
+    start_with(runner, anonymous_read, settings()).await
+}
+
+/// Starts the application on 127.0.0.1 with the test tokens and these limits.
+pub async fn start_with(runner: Arc<Runner>, anonymous_read: bool, settings: Settings) -> Server {
     let auth = Auth::parse(
         anonymous_read,
         "TEST_TOKENS",
         &format!("portal:read:{READ},ci:admin:{ADMIN}"),
     )
     .unwrap();
-    let app = rubric::server::router(AppState::new(runner, auth, settings()));
+    let app = rubric::server::router(AppState::new(runner, auth, settings.clone()));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let (tx, rx) = oneshot::channel();
-    tokio::spawn(rubric::server::serve(listener, app, async {
-        let _ = rx.await;
-    }));
+    let served = tokio::spawn(async move {
+        rubric::server::serve(listener, app, &settings, async {
+            let _ = rx.await;
+        })
+        .await
+    });
     let client = reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(20))
         .build()
@@ -195,10 +205,26 @@ pub async fn start(runner: Arc<Runner>, anonymous_read: bool) -> Server {
         url,
         client,
         stop: Some(tx),
+        served: Some(served),
     }
 }
 
 impl Server {
+    /// Asks the server to shut down and waits until it has (its connections closed).
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(served) = self.served.take() {
+            served.await.unwrap();
+        }
+    }
+
+    /// The `host:port` the server listens on.
+    pub fn addr(&self) -> &str {
+        self.url.trim_start_matches("http://")
+    }
+
     /// GET with a bearer token (or none).
     pub async fn get(&self, path: &str, token: Option<&str>) -> reqwest::Response {
         let mut req = self.client.get(format!("{}{path}", self.url));

@@ -2,6 +2,7 @@
 
 use std::fmt::Write;
 
+use super::visible::visible;
 use super::{EntityReport, EvalReport, ScorecardReport};
 use crate::scorecard::score::Outcome;
 
@@ -28,23 +29,51 @@ fn icon(outcome: Outcome) -> &'static str {
     }
 }
 
-/// Escapes a table cell: pipes, newlines and HTML-looking angle brackets.
+/// Escapes text for a table cell or a line: display-steering characters (see [`visible`]),
+/// backslashes, pipes and HTML-looking angle brackets.
 fn cell(text: &str) -> String {
-    text.replace('\\', "\\\\")
+    visible(text)
+        .replace('\\', "\\\\")
         .replace('|', "\\|")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
-        .replace(['\r', '\n'], " ")
+}
+
+/// Text as an inline code span in a table: backslashes and `&lt;` show as typed there, so only
+/// pipes are escaped, and the fence is longer than any run of backticks inside.
+fn code(text: &str) -> String {
+    let text = visible(text).replace('|', "\\|");
+    let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    let fence = "`".repeat(longest + 1);
+    let pad = if longest > 0 { " " } else { "" };
+    format!("{fence}{pad}{text}{pad}{fence}")
+}
+
+/// Text inside the raw HTML of a `<details>` line, where markdown escapes are not read.
+fn html(text: &str) -> String {
+    visible(text)
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 fn render_scorecard(out: &mut String, card: &ScorecardReport) {
     let draft = if card.draft { " (draft)" } else { "" };
-    let _ = writeln!(out, "## {} (`{}`){draft}\n", cell(&card.name), card.tag);
+    let _ = writeln!(
+        out,
+        "## {} ({}){draft}\n",
+        cell(&card.name),
+        code(&card.tag)
+    );
     if let Some(description) = &card.description {
-        let _ = writeln!(out, "{}\n", description.trim());
+        // The description is markdown of the scorecard's author: its line breaks stay.
+        for line in description.trim().lines() {
+            let _ = writeln!(out, "{}", visible(line));
+        }
+        out.push('\n');
     }
     if !card.levels.is_empty() {
-        let levels: Vec<&str> = card.levels.iter().map(|l| l.name.as_str()).collect();
+        let levels: Vec<String> = card.levels.iter().map(|l| cell(&l.name)).collect();
         let _ = writeln!(out, "Levels, lowest first: {}\n", levels.join(" → "));
     }
     let _ = writeln!(
@@ -60,8 +89,8 @@ fn render_scorecard(out: &mut String, card: &ScorecardReport) {
             .count();
         let _ = writeln!(
             out,
-            "| `{}` | {} | {} | {passing} | {failing} |",
-            e.entity,
+            "| {} | {} | {} | {passing} | {failing} |",
+            code(&e.entity),
             cell(&card.level_text(e)),
             e.score_text()
         );
@@ -76,8 +105,8 @@ fn render_entity(out: &mut String, card: &ScorecardReport, e: &EntityReport) {
     let _ = writeln!(
         out,
         "<details><summary><code>{}</code>: {}, {}</summary>\n",
-        e.entity,
-        cell(&card.level_text(e)),
+        html(&e.entity),
+        html(&card.level_text(e)),
         e.score_text()
     );
     if let Some(why) = &e.skipped {
@@ -121,8 +150,40 @@ fn render_entity(out: &mut String, card: &ScorecardReport, e: &EntityReport) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::sample;
+    use super::super::tests::{HOSTILE, assert_escaped, hostile, sample};
     use super::*;
+
+    #[test]
+    fn outside_text_is_shown_escaped() {
+        let text = render(&hostile());
+        // In code spans and raw HTML a backslash shows as typed; in markdown text it is doubled.
+        let raw = "red\\u{1b}[31m\\rover\\u{202e}txt.exe";
+        let escaped = raw.replace('\\', "\\\\");
+        assert!(text.contains(&format!("| `{raw}` | Bronze |")), "{text}");
+        assert!(
+            text.contains(&format!("<summary><code>{raw}</code>")),
+            "{text}"
+        );
+        // Two summary rows and two details headings.
+        assert_escaped(&text, raw, 4);
+        assert!(
+            text.contains(&format!("Codecov answered: {escaped} |")),
+            "{text}"
+        );
+        assert!(text.contains(&format!("1. **Fix {escaped}**: ")), "{text}");
+        assert!(
+            text.contains(&format!("Not in scope: owner is {escaped}")),
+            "{text}"
+        );
+        assert_escaped(&text, &escaped, 3);
+        assert!(!text.contains(HOSTILE));
+    }
+
+    #[test]
+    fn code_spans_survive_backticks_and_pipes() {
+        assert_eq!(code("api"), "`api`");
+        assert_eq!(code("a`b|c"), "`` a`b\\|c ``");
+    }
 
     #[test]
     fn renders_summary_details_and_next_steps() {

@@ -7,6 +7,7 @@
 pub mod junit;
 pub mod markdown;
 pub mod table;
+pub mod visible;
 
 use std::collections::BTreeMap;
 
@@ -372,6 +373,33 @@ pub(crate) mod tests {
             }],
             diagnostics: vec![],
         }
+    }
+
+    /// Terminal and bidi controls as a hostile descriptor or provider would send them.
+    pub const HOSTILE: &str = "red\x1b[31m\rover\u{202e}txt.exe";
+
+    /// [`sample`] with [`HOSTILE`] in the entity name, a rule message, a skip reason and a
+    /// next step.
+    pub fn hostile() -> EvalReport {
+        let mut report = sample();
+        let card = &mut report.scorecards[0];
+        let mut skipped = card.entities[0].clone();
+        skipped.entity = format!("skipped-{HOSTILE}");
+        skipped.skipped = Some(format!("owner is {HOSTILE}"));
+        let e = &mut card.entities[0];
+        e.entity = HOSTILE.into();
+        e.rules[2].message = format!("Codecov answered: {HOSTILE}");
+        e.next_steps[0].title = format!("Fix {HOSTILE}");
+        card.entities.push(skipped);
+        report
+    }
+
+    /// Asserts `text` holds none of [`HOSTILE`]'s controls and `count` escaped copies of it.
+    pub fn assert_escaped(text: &str, escaped: &str, count: usize) {
+        for c in ['\x1b', '\r', '\u{202e}'] {
+            assert!(!text.contains(c), "{c:?} left in {text}");
+        }
+        assert_eq!(text.matches(escaped).count(), count, "{text}");
     }
 
     #[test]

@@ -4,6 +4,7 @@ use std::fmt::Write;
 
 use comfy_table::{ContentArrangement, Table, presets};
 
+use super::visible::visible;
 use super::{EvalReport, ScorecardReport};
 
 /// Renders the whole report for a terminal (wrapped to its width; unwrapped when piped).
@@ -21,7 +22,8 @@ pub fn render(report: &EvalReport) -> String {
     out
 }
 
-/// One scorecard: a heading, the table, then each entity's next steps.
+/// One scorecard: a heading, the table, then each entity's next steps. Text from outside is
+/// shown through [`visible`], so it cannot move the cursor, recolour or reorder the terminal.
 pub fn render_scorecard(card: &ScorecardReport) -> String {
     let mut out = String::new();
     let draft = if card.draft { " [draft]" } else { "" };
@@ -34,51 +36,50 @@ pub fn render_scorecard(card: &ScorecardReport) -> String {
             .collect::<Vec<_>>()
             .join(" < ")
     };
-    let _ = writeln!(out, "{} ({}){draft}: {ladder}", card.name, card.tag);
+    let _ = writeln!(
+        out,
+        "{} ({}){draft}: {}",
+        visible(&card.name),
+        visible(&card.tag),
+        visible(&ladder)
+    );
     let mut table = Table::new();
     table
         .load_style(presets::UTF8_FULL_CONDENSED.with_rounded_corners())
         .set_content_arrangement(ContentArrangement::Dynamic)
         .set_header(["Entity", "Level", "Score", "Rule", "Outcome", "Reason"]);
+    let mut row = |cells: [&str; 6]| {
+        table.add_row(cells.map(|c| visible(c).into_owned()));
+    };
     for entity in &card.entities {
         if let Some(why) = &entity.skipped {
-            table.add_row([
-                entity.entity.as_str(),
+            row([
+                &entity.entity,
                 "skipped",
                 "-",
                 "(all rules)",
                 "skipped",
-                why.as_str(),
+                why,
             ]);
             continue;
         }
+        let (level, score) = (card.level_text(entity), entity.score_text());
         if entity.rules.is_empty() {
-            table.add_row([
-                entity.entity.clone(),
-                card.level_text(entity),
-                entity.score_text(),
-                String::new(),
-                String::new(),
-                String::new(),
-            ]);
+            row([&entity.entity, &level, &score, "", "", ""]);
         }
         for (i, rule) in entity.rules.iter().enumerate() {
             let (name, level, score) = if i == 0 {
-                (
-                    entity.entity.clone(),
-                    card.level_text(entity),
-                    entity.score_text(),
-                )
+                (entity.entity.as_str(), level.as_str(), score.as_str())
             } else {
-                Default::default()
+                ("", "", "")
             };
-            table.add_row([
+            row([
                 name,
                 level,
                 score,
-                rule.title.clone(),
-                rule.outcome_text(),
-                rule.message.clone(),
+                &rule.title,
+                &rule.outcome_text(),
+                &rule.message,
             ]);
         }
     }
@@ -97,7 +98,8 @@ pub fn render_scorecard(card: &ScorecardReport) -> String {
                 .map(|l| format!(" for {l}"))
                 .unwrap_or_default();
             let titles: Vec<&str> = entity.next_steps.iter().map(|s| s.title.as_str()).collect();
-            let _ = writeln!(out, "  {}{target}: {}", entity.entity, titles.join("; "));
+            let line = format!("{}{target}: {}", entity.entity, titles.join("; "));
+            let _ = writeln!(out, "  {}", visible(&line));
         }
     }
     out
@@ -105,8 +107,15 @@ pub fn render_scorecard(card: &ScorecardReport) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::sample;
+    use super::super::tests::{assert_escaped, hostile, sample};
     use super::*;
+
+    #[test]
+    fn outside_text_is_shown_escaped() {
+        let text = render_scorecard(&hostile().scorecards[0]);
+        // Two entity cells, a reason, a skip reason, three in the next steps.
+        assert_escaped(&text, "red\\u{1b}[31m\\rover\\u{202e}txt.exe", 7);
+    }
 
     #[test]
     fn shows_level_score_and_each_rule() {
