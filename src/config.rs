@@ -99,6 +99,8 @@ pub struct CodecovConfig {
     pub rate_limit_burst: u32,
     /// How long a 404 answer is reused, in seconds.
     pub not_found_ttl_secs: u64,
+    /// Largest answer body read, in bytes after decompression; a larger one is an error fact.
+    pub max_response_bytes: u64,
     /// Further Codecov accounts or hosts, each serving the owners it lists (`[[codecov.accounts]]`).
     #[serde(default)]
     pub accounts: Vec<CodecovAccount>,
@@ -144,6 +146,8 @@ pub struct DatadogConfig {
     pub rate_limit_burst: u32,
     /// How long a 404 answer is reused, in seconds.
     pub not_found_ttl_secs: u64,
+    /// Largest answer body read, in bytes after decompression; a larger one is an error fact.
+    pub max_response_bytes: u64,
 }
 
 /// `[http]`: the HTTP layer all providers share.

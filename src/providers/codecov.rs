@@ -2,8 +2,10 @@
 //! totals, the daily coverage trend, the latest upload, and pull request coverage.
 //!
 //! Traps handled (see `shared/research/codecov-api.md` §7): `totals: null` and `sessions == 0`
-//! are "no data", never 0 %; coverage numbers are parsed as `f64`; a 404 may mean "private and
-//! no access"; the trend is read from `/coverage/?interval=1d`, never from the deprecated `diff`.
+//! are "no data", never 0 %; coverage numbers are parsed as `f64` (from numbers or numeric
+//! text) and must be possible (a percentage from 0 to 100, a count not negative); a 404 may mean
+//! "private and no access"; the trend is read from `/coverage/?interval=1d`, never from the
+//! deprecated `diff`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -17,6 +19,7 @@ use serde_json::Value as Json;
 
 use super::cache::{Cached, ResponseCache};
 use super::http::{FaultKind, FetchError, Http, Limits, ProviderHttp};
+use super::measure::{self, Measure};
 use super::secrets::{SecretSource, last_four};
 use crate::catalog::{CodecovProject, Entity, MappedBy};
 use crate::config::{CodecovConfig, ConfigError};
@@ -116,6 +119,7 @@ impl Codecov {
             concurrency: cfg.concurrency,
             rate_per_sec: cfg.rate_limit_per_sec,
             burst: cfg.rate_limit_burst,
+            max_response_bytes: cfg.max_response_bytes,
         };
         Ok(Codecov {
             http: ProviderHttp::new("Codecov", http, limits),
@@ -246,10 +250,11 @@ impl Codecov {
 
     async fn totals(&self, repo: &Repo<'_>, key: &FactKey) -> Fact {
         let flag = key.arg_str("flag").or_else(|| repo.project.flag.clone());
-        let field = if key.function == "codeCoverage" {
-            "coverage"
+        let (field, what, measure) = if key.function == "codeCoverage" {
+            ("coverage", "coverage".to_string(), Measure::Percentage)
         } else {
-            key.function.as_str()
+            let f = key.function.as_str();
+            (f, format!("number of {f}"), Measure::Count)
         };
         let origin = repo.origin(flag.as_deref(), self.branch.as_deref());
         let (cached, totals) = if flag.is_none() && self.branch.is_none() {
@@ -304,18 +309,12 @@ impl Codecov {
             (cached, totals)
         };
         let fact = match totals.get(field) {
-            Some(Json::Number(n)) => n
-                .as_f64()
-                .map_or_else(|| unexpected("a number out of range"), Fact::ok),
-            Some(Json::String(s)) => match s.trim().parse::<f64>() {
-                Ok(n) => Fact::ok(n),
-                Err(_) => unexpected(&format!("totals.{field} is the string {s:?}")),
-            },
-            Some(Json::Null) => {
-                Fact::no_data(format!("Codecov has no {field} value for this commit"))
-            }
             None => unexpected(&format!("totals has no `{field}`")),
-            Some(other) => unexpected(&format!("totals.{field} is {other}")),
+            value => match measure::read("Codecov", &what, measure, value) {
+                Ok(Some(n)) => Fact::ok(n),
+                Ok(None) => Fact::no_data(format!("Codecov has no {field} value for this commit")),
+                Err(why) => Fact::error(why),
+            },
         };
         finish(fact, Some(&cached), origin)
     }
@@ -354,11 +353,14 @@ impl Codecov {
             let Some(results) = cached.value.get("results").and_then(Json::as_array) else {
                 return unexpected("the coverage trend has no `results` list").from_origin(origin);
             };
-            points.extend(
-                results
-                    .iter()
-                    .filter_map(|r| r.get("avg").and_then(Json::as_f64)),
-            );
+            for result in results {
+                let avg = result.get("avg");
+                match measure::read("Codecov", "daily coverage", Measure::Percentage, avg) {
+                    Ok(Some(point)) => points.push(point),
+                    Ok(None) => {}
+                    Err(why) => return Fact::error(why).from_origin(origin),
+                }
+            }
             let more = cached.value.get("next").is_some_and(|n| !n.is_null());
             if cached.stale_secs.is_some() {
                 stale_from = Some(cached);
@@ -454,24 +456,38 @@ impl Codecov {
                     .from_origin(origin);
             }
         };
-        let coverage = |v: Option<&Json>| v.and_then(|t| t.get("coverage")).and_then(Json::as_f64);
+        // The `coverage` of a totals object, checked as a percentage.
+        let coverage = |what: &str, totals: Option<&Json>| {
+            let value = totals.and_then(|t| t.get("coverage"));
+            measure::read("Codecov", what, Measure::Percentage, value)
+        };
+        let base_and_head = |base: Option<&Json>, head: Option<&Json>| {
+            Ok::<_, String>((
+                coverage("base coverage", base)?,
+                coverage("head coverage", head)?,
+            ))
+        };
         let function = key.function.as_str();
         if function == "pullRequest.patchCoverage" {
             let fact = match cached.value.get("patch") {
                 Some(Json::Null) | None => Fact::no_data(format!(
                     "pull request #{id} has no processed comparison yet"
                 )),
-                patch => match coverage(patch) {
-                    Some(c) => Fact::ok(c),
-                    None => unexpected("the pull's `patch` has no coverage"),
+                patch => match coverage("patch coverage", patch) {
+                    Ok(Some(c)) => Fact::ok(c),
+                    Ok(None) => unexpected("the pull's `patch` has no coverage"),
+                    Err(why) => Fact::error(why),
                 },
             };
             return finish(fact, Some(&cached), origin);
         }
-        let (mut base, mut head) = (
-            coverage(cached.value.get("base_totals")),
-            coverage(cached.value.get("head_totals")),
-        );
+        let (mut base, mut head) = match base_and_head(
+            cached.value.get("base_totals"),
+            cached.value.get("head_totals"),
+        ) {
+            Ok(pair) => pair,
+            Err(why) => return finish(Fact::error(why), Some(&cached), origin),
+        };
         // The comparison has per-file coverage, and base/head totals when the pull lacks them.
         let mut compared = None;
         if function == "pullRequest.files" || base.is_none() || head.is_none() {
@@ -482,8 +498,13 @@ impl Codecov {
             {
                 Ok(c) => {
                     let totals = c.value.get("totals");
-                    base = base.or_else(|| coverage(totals.and_then(|t| t.get("base"))));
-                    head = head.or_else(|| coverage(totals.and_then(|t| t.get("head"))));
+                    match base_and_head(
+                        totals.and_then(|t| t.get("base")),
+                        totals.and_then(|t| t.get("head")),
+                    ) {
+                        Ok((b, h)) => (base, head) = (base.or(b), head.or(h)),
+                        Err(why) => return finish(Fact::error(why), Some(&c), origin),
+                    }
                     compared = Some(c);
                 }
                 Err(e) if e.kind == FaultKind::NotFound => {}
@@ -503,22 +524,24 @@ impl Codecov {
                 .as_ref()
                 .and_then(|c| c.value.get("files")?.as_array().cloned())
             {
-                Some(files) => Fact::ok(Value::List(
-                    files
-                        .iter()
-                        .map(|f| {
-                            let name = f.get("name");
-                            let totals = f.get("totals");
-                            Value::from_json(&serde_json::json!({
-                                "name": name.and_then(|n| n.get("head")).filter(|n| !n.is_null())
-                                    .or_else(|| name.and_then(|n| n.get("base"))),
-                                "base": coverage(totals.and_then(|t| t.get("base"))),
-                                "head": coverage(totals.and_then(|t| t.get("head"))),
-                                "patch": coverage(totals.and_then(|t| t.get("patch"))),
-                            }))
-                        })
-                        .collect(),
-                )),
+                Some(files) => files
+                    .iter()
+                    .map(|f| {
+                        let name = f.get("name");
+                        let part = |p: &str| {
+                            let totals = f.get("totals").and_then(|t| t.get(p));
+                            coverage(&format!("{p} coverage of a file"), totals)
+                        };
+                        Ok(Value::from_json(&serde_json::json!({
+                            "name": name.and_then(|n| n.get("head")).filter(|n| !n.is_null())
+                                .or_else(|| name.and_then(|n| n.get("base"))),
+                            "base": part("base")?,
+                            "head": part("head")?,
+                            "patch": part("patch")?,
+                        })))
+                    })
+                    .collect::<Result<_, String>>()
+                    .map_or_else(Fact::error, |files| Fact::ok(Value::List(files))),
                 None => Fact::no_data(format!("pull request #{id} has no comparison yet")),
             },
             "pullRequest.baseCoverage" => base.map_or_else(

@@ -2,9 +2,11 @@
 //! breakdowns by service and code owner.
 //!
 //! `POST /api/v2/code-coverage/{branch|commit|pr}/summary` with a JSON:API body naming the
-//! repository by `repository_url` (`github.com/org/repo`, from the entity's git repository),
-//! headers `DD-API-KEY` and `DD-APPLICATION-KEY`. Errors come back as `{"errors": [...]}` and are
-//! shown as they are.
+//! repository twice: by `repository_url` (`github.com/org/repo`, from the entity's git
+//! repository), which newer API versions read, and by `repository_id`, which the documented
+//! request schema requires (a server following it answers 400 without). Headers `DD-API-KEY`
+//! and `DD-APPLICATION-KEY`. Errors come back as `{"errors": [...]}` and are shown as they are.
+//! Coverage values must be percentages from 0 to 100.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,6 +18,7 @@ use serde_json::{Value as Json, json};
 
 use super::cache::{Cached, ResponseCache};
 use super::http::{FaultKind, FetchError, Http, Limits, ProviderHttp};
+use super::measure::{self, Measure};
 use super::secrets::{SecretSource, last_four};
 use crate::catalog::Entity;
 use crate::config::{ConfigError, DatadogConfig};
@@ -98,22 +101,33 @@ impl Summary {
     }
 
     fn body(&self, repository_url: &str) -> Json {
-        let (attributes, kind) = match self {
+        let (mut attributes, kind) = match self {
             Summary::Branch(b) => (
-                json!({"branch": b, "repository_url": repository_url}),
+                json!({"branch": b}),
                 "ci_app_coverage_branch_summary_request",
             ),
             Summary::Commit(c) => (
-                json!({"commit_sha": c, "repository_url": repository_url}),
+                json!({"commit_sha": c}),
                 "ci_app_coverage_commit_summary_request",
             ),
             Summary::Pull(n) => (
-                json!({"pr_number": n, "repository_url": repository_url}),
+                json!({"pr_number": n}),
                 "ci_app_coverage_pr_summary_request",
             ),
         };
+        attributes["repository_id"] = json!(repository_id(repository_url));
+        attributes["repository_url"] = json!(repository_url);
         json!({"data": {"attributes": attributes, "type": kind}})
     }
+}
+
+/// The `repository_id` of a repository URL: host and path, without scheme, `.git` or trailing
+/// slash (`https://github.com/org/repo.git` → `github.com/org/repo`).
+fn repository_id(repository_url: &str) -> &str {
+    let url = repository_url.trim();
+    let url = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let url = url.trim_end_matches('/');
+    url.strip_suffix(".git").unwrap_or(url)
 }
 
 impl Datadog {
@@ -134,6 +148,7 @@ impl Datadog {
             concurrency: cfg.concurrency,
             rate_per_sec: cfg.rate_limit_per_sec,
             burst: cfg.rate_limit_burst,
+            max_response_bytes: cfg.max_response_bytes,
         };
         Ok(Datadog {
             http: ProviderHttp::new("Datadog", http, limits),
@@ -303,19 +318,17 @@ impl Datadog {
                     which.describe()
                 ))
             }
-            (stats, _) => match stats.and_then(|s| s.get(field)) {
-                Some(Json::Number(n)) => n
-                    .as_f64()
-                    .map_or_else(|| Fact::error("coverage out of range"), Fact::ok),
-                Some(Json::Null) | None => Fact::no_data(format!(
-                    "Datadog has no {} for {}",
-                    field.replace('_', " "),
-                    which.describe()
-                )),
-                Some(other) => Fact::error(format!(
-                    "Datadog answered unexpected JSON: {field} is {other}"
-                )),
-            },
+            (stats, _) => {
+                let what = field.replace('_', " ");
+                let value = stats.and_then(|s| s.get(field));
+                match measure::read("Datadog", &what, Measure::Percentage, value) {
+                    Ok(Some(n)) => Fact::ok(n),
+                    Ok(None) => {
+                        Fact::no_data(format!("Datadog has no {what} for {}", which.describe()))
+                    }
+                    Err(why) => Fact::error(why),
+                }
+            }
         };
         super::codecov::finish(fact, Some(&cached), origin)
     }
@@ -355,7 +368,8 @@ mod tests {
         let b = Summary::Branch("main".into()).body("github.com/acme/api");
         assert_eq!(
             b,
-            json!({"data": {"attributes": {"branch": "main", "repository_url": "github.com/acme/api"},
+            json!({"data": {"attributes": {"branch": "main", "repository_id": "github.com/acme/api",
+                                           "repository_url": "github.com/acme/api"},
                             "type": "ci_app_coverage_branch_summary_request"}})
         );
         let p = Summary::Pull(42).body("github.com/acme/api");
@@ -364,5 +378,17 @@ mod tests {
             p["data"]["type"],
             json!("ci_app_coverage_pr_summary_request")
         );
+    }
+
+    #[test]
+    fn repository_ids_drop_scheme_and_dot_git() {
+        for url in [
+            "github.com/datadog/shopist",
+            "https://github.com/datadog/shopist",
+            "https://github.com/datadog/shopist.git",
+            " http://github.com/datadog/shopist/ ",
+        ] {
+            assert_eq!(repository_id(url), "github.com/datadog/shopist", "{url}");
+        }
     }
 }

@@ -1,6 +1,6 @@
 //! The HTTP layer every provider shares: one reqwest client with timeouts, and per provider a
-//! concurrency limit, a token-bucket rate limit, retries with backoff and jitter, and a
-//! provider-wide pause when the server answers 429.
+//! concurrency limit, a token-bucket rate limit, retries with backoff and jitter, a
+//! provider-wide pause when the server answers 429, and a cap on the size of answers.
 
 use std::fmt;
 use std::sync::Mutex;
@@ -32,6 +32,8 @@ pub enum FaultKind {
     Html,
     /// A success status whose body is not the JSON expected.
     BadJson,
+    /// A body larger than the provider's `max_response_bytes` (after decompression).
+    TooLarge,
     /// Nothing listens on the port.
     ConnectionRefused,
     /// The host name did not resolve.
@@ -263,6 +265,7 @@ pub struct ProviderHttp {
     permits: Semaphore,
     bucket: TokenBucket,
     paused_until: Mutex<Option<Instant>>,
+    max_response_bytes: u64,
     /// The provider's counters.
     pub stats: Stats,
 }
@@ -276,6 +279,8 @@ pub struct Limits {
     pub rate_per_sec: u32,
     /// Token bucket size.
     pub burst: u32,
+    /// Largest body read, in bytes after decompression.
+    pub max_response_bytes: u64,
 }
 
 /// What one attempt gave.
@@ -297,6 +302,7 @@ impl ProviderHttp {
             permits: Semaphore::new(limits.concurrency.max(1)),
             bucket: TokenBucket::new(limits.rate_per_sec, limits.burst),
             paused_until: Mutex::new(None),
+            max_response_bytes: limits.max_response_bytes,
             stats: Stats::default(),
         }
     }
@@ -388,11 +394,47 @@ impl ProviderHttp {
             .await
             .map_err(|e| self.transport_error(&e))?;
         let status = response.status().as_u16();
-        let body = response
-            .bytes()
+        let body = self.read_body(response).await?;
+        Ok((status, body))
+    }
+
+    /// Reads the body, refusing one larger than `max_response_bytes` once decoded: at once when
+    /// `Content-Length` says so, else as soon as the decoded chunks pass the cap (reqwest
+    /// decompresses gzip, so a small compressed body cannot smuggle in a large one). The client's
+    /// total timeout bounds a body that trickles forever.
+    async fn read_body(&self, mut response: reqwest::Response) -> Result<Vec<u8>, FetchError> {
+        let max = self.max_response_bytes;
+        let status = Some(response.status().as_u16());
+        let too_large = |detail: String| {
+            FetchError::new(
+                FaultKind::TooLarge,
+                status,
+                format!(
+                    "{} answered more than {}{detail} (raise [{}] max_response_bytes if such answers are expected)",
+                    self.name,
+                    human_bytes(max),
+                    self.name.to_ascii_lowercase()
+                ),
+            )
+        };
+        if let Some(length) = response.content_length().filter(|n| *n > max) {
+            return Err(too_large(format!(
+                ": its Content-Length is {}",
+                human_bytes(length)
+            )));
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
             .await
-            .map_err(|e| self.transport_error(&e))?;
-        Ok((status, body.to_vec()))
+            .map_err(|e| self.transport_error(&e))?
+        {
+            if (body.len() + chunk.len()) as u64 > max {
+                return Err(too_large(String::new()));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
     }
 
     fn failed(&self, e: FetchError) -> FetchError {
@@ -461,14 +503,10 @@ impl ProviderHttp {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .to_ascii_lowercase();
-        let body = match response.bytes().await {
+        let body = match self.read_body(response).await {
             Ok(b) => b,
-            Err(e) => {
-                return Attempt::Retry {
-                    error: self.transport_error(&e),
-                    wait: None,
-                };
-            }
+            Err(error) if error.kind == FaultKind::TooLarge => return Attempt::Fail(error),
+            Err(error) => return Attempt::Retry { error, wait: None },
         };
         let html = content_type.contains("html") || looks_like_html(&body);
         if status == StatusCode::TOO_MANY_REQUESTS {
@@ -648,6 +686,11 @@ impl WithoutUrl for reqwest::Error {
     }
 }
 
+/// `8 MiB`, `1.50 KiB`, `512 B`.
+fn human_bytes(n: u64) -> String {
+    indicatif::HumanBytes(n).to_string().replace(".00 ", " ")
+}
+
 /// Whether a body is an HTML page.
 pub fn looks_like_html(body: &[u8]) -> bool {
     let start: Vec<u8> = body
@@ -751,6 +794,14 @@ mod tests {
         );
         assert_eq!(error_detail(b"  "), None);
         assert!(looks_like_html(b"\n<!DOCTYPE html><html>"));
+    }
+
+    #[test]
+    fn sizes_read_as_people_write_them() {
+        assert_eq!(human_bytes(8 * 1024 * 1024), "8 MiB");
+        assert_eq!(human_bytes(5 * 1024 * 1024 * 1024), "5 GiB");
+        assert_eq!(human_bytes(1536), "1.50 KiB");
+        assert_eq!(human_bytes(512), "512 B");
     }
 
     #[tokio::test]

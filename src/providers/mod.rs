@@ -11,6 +11,7 @@ pub mod datadog;
 pub mod facts_file;
 pub mod fixture;
 pub mod http;
+pub mod measure;
 pub mod secrets;
 pub mod sync;
 pub mod test_config;
