@@ -1,5 +1,6 @@
 //! Datadog Code Coverage over real HTTP on 127.0.0.1 (wiremock): JSON:API bodies, key headers,
-//! breakdowns by service and code owner, and `{"errors": [...]}` shown.
+//! breakdowns by service and code owner, `{"errors": [...]}` shown, the documented
+//! `repository_id` sent, impossible coverage refused and oversized answers cut off.
 
 mod providers_common;
 
@@ -7,8 +8,8 @@ use providers_common::*;
 use rubric::facts::FactKey;
 use rubric::providers::Providers;
 use serde_json::json;
-use wiremock::matchers::{body_json, header, method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::matchers::{body_json, body_partial_json, header, method, path};
+use wiremock::{Match, Mock, MockServer, ResponseTemplate};
 
 fn summary() -> serde_json::Value {
     json!({"data": {"attributes": {
@@ -52,7 +53,8 @@ async fn branch_and_pull_summaries_answer_the_datadog_functions() {
         .and(path("/api/v2/code-coverage/branch/summary"))
         .and(header("dd-api-key", "api-key-0000-1111"))
         .and(header("dd-application-key", "app-key-2222-3333"))
-        .and(body_json(json!({"data": {"attributes": {"branch": "main", "repository_url": "github.com/acme/payments-api"},
+        .and(body_json(json!({"data": {"attributes": {"branch": "main", "repository_id": "github.com/acme/payments-api",
+                                                       "repository_url": "github.com/acme/payments-api"},
                                        "type": "ci_app_coverage_branch_summary_request"}})))
         .respond_with(ResponseTemplate::new(200).set_body_json(summary()))
         .expect(1)
@@ -60,7 +62,8 @@ async fn branch_and_pull_summaries_answer_the_datadog_functions() {
         .await;
     Mock::given(method("POST"))
         .and(path("/api/v2/code-coverage/pr/summary"))
-        .and(body_json(json!({"data": {"attributes": {"pr_number": 42, "repository_url": "github.com/acme/payments-api"},
+        .and(body_json(json!({"data": {"attributes": {"pr_number": 42, "repository_id": "github.com/acme/payments-api",
+                                                       "repository_url": "github.com/acme/payments-api"},
                                        "type": "ci_app_coverage_pr_summary_request"}})))
         .respond_with(ResponseTemplate::new(200).set_body_json(summary()))
         .expect(1)
@@ -68,7 +71,8 @@ async fn branch_and_pull_summaries_answer_the_datadog_functions() {
         .await;
     Mock::given(method("POST"))
         .and(path("/api/v2/code-coverage/branch/summary"))
-        .and(body_json(json!({"data": {"attributes": {"branch": "gone", "repository_url": "github.com/acme/payments-api"},
+        .and(body_json(json!({"data": {"attributes": {"branch": "gone", "repository_id": "github.com/acme/payments-api",
+                                                       "repository_url": "github.com/acme/payments-api"},
                                        "type": "ci_app_coverage_branch_summary_request"}})))
         .respond_with(ResponseTemplate::new(404).set_body_json(json!({"errors": ["branch not found"]})))
         .mount(&mock)
@@ -227,5 +231,129 @@ async fn the_fixture_serves_datadog_summaries_for_the_sample_repositories() {
     assert_eq!(
         error(&f[2][0]),
         "Datadog answered 404 Not Found: no coverage reports (Datadog has no coverage for branch main)"
+    );
+}
+
+/// A Datadog that follows the documented request schema: `repository_id` is required (400
+/// without), and each repository has its own summary.
+async fn seed_datadog(summaries: &[(&str, serde_json::Value)]) -> MockServer {
+    let mock = MockServer::start().await;
+    for (repository, attributes) in summaries {
+        Mock::given(method("POST"))
+            .and(path("/api/v2/code-coverage/branch/summary"))
+            .and(body_partial_json(
+                json!({"data": {"attributes": {"repository_id": repository}}}),
+            ))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"data": {
+                "attributes": attributes, "id": "x", "type": "ci_app_coverage_summary"}})))
+            .mount(&mock)
+            .await;
+    }
+    Mock::given(method("POST"))
+        .and(NoRepositoryId)
+        .respond_with(ResponseTemplate::new(400).set_body_json(json!({"errors": ["Bad Request"]})))
+        .mount(&mock)
+        .await;
+    mock
+}
+
+/// A request body without `data.attributes.repository_id`.
+struct NoRepositoryId;
+
+impl Match for NoRepositoryId {
+    fn matches(&self, request: &wiremock::Request) -> bool {
+        serde_json::from_slice::<serde_json::Value>(&request.body)
+            .ok()
+            .and_then(|b| b.pointer("/data/attributes/repository_id").cloned())
+            .is_none()
+    }
+}
+
+#[tokio::test]
+async fn a_server_requiring_repository_id_answers_and_impossible_coverage_is_an_error() {
+    let mock = seed_datadog(&[
+        (
+            "github.com/acme/payments-api",
+            json!({"total_coverage": 82.4, "patch_coverage": 70.1}),
+        ),
+        (
+            "github.com/acme/over",
+            json!({"total_coverage": 150, "patch_coverage": "NaN"}),
+        ),
+        (
+            "github.com/acme/below",
+            json!({"total_coverage": -0.5, "patch_coverage": "72.5"}),
+        ),
+    ])
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let providers = Providers::from_config(&datadog_config(&mock.uri(), dir.path())).unwrap();
+    let entities: Vec<_> = ["payments-api", "over", "below"]
+        .iter()
+        .map(|n| entity(n, Some(("github", "acme", n, None))))
+        .collect();
+    let cat = catalog(entities.clone());
+    let refs: Vec<_> = entities.iter().collect();
+    let keys = [dd("codeCoverage", &[]), dd("patchCoverage", &[])];
+    let f = providers.fetch(&cat, &refs, &keys).await;
+    assert_eq!(number(&f[0][0]), 82.4);
+    assert_eq!(number(&f[0][1]), 70.1);
+    let rule = "(a percentage is a number from 0 to 100)";
+    assert_eq!(
+        error(&f[1][0]),
+        format!("Datadog answered an impossible total coverage 150 {rule}")
+    );
+    assert_eq!(
+        error(&f[1][1]),
+        format!("Datadog answered an impossible patch coverage NaN {rule}")
+    );
+    assert_eq!(
+        error(&f[2][0]),
+        format!("Datadog answered an impossible total coverage -0.5 {rule}")
+    );
+    assert_eq!(number(&f[2][1]), 72.5);
+    let requests = mock.received_requests().await.unwrap_or_default();
+    assert_eq!(requests.len(), 3);
+    assert!(
+        !requests.iter().any(|r| NoRepositoryId.matches(r)),
+        "every request names the repository_id"
+    );
+}
+
+#[tokio::test]
+async fn an_oversized_datadog_answer_is_an_error_on_its_entity() {
+    let padding = "x".repeat(4096);
+    let mock = seed_datadog(&[
+        (
+            "github.com/acme/payments-api",
+            json!({"total_coverage": 82.4}),
+        ),
+        (
+            "github.com/acme/padded",
+            json!({"total_coverage": 90.0, "padding": padding}),
+        ),
+    ])
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = datadog_config(&mock.uri(), dir.path());
+    cfg.datadog.max_response_bytes = 1024;
+    let providers = Providers::from_config(&cfg).unwrap();
+    let ok = entity(
+        "payments-api",
+        Some(("github", "acme", "payments-api", None)),
+    );
+    let padded = entity("padded", Some(("github", "acme", "padded", None)));
+    let cat = catalog(vec![ok.clone(), padded.clone()]);
+    let f = providers
+        .fetch(&cat, &[&ok, &padded], &[dd("codeCoverage", &[])])
+        .await;
+    assert_eq!(number(&f[0][0]), 82.4);
+    let why = error(&f[1][0]);
+    assert!(
+        why.starts_with("Datadog answered more than 1 KiB: its Content-Length is 4.")
+            && why.ends_with(
+                " KiB (raise [datadog] max_response_bytes if such answers are expected)"
+            ),
+        "{why}"
     );
 }

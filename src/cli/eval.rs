@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+
 use super::{CliError, CliResult, Global};
 use crate::catalog::{Catalog, CatalogSources};
 use crate::config::Config;

@@ -423,11 +423,13 @@ impl ProviderHttp {
                 human_bytes(length)
             )));
         }
+        // Body errors carry no URL of their own; the host is what the message names.
+        let url = response.url().clone();
         let mut body = Vec::new();
         while let Some(chunk) = response
             .chunk()
             .await
-            .map_err(|e| self.transport_error(&e))?
+            .map_err(|e| self.transport_error(&e.with_url(url.clone())))?
         {
             if (body.len() + chunk.len()) as u64 > max {
                 return Err(too_large(String::new()));
