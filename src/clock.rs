@@ -20,7 +20,9 @@ fn pinned() -> Option<(DateTime<Utc>, DateTime<Utc>)> {
         match DateTime::parse_from_rfc3339(text.trim()) {
             Ok(t) => Some((t.with_timezone(&Utc), Utc::now())),
             Err(e) => {
-                tracing::warn!("{ENV}={text:?} is not an RFC 3339 time ({e}); using the system clock");
+                tracing::warn!(
+                    "{ENV}={text:?} is not an RFC 3339 time ({e}); using the system clock"
+                );
                 None
             }
         }

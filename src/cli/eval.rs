@@ -3,7 +3,6 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-
 use super::{CliError, CliResult, Global};
 use crate::catalog::{Catalog, CatalogSources};
 use crate::config::Config;

@@ -154,7 +154,13 @@ impl Alerter {
             metrics::counter!("rubric_alerts_total", "kind" => alert.kind.clone()).increment(1);
             let body = serde_json::to_value(&alert).unwrap_or_default();
             match store
-                .record_alert(&alert.kind, &alert.key, &alert.summary, &body, crate::clock::now())
+                .record_alert(
+                    &alert.kind,
+                    &alert.key,
+                    &alert.summary,
+                    &body,
+                    crate::clock::now(),
+                )
                 .await
             {
                 Ok(id) => {
