@@ -69,14 +69,11 @@ pub fn main(mut args: impl Iterator<Item = String>) -> ExitCode {
     }
     // Warm up (the standard library's definitions), then cap the address space at what the
     // process uses now plus the budget.
-    let warm = requests.send(Request {
+    let warm = Request {
         filter: ".".into(),
         input: serde_json::Value::Null,
-    });
-    let warmed = warm.is_ok()
-        && matches!(outbox.recv_timeout(COMPILE_TIMEOUT), Ok(Progress::Started))
-        && matches!(outbox.recv_timeout(COMPILE_TIMEOUT), Ok(Progress::Done(_)));
-    if !warmed {
+    };
+    if answer(&requests, &outbox, warm, COMPILE_TIMEOUT).is_err() {
         return ExitCode::from(1);
     }
     cap_memory(limits.jq_memory_mib << 20);
