@@ -28,12 +28,12 @@ use crate::value::Value;
 /// | `datadog.serviceCoverage("svc")` | datadog | datadog | `serviceCoverage` | `service` |
 /// | `datadog.codeownerCoverage("@o/t")` | datadog | datadog | `codeownerCoverage` | `codeowner` |
 ///
-/// Catalog facts (`entity.tag()`, `custom("k")`, ...) have source `catalog`. Any other source
-/// (`sonarqube`, `jira`, ...) is one rubric knows but has no provider for.
+/// Catalog facts (`entity.tag()`, `custom("k")`, ...) have source [`Source::Catalog`]. Any
+/// other source (`sonarqube`, `jira`, ...) is one rubric knows but has no provider for.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct FactKey {
-    /// The data source that answers this fact: `catalog`, `codecov`, `datadog`, `sonarqube`...
-    pub source: String,
+    /// The data source that answers this fact.
+    pub source: Source,
     /// The CQL namespace (`codecov`, `entity`, or empty for global functions like `custom`).
     pub namespace: String,
     /// The function, or `""` for the bare namespace.
@@ -44,9 +44,9 @@ pub struct FactKey {
 
 impl FactKey {
     /// A key with no arguments.
-    pub fn new(source: &str, namespace: &str, function: &str) -> Self {
+    pub fn new(source: impl Into<Source>, namespace: &str, function: &str) -> Self {
         FactKey {
-            source: source.to_string(),
+            source: source.into(),
             namespace: namespace.to_string(),
             function: function.to_string(),
             args: Vec::new(),
@@ -80,6 +80,89 @@ impl FactKey {
     /// The argument of that name when it is a number.
     pub fn arg_f64(&self, name: &str) -> Option<f64> {
         self.arg(name)?.as_f64()
+    }
+}
+
+/// The data source that answers a fact: the key by which a provider is found.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Source {
+    /// The entity catalog itself: answered from memory, so its functions take computed
+    /// arguments too (see [`Lookup`]).
+    Catalog,
+    /// Codecov (cloud or self-hosted).
+    Codecov,
+    /// Datadog Code Coverage.
+    Datadog,
+    /// A source the language knows (Cortex's `sonarqube`, `jira`, ...) but rubric has no
+    /// provider for: its facts are errors that say so.
+    Other(String),
+}
+
+impl Source {
+    /// The source of that name (`catalog`, `codecov`, `datadog`, anything else as
+    /// [`Source::Other`]).
+    pub fn named(name: &str) -> Source {
+        match name {
+            "catalog" => Source::Catalog,
+            "codecov" => Source::Codecov,
+            "datadog" => Source::Datadog,
+            other => Source::Other(other.to_string()),
+        }
+    }
+
+    /// Its name, as configuration sections, the store and `rubric cql functions` spell it.
+    pub fn name(&self) -> &str {
+        match self {
+            Source::Catalog => "catalog",
+            Source::Codecov => "codecov",
+            Source::Datadog => "datadog",
+            Source::Other(name) => name,
+        }
+    }
+}
+
+impl From<&str> for Source {
+    fn from(name: &str) -> Source {
+        Source::named(name)
+    }
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl Serialize for Source {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for Source {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Source, D::Error> {
+        String::deserialize(d).map(|name| Source::named(&name))
+    }
+}
+
+/// Answers facts while a rule is evaluated, for sources held in memory (the catalog): their
+/// functions accept computed arguments (`["payments", "search"].any(g => hasGroup(g))`), so
+/// their keys are only known during evaluation. Provider facts are fetched before evaluation
+/// instead, and take constant arguments only.
+pub trait Lookup {
+    /// The fact for `key` (whose arguments were computed by the rule).
+    fn lookup(&self, key: &FactKey) -> Fact;
+}
+
+/// A [`Lookup`] for evaluations without a catalog (`Program::evaluate` on bare facts).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoLookup;
+
+impl Lookup for NoLookup {
+    fn lookup(&self, key: &FactKey) -> Fact {
+        Fact::error(format!(
+            "{key} needs the catalog, which this evaluation has not"
+        ))
     }
 }
 

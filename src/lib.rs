@@ -12,6 +12,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod cql;
+pub mod demo;
 pub mod diag;
 pub mod facts;
 pub mod jobs;

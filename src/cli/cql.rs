@@ -8,9 +8,8 @@ use serde_json::json;
 
 use super::{CliError, CliResult, Global};
 use crate::catalog::{Catalog, CatalogSources};
-use crate::cql::{Program, Registry, SlotTable, catalog_facts};
+use crate::cql::{Program, Registry, SlotTable};
 use crate::diag::Diagnostic;
-use crate::facts::Fact;
 use crate::providers::Providers;
 
 /// Output formats of `rubric cql check` and `rubric cql functions`.
@@ -270,29 +269,15 @@ async fn eval(expr: &str, tag: &str, catalog_dir: Option<PathBuf>, g: &Global) -
         )));
     };
     let providers = Providers::from_config(&cfg)?;
-    let keys = slots.keys();
-    // Catalog facts are answered here; everything else by the providers, in one fetch.
-    let remote: Vec<_> = keys
-        .iter()
-        .filter(|k| k.source != "catalog")
-        .cloned()
-        .collect();
-    let mut fetched = providers
-        .fetch(&catalog, &[entity], &remote)
+    let facts = providers
+        .fetch(&catalog, &[entity], slots.keys())
         .await
         .pop()
-        .unwrap_or_default()
-        .into_iter();
-    let facts: Vec<Fact> = keys
-        .iter()
-        .map(|k| match k.source.as_str() {
-            "catalog" => catalog_facts::resolve(k, entity, &catalog),
-            _ => fetched
-                .next()
-                .unwrap_or_else(|| Fact::error("the provider gave no answer")),
-        })
-        .collect();
-    let e = compiled.program.evaluate(&facts, crate::clock::now());
+        .unwrap_or_default();
+    let lookup = providers.lookup_for(entity, &catalog);
+    let e = compiled
+        .program
+        .evaluate_with(&facts, &lookup, crate::clock::now());
     println!("value: {}", e.value);
     println!("verdict: {}", e.verdict.as_str());
     println!("explanation: {}", e.explanation);

@@ -9,8 +9,8 @@ use crate::config::Config;
 use crate::cql::Registry;
 use crate::diag::Diagnostic;
 use crate::facts::{Fact, FactKey};
-use crate::pipeline;
-use crate::providers::{self, Providers, load_facts_file};
+use crate::pipeline::Pipeline;
+use crate::providers::{Providers, load_facts_file};
 use crate::scorecard::Scorecard;
 use crate::scorecard::report::{self, DiagnosticReport, EvalReport};
 use crate::value::Value;
@@ -170,17 +170,16 @@ async fn evaluate(
     diags.extend(scorecards.iter().flat_map(|c| c.check_exemptions(&catalog)));
     print_diagnostics(&diags);
     let now = crate::clock::now();
-    let mut report = match facts_file {
-        Some(file) => {
-            let plan = pipeline::FetchPlan::new(&scorecards);
-            let facts = pipeline::facts_from_file(&catalog, &plan.keys, &file);
-            pipeline::evaluate(&catalog, &scorecards, &plan, &facts, now)
-        }
-        None => {
-            let providers = Providers::from_config(cfg)?;
-            pipeline::run(cfg, &catalog, &scorecards, &providers, now).await
-        }
+    let providers = match facts_file {
+        Some(file) => Providers::from_facts_file(file),
+        None => Providers::from_config(cfg)?,
     };
+    let pipeline = Pipeline {
+        catalog: &catalog,
+        scorecards: &scorecards,
+        providers: &providers,
+    };
+    let mut report = pipeline.run(None, now).await;
     report.diagnostics = catalog
         .diagnostics
         .iter()
@@ -215,7 +214,7 @@ fn sample_dir(name: &str) -> PathBuf {
 /// server on 127.0.0.1; no network, no token.
 pub async fn demo(args: DemoArgs, g: &Global) -> CliResult {
     let mut cfg = g.load_config()?;
-    let server = providers::fixture::start().await.map_err(|e| {
+    let server = crate::demo::fixture::start().await.map_err(|e| {
         CliError::Other(anyhow::anyhow!("cannot start the demo Codecov server: {e}"))
     })?;
     cfg.codecov.url = server.url();
@@ -346,11 +345,15 @@ pub async fn gate(args: GateArgs, g: &Global) -> CliResult {
                 dir.display()
             )));
         };
-        let facts = pipeline::fetch_for(&catalog, &[entity], card.fact_keys(), &providers)
-            .await
-            .pop()
-            .unwrap_or_default();
-        let result = card.evaluate(entity, &catalog, &facts, now);
+        let pipeline = Pipeline {
+            catalog: &catalog,
+            scorecards: std::slice::from_ref(&card),
+            providers: &providers,
+        };
+        let mut report = pipeline.run(Some(&[entity]), now).await;
+        let Some(result) = report.scorecards.pop().and_then(|mut c| c.entities.pop()) else {
+            return Err(CliError::Usage(format!("scorecard `{tag}` gave no result")));
+        };
         say!(
             "{} on {}: level {}, score {}",
             entity.tag,
@@ -419,7 +422,8 @@ pub async fn gate(args: GateArgs, g: &Global) -> CliResult {
     }
     if !checks.is_empty() {
         let keys: Vec<FactKey> = checks.iter().map(|(k, _)| k.clone()).collect();
-        let facts = pipeline::fetch_for(&catalog, &[entity], &keys, &providers)
+        let facts = providers
+            .fetch(&catalog, &[entity], &keys)
             .await
             .pop()
             .unwrap_or_default();

@@ -9,8 +9,9 @@ use super::{CliError, CliResult, Global};
 use crate::catalog::{Catalog, CatalogSources, Entity};
 use crate::config::Config;
 use crate::cql::Registry;
-use crate::facts::FactKey;
-use crate::providers::{Providers, save_facts_file, sync, test_config};
+use crate::facts::{FactKey, Source};
+use crate::pipeline::sync;
+use crate::providers::{Providers, save_facts_file, self_test};
 use crate::scorecard::Scorecard;
 
 /// Output formats of `rubric providers test`.
@@ -67,7 +68,7 @@ pub async fn run(cmd: ProvidersCommand, g: &Global) -> CliResult {
     let cfg = g.load_config()?;
     let providers = Providers::from_config(&cfg)?;
     let repo = match &args.repo {
-        Some(text) => Some(test_config::parse_repo(text).ok_or_else(|| {
+        Some(text) => Some(self_test::parse_repo(text).ok_or_else(|| {
             CliError::Usage(format!(
                 "--repo {text:?}: expected service/owner/repo, e.g. github/acme/api"
             ))
@@ -78,7 +79,7 @@ pub async fn run(cmd: ProvidersCommand, g: &Global) -> CliResult {
         Some(_) => None,
         None => Some(load_catalog(&cfg, args.catalog.as_deref()).await),
     };
-    let reports = test_config::test_providers(&providers, catalog.as_ref(), repo.as_ref()).await;
+    let reports = providers.self_test(catalog.as_ref(), repo.as_ref()).await;
     match args.format {
         TestFormat::Json => {
             println!(
@@ -113,7 +114,7 @@ fn scorecard_keys(dir: &Path) -> (Vec<FactKey>, usize) {
     let (cards, _) = Scorecard::load_dir(dir, Registry::standard());
     let mut keys: Vec<FactKey> = Vec::new();
     for key in cards.iter().flat_map(|c| c.fact_keys()) {
-        if key.source != "catalog" && !keys.contains(key) {
+        if key.source != Source::Catalog && !keys.contains(key) {
             keys.push(key.clone());
         }
     }

@@ -51,7 +51,7 @@ pub async fn run(args: ServeArgs, g: &Global) -> CliResult {
     }
     // The fixture server lives as long as this function.
     let _fixture = if args.fixture {
-        let server = crate::providers::fixture::start().await.map_err(|e| {
+        let server = crate::demo::fixture::start().await.map_err(|e| {
             CliError::Other(anyhow::anyhow!("cannot start the demo Codecov server: {e}"))
         })?;
         cfg.codecov.url = server.url();

@@ -10,7 +10,7 @@ use super::jq::{self, JqFilter};
 use super::parse;
 use super::registry::{Builtin, FnKind, Function, Method, Param, Registry, Ty};
 use crate::diag::Diagnostic;
-use crate::facts::FactKey;
+use crate::facts::{FactKey, Source};
 use crate::value::Value;
 use chrono::{DateTime, Utc};
 
@@ -227,6 +227,19 @@ pub(crate) enum Node {
         name: Arc<str>,
         expr: Box<Node>,
     },
+    /// A catalog function with computed arguments (`hasGroup(g)` in a lambda), answered
+    /// during evaluation: `key` holds its constant arguments, `args` the computed ones.
+    Lookup(Box<LookupCall>),
+}
+
+/// The parts of a [`Node::Lookup`].
+#[derive(Clone, Debug)]
+pub(crate) struct LookupCall {
+    pub key: FactKey,
+    pub args: Vec<(&'static str, Node)>,
+    /// The call as written, for explanations.
+    pub text: Arc<str>,
+    pub at: At,
 }
 
 /// List methods taking a lambda.
@@ -281,8 +294,10 @@ pub(crate) struct Output {
 
 type Result<T> = std::result::Result<T, Box<Diagnostic>>;
 
-/// Data sources rubric answers itself or through a provider.
-const IMPLEMENTED_SOURCES: &[&str] = &["catalog", "codecov", "datadog", "builtin"];
+/// Whether rubric answers a data source (itself, as for `builtin`, or through a provider).
+fn implemented(source: &str) -> bool {
+    source == "builtin" || !matches!(Source::named(source), Source::Other(_))
+}
 
 /// CQL v1 bare names and their v2 forms.
 const LEGACY_NAMES: &[(&str, &str)] = &[
@@ -674,7 +689,7 @@ impl<'a> Compiler<'a> {
         // A value from a source rubric has no data for is always null: methods rubric does not
         // know (Cortex's `semver(v).isStable()`) are accepted on it and stay null.
         let opaque = matches!(&node, Node::Slot(s)
-            if !IMPLEMENTED_SOURCES.contains(&self.slots.keys()[*s as usize].source.as_str()));
+            if matches!(self.slots.keys()[*s as usize].source, Source::Other(_)));
         segs[used..].iter().try_fold((node, ty), |(n, t), seg| {
             if opaque && seg.args.is_some() && self.reg.methods_named(seg.name).next().is_none() {
                 let at = At::from(&seg.expr.span);
@@ -736,7 +751,7 @@ impl<'a> Compiler<'a> {
                     ))
                     .into());
             };
-            if !IMPLEMENTED_SOURCES.contains(&ns.source) {
+            if !implemented(ns.source) {
                 self.not_configured(&root.span, ns.source);
             }
             let slot = self.slot(FactKey::new(ns.source, name, ""), &root.span);
@@ -918,13 +933,20 @@ impl<'a> Compiler<'a> {
         }
         match f.kind {
             FnKind::Fact => {
-                let mut key = FactKey::new(f.source, f.namespace, f.name);
+                let source = Source::named(f.source);
+                let mut key = FactKey::new(source.clone(), f.namespace, f.name);
+                let mut computed = Vec::new();
                 for (p, b) in f.params.iter().zip(bound) {
                     let json = match b {
                         Some((Node::Const(v), _, _)) => v.to_json(),
                         // No data will be fetched for a source rubric lacks: the text keys it.
-                        Some((_, _, arg)) if !IMPLEMENTED_SOURCES.contains(&f.source) => {
+                        Some((_, _, arg)) if !implemented(f.source) => {
                             serde_json::Value::String(self.text(&arg.span))
+                        }
+                        // The catalog is in memory: it answers computed arguments too.
+                        Some((node, _, _)) if source == Source::Catalog => {
+                            computed.push((p.name, node));
+                            continue;
                         }
                         Some((_, _, arg)) => {
                             return Err(self
@@ -938,8 +960,17 @@ impl<'a> Compiler<'a> {
                     };
                     key = key.with_arg(p.name, json);
                 }
-                if !IMPLEMENTED_SOURCES.contains(&f.source) {
+                if !implemented(f.source) {
                     self.not_configured(&call.span, f.source);
+                }
+                if !computed.is_empty() {
+                    let call = LookupCall {
+                        key,
+                        args: computed,
+                        text: Arc::from(self.text(&call.span)),
+                        at: At::from(&call.span),
+                    };
+                    return Ok((Node::Lookup(Box::new(call)), f.returns));
                 }
                 let slot = self.slot(key, &call.span);
                 Ok((Node::Slot(slot), f.returns))

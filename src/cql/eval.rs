@@ -8,10 +8,12 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 
-use super::compile::{AggKind, ArithOp, At, CmpOp, LambdaKind, Node, RegexKind, parse_timestamp};
+use super::compile::{
+    AggKind, ArithOp, At, CmpOp, LambdaKind, LookupCall, Node, RegexKind, parse_timestamp,
+};
 use super::duration;
 use super::registry::Builtin;
-use crate::facts::{Fact, FactStatus};
+use crate::facts::{Fact, FactKey, FactStatus, Lookup};
 use crate::value::Value;
 
 /// "No fact": the value did not come straight from a fact slot.
@@ -161,9 +163,44 @@ impl Trace for Flags {
     }
 }
 
+/// A fact answered during evaluation by the [`Lookup`] (a catalog call with computed
+/// arguments). Its slot number is `facts.len()` plus its index.
+#[derive(Debug)]
+pub(crate) struct Looked {
+    pub text: std::sync::Arc<str>,
+    pub key: FactKey,
+    pub fact: Fact,
+}
+
+/// How many looked-up facts with a value one evaluation keeps for its explanation (a lambda
+/// may look up thousands); facts without a value are always kept, as they decide outcomes.
+const KEPT_LOOKUPS: usize = 64;
+
+/// The facts an evaluation read, by slot: the prefetched ones, then those looked up.
+#[derive(Clone, Copy)]
+pub(crate) struct Read<'x> {
+    pub facts: &'x [Fact],
+    pub looked: &'x [Looked],
+}
+
+impl<'x> Read<'x> {
+    /// The fact at `slot`, if there is one.
+    pub fn get(&self, slot: u32) -> Option<&'x Fact> {
+        let slot = slot as usize;
+        match slot.checked_sub(self.facts.len()) {
+            None => self.facts.get(slot),
+            Some(i) => self.looked.get(i).map(|l| &l.fact),
+        }
+    }
+}
+
 /// One evaluation: the facts, the time, the lambda environment and the tracer.
 pub(crate) struct Ctx<'a, T> {
     pub facts: &'a [Fact],
+    /// Answers catalog calls whose arguments are computed.
+    pub lookup: &'a dyn Lookup,
+    /// What `lookup` answered, for explanations and the rule's inputs.
+    pub looked: Vec<Looked>,
     pub now: DateTime<Utc>,
     pub env: Vec<Value>,
     pub trace: T,
@@ -193,12 +230,57 @@ impl<'a, T: Trace> Ctx<'a, T> {
         }
     }
 
+    /// The facts read so far, by slot.
+    pub fn read(&self) -> Read<'_> {
+        Read {
+            facts: self.facts,
+            looked: &self.looked,
+        }
+    }
+
+    /// Answers a catalog call with computed arguments through the [`Lookup`].
+    fn look_up(&mut self, call: &'a LookupCall) -> EvalResult<'a> {
+        self.spend(1, call.at)?;
+        let mut key = call.key.clone();
+        for (name, node) in &call.args {
+            let out = self.eval(node)?;
+            if out.v.is_null() {
+                return Ok(self.propagate_null(&out));
+            }
+            key = key.with_arg(name, out.v.to_json());
+        }
+        let fact = self.lookup.lookup(&key);
+        let value = fact.value.clone();
+        if matches!(fact.status, FactStatus::Ok) && self.looked.len() >= KEPT_LOOKUPS {
+            return Ok(Out::owned(value));
+        }
+        let slot = u32::try_from(self.facts.len() + self.looked.len()).unwrap_or(NO_SLOT);
+        if matches!(fact.status, FactStatus::Error(_)) {
+            let flags = self.trace.flags();
+            if flags.error == NO_SLOT {
+                flags.error = slot;
+            }
+        }
+        self.looked.push(Looked {
+            text: call.text.clone(),
+            key,
+            fact,
+        });
+        Ok(Out {
+            v: Cow::Owned(value),
+            slot,
+        })
+    }
+
     /// Marks a null operand that came from a fact with no data (or an error).
     fn null_used(&mut self, out: &Out<'_>) {
         if out.slot != NO_SLOT && out.v.is_null() {
-            let status = self.facts.get(out.slot as usize).map(|f| &f.status);
+            let no_data = matches!(
+                self.read().get(out.slot).map(|f| &f.status),
+                Some(FactStatus::NoData(_))
+            );
             let flags = self.trace.flags();
-            if matches!(status, Some(FactStatus::NoData(_))) && flags.nodata == NO_SLOT {
+            if no_data && flags.nodata == NO_SLOT {
                 flags.nodata = out.slot;
             }
         }
@@ -403,6 +485,7 @@ impl<'a, T: Trace> Ctx<'a, T> {
     #[inline(never)]
     fn eval_cold(&mut self, node: &'a Node) -> EvalResult<'a> {
         match node {
+            Node::Lookup(call) => self.look_up(call),
             Node::List(items) => {
                 let mut values = Vec::with_capacity(items.len());
                 for item in items.iter() {

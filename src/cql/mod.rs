@@ -16,7 +16,6 @@
 //! ```
 
 pub mod ast;
-pub mod catalog_facts;
 mod compile;
 pub mod duration;
 mod eval;
@@ -38,10 +37,10 @@ pub use limits::Limits;
 pub use registry::{Registry, Ty};
 
 use compile::{CmpInfo, CmpOp, Node};
-use eval::{Ctx, EvalError, Flags, NO_SLOT, Out, Trace};
+use eval::{Ctx, EvalError, Flags, NO_SLOT, Out, Read, Trace};
 
 use crate::diag::Diagnostic;
-use crate::facts::{Fact, FactStatus};
+use crate::facts::{Fact, FactKey, FactStatus, Lookup, NoLookup};
 use crate::value::Value;
 
 /// A compiled rule: cheap to clone, shareable across threads, evaluated many times.
@@ -112,6 +111,9 @@ pub struct Evaluation {
     pub explanation: String,
     /// Values recorded by `captures("name", expr)`.
     pub captures: BTreeMap<String, Value>,
+    /// The facts answered during evaluation (catalog calls with computed arguments), each
+    /// key once, in the order first read.
+    pub looked_up: Vec<(FactKey, Fact)>,
 }
 
 /// One evaluated comparison, kept by the explaining path.
@@ -207,11 +209,20 @@ impl Program {
     }
 
     /// The verdict alone: the fast path, which allocates nothing for scalar rules.
-    /// `facts[i]` is the fact for `slots.keys()[i]`.
+    /// `facts[i]` is the fact for `slots.keys()[i]`; there is no catalog to look up computed
+    /// calls in (see [`Program::verdict_with`]).
     pub fn verdict(&self, facts: &[Fact], now: DateTime<Utc>) -> Verdict {
+        self.verdict_with(facts, &NoLookup, now)
+    }
+
+    /// [`Program::verdict`], with `lookup` answering catalog calls whose arguments are
+    /// computed (`hasGroup(g)` in a lambda).
+    pub fn verdict_with(&self, facts: &[Fact], lookup: &dyn Lookup, now: DateTime<Utc>) -> Verdict {
         let steps = self.step_budget();
         let mut cx = Ctx {
             facts,
+            lookup,
+            looked: Vec::new(),
             now,
             env: Vec::new(),
             trace: Flags::default(),
@@ -221,15 +232,29 @@ impl Program {
         };
         let result = cx.eval(&self.inner.root);
         self.count_over_budget(&result);
-        verdict_of(&result, &cx.trace, facts).0
+        verdict_of(&result, &cx.trace, cx.read()).0
     }
 
     /// Evaluates and explains. `facts[i]` is the fact for `slots.keys()[i]`; `now` is the
-    /// evaluation time (for `.fromNow()`).
+    /// evaluation time (for `.fromNow()`). There is no catalog to look up computed calls in
+    /// (see [`Program::evaluate_with`]).
     pub fn evaluate(&self, facts: &[Fact], now: DateTime<Utc>) -> Evaluation {
+        self.evaluate_with(facts, &NoLookup, now)
+    }
+
+    /// [`Program::evaluate`], with `lookup` answering catalog calls whose arguments are
+    /// computed (`hasGroup(g)` in a lambda).
+    pub fn evaluate_with(
+        &self,
+        facts: &[Fact],
+        lookup: &dyn Lookup,
+        now: DateTime<Utc>,
+    ) -> Evaluation {
         let steps = self.step_budget();
         let mut cx = Ctx {
             facts,
+            lookup,
+            looked: Vec::new(),
             now,
             env: Vec::new(),
             trace: Explain::default(),
@@ -239,21 +264,35 @@ impl Program {
         };
         let result = cx.eval(&self.inner.root);
         self.count_over_budget(&result);
-        let (verdict, why) = verdict_of(&result, &cx.trace.flags, facts);
-        let explanation = self.explain(facts, &result, verdict, why, &cx.trace);
+        let read = cx.read();
+        let (verdict, why) = verdict_of(&result, &cx.trace.flags, read);
+        let explanation = self.explain(read, &result, verdict, why, &cx.trace);
         let value = match result {
             Ok(out) => out.v.into_owned(),
             Err(_) => Value::Null,
         };
+        let mut looked_up: Vec<(FactKey, Fact)> = Vec::new();
+        for l in cx.looked {
+            if !looked_up.iter().any(|(k, _)| *k == l.key) {
+                looked_up.push((l.key, l.fact));
+            }
+        }
         Evaluation {
             value,
             verdict,
             explanation,
             captures: cx.captures.unwrap_or_default(),
+            looked_up,
         }
     }
 
-    fn slot_text(&self, slot: u32) -> Cow<'_, str> {
+    fn slot_text<'x>(&'x self, read: Read<'x>, slot: u32) -> Cow<'x, str> {
+        if let Some(i) = (slot as usize).checked_sub(read.facts.len()) {
+            return read.looked.get(i).map_or_else(
+                || Cow::Owned(format!("fact {slot}")),
+                |l| Cow::Borrowed(&*l.text),
+            );
+        }
         self.inner
             .slot_text
             .iter()
@@ -266,7 +305,7 @@ impl Program {
 
     fn explain(
         &self,
-        facts: &[Fact],
+        facts: Read<'_>,
         result: &Result<Out<'_>, EvalError>,
         verdict: Verdict,
         why: Why,
@@ -276,10 +315,10 @@ impl Program {
             (Err(e), _) => return e.message(&self.inner.source),
             (Ok(_), Why::FactError(slot)) => {
                 let reason = facts
-                    .get(slot as usize)
+                    .get(slot)
                     .and_then(Fact::null_reason)
                     .unwrap_or("error");
-                return format!("{}: {reason}", self.slot_text(slot));
+                return format!("{}: {reason}", self.slot_text(facts, slot));
             }
             (Ok(out), Why::NotBoolean) => {
                 return format!(
@@ -303,11 +342,7 @@ impl Program {
         }
         if lines.is_empty() {
             if let Why::NoData(slot) = why {
-                return describe(
-                    &self.slot_text(slot),
-                    &Value::Null,
-                    facts.get(slot as usize),
-                );
+                return describe(&self.slot_text(facts, slot), &Value::Null, facts.get(slot));
             }
             return format!("{} = {}", self.inner.source.trim(), short(&out.v));
         }
@@ -315,12 +350,12 @@ impl Program {
         lines.join("; ")
     }
 
-    fn record_line(&self, facts: &[Fact], info: &CmpInfo, r: &Record) -> String {
+    fn record_line(&self, facts: Read<'_>, info: &CmpInfo, r: &Record) -> String {
         let fact = |slot: u32| {
             if slot == NO_SLOT {
                 None
             } else {
-                facts.get(slot as usize)
+                facts.get(slot)
             }
         };
         let swap = info.lhs_const && !info.rhs_const;
@@ -423,7 +458,7 @@ enum Why {
 fn verdict_of(
     result: &Result<Out<'_>, EvalError>,
     flags: &Flags,
-    facts: &[Fact],
+    facts: Read<'_>,
 ) -> (Verdict, Why) {
     let out = match result {
         Err(_) => return (Verdict::Error, Why::Plain),
@@ -440,7 +475,7 @@ fn verdict_of(
     } else if out.v.is_null()
         && out.slot != NO_SLOT
         && matches!(
-            facts.get(out.slot as usize).map(|f| &f.status),
+            facts.get(out.slot).map(|f| &f.status),
             Some(FactStatus::NoData(_))
         )
     {

@@ -6,7 +6,7 @@ use chrono::{TimeZone, Utc};
 use serde_json::json;
 
 use super::*;
-use crate::facts::FactKey;
+use crate::facts::{FactKey, Lookup, Source};
 
 fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 0).unwrap()
@@ -119,6 +119,15 @@ fn unmapped() -> HashMap<String, Fact> {
     m
 }
 
+/// The test world answers computed catalog calls too, by the key's text.
+impl Lookup for HashMap<String, Fact> {
+    fn lookup(&self, key: &FactKey) -> Fact {
+        self.get(&key.to_string())
+            .cloned()
+            .unwrap_or_else(|| panic!("no fact {key} in the test world"))
+    }
+}
+
 fn run_in(world: &HashMap<String, Fact>, src: &str) -> Evaluation {
     let mut slots = SlotTable::new();
     let compiled = Program::compile(src, Registry::standard(), &mut slots)
@@ -126,17 +135,14 @@ fn run_in(world: &HashMap<String, Fact>, src: &str) -> Evaluation {
     let facts: Vec<Fact> = slots
         .keys()
         .iter()
-        .map(|k| match k.source.as_str() {
-            "catalog" | "codecov" | "datadog" => world
-                .get(&k.to_string())
-                .cloned()
-                .unwrap_or_else(|| panic!("no fact {k} in the test world")),
-            s => Fact::error(format!("data source {s} is not configured")),
+        .map(|k| match &k.source {
+            Source::Other(s) => Fact::error(format!("data source {s} is not configured")),
+            _ => world.lookup(k),
         })
         .collect();
-    let e = compiled.program.evaluate(&facts, now());
+    let e = compiled.program.evaluate_with(&facts, world, now());
     assert_eq!(
-        compiled.program.verdict(&facts, now()),
+        compiled.program.verdict_with(&facts, world, now()),
         e.verdict,
         "fast and explaining paths disagree on {src}: {}",
         e.explanation
@@ -617,10 +623,10 @@ fn compile_errors_are_pinned() {
             None,
         ),
         (
-            "custom(entity.tag()) == 1",
+            "codecov.codeCoverage(flag=entity.tag()) == 1",
             1,
-            8,
-            "argument `key` of custom must be a constant",
+            22,
+            "argument `flag` of codecov.codeCoverage must be a constant",
             Some(
                 "facts are fetched before evaluation, so their arguments cannot depend on other values",
             ),
@@ -768,4 +774,63 @@ fn default_limits_hold_end_to_end() {
         .unwrap()
         .join()
         .unwrap();
+}
+
+#[test]
+fn catalog_functions_take_computed_arguments() {
+    use Verdict::*;
+    let mut w = world();
+    w.insert(
+        FactKey::new("catalog", "", "hasGroup")
+            .with_arg("group", json!("search"))
+            .to_string(),
+        Fact::ok(false),
+    );
+    let cases: &[(&str, Verdict, &str)] = &[
+        (
+            r#"["payments", "search"].any(g => hasGroup(g))"#,
+            Pass,
+            r#"["payments", "search"].any(g => hasGroup(g)) = true"#,
+        ),
+        (
+            r#"["search", "x"].any(g => hasGroup(g))"#,
+            Fail,
+            r#"["search", "x"].any(g => hasGroup(g)) = false"#,
+        ),
+        (
+            r#"["missing"].any(k => custom(k) == 1)"#,
+            NoData,
+            r#"custom(k) is null (entity api has no custom key "missing"), needs == 1"#,
+        ),
+    ];
+    for (src, verdict, explanation) in cases {
+        let e = run_in(&w, src);
+        assert_eq!(
+            (e.verdict, e.explanation.as_str()),
+            (*verdict, *explanation),
+            "{src}"
+        );
+    }
+    // The keys answered during evaluation are reported, each once.
+    let e = run_in(&w, r#"["search", "x", "search"].any(g => hasGroup(g))"#);
+    let keys: Vec<String> = e.looked_up.iter().map(|(k, _)| k.to_string()).collect();
+    assert_eq!(
+        keys,
+        [r#"hasGroup(group="search")"#, r#"hasGroup(group="x")"#]
+    );
+    // Without a catalog, a computed call is an error that says why.
+    let mut slots = SlotTable::new();
+    let p = Program::compile(
+        r#"["a"].any(g => hasGroup(g))"#,
+        Registry::standard(),
+        &mut slots,
+    )
+    .unwrap()
+    .program;
+    let e = p.evaluate(&[], now());
+    assert_eq!(e.verdict, Error);
+    assert_eq!(
+        e.explanation,
+        r#"hasGroup(g): hasGroup(group="a") needs the catalog, which this evaluation has not"#
+    );
 }

@@ -13,14 +13,12 @@ use crate::catalog::{Catalog, CatalogSources, Entity};
 use crate::config::Config;
 use crate::cql::Registry;
 use crate::diag::Diagnostic;
-use crate::facts::{Fact, FactKey, FactStatus};
+use crate::facts::{Fact, FactKey, FactStatus, Source};
+use crate::pipeline::{FetchPlan, Pipeline};
 use crate::providers::{Providers, StatsSnapshot};
 use crate::scorecard::Scorecard;
 use crate::scorecard::report::EntityReport;
-use crate::store::{
-    CoveragePoint, EntityResult, FactRecord, NewRun, RuleResult, RunStatus, Trigger,
-};
-use crate::value::Value;
+use crate::store::{CoveragePoint, EntityResult, FactRecord, NewRun, RunStatus, Trigger};
 
 /// Evaluates the configured scorecards over the catalog with live providers.
 pub struct PipelineEvaluator {
@@ -102,14 +100,6 @@ impl PipelineEvaluator {
     }
 }
 
-/// The facts kept for coverage history, fetched with every run for mapped entities.
-fn coverage_keys() -> [FactKey; 2] {
-    [
-        FactKey::new("codecov", "codecov", "codeCoverage"),
-        FactKey::new("codecov", "codecov", "lastUploadAt"),
-    ]
-}
-
 impl Evaluator for PipelineEvaluator {
     fn scorecards(&self) -> Vec<ScorecardInfo> {
         self.scorecards
@@ -165,25 +155,19 @@ impl Evaluator for PipelineEvaluator {
                 None => catalog.entities.iter().collect(),
             };
             let started_at = crate::clock::now();
-            let extra = coverage_keys();
-            let mut keys: Vec<FactKey> = card.fact_keys().to_vec();
-            let extra_at: Vec<usize> = extra
-                .iter()
-                .map(|k| match keys.iter().position(|have| have == k) {
-                    Some(i) => i,
-                    None => {
-                        keys.push(k.clone());
-                        keys.len() - 1
-                    }
-                })
-                .collect();
+            let pipeline = Pipeline {
+                catalog: &catalog,
+                scorecards: std::slice::from_ref(card),
+                providers: &self.providers,
+            };
+            let history = self.providers.history_keys();
             let fetch_started = std::time::Instant::now();
-            let facts = self.providers.fetch(&catalog, &entities, &keys).await;
+            let (plan, history_at) = FetchPlan::new(pipeline.scorecards).with_keys(&history);
+            let facts = self.providers.fetch(&catalog, &entities, &plan.keys).await;
             metrics::histogram!("rubric_provider_fetch_seconds", "scorecard" => scorecard.to_string())
                 .record(fetch_started.elapsed().as_secs_f64());
             self.export_provider_stats();
             let now = crate::clock::now();
-            let missing = Fact::error("the provider returned no value for this fact");
             let mut run = NewRun {
                 scorecard: scorecard.to_string(),
                 trigger,
@@ -200,23 +184,17 @@ impl Evaluator for PipelineEvaluator {
                 // seen between entities rather than after the whole run.
                 tokio::task::consume_budget().await;
                 let all = facts.get(i).map(Vec::as_slice).unwrap_or_default();
-                let own: Vec<Fact> = (0..card.fact_keys().len())
-                    .map(|k| all.get(k).unwrap_or(&missing).clone())
-                    .collect();
-                let report = card.evaluate(e, &catalog, &own, now);
-                run.entities.push(entity_result(e, report, &own, now));
+                let result = pipeline.evaluate_entity(0, e, &plan, all, now);
+                run.entities.push(entity_result(e, result, all, now));
                 let mut seen = BTreeSet::new();
-                for (key, fact) in keys.iter().zip(all) {
-                    if key.source == "catalog" || !seen.insert(key.to_string()) {
+                for (key, fact) in plan.keys.iter().zip(all) {
+                    if key.source == Source::Catalog || !seen.insert(key.to_string()) {
                         continue;
                     }
                     run.facts.push(fact_record(&e.tag, key, fact));
                 }
-                if let Some(point) =
-                    coverage_point(e, all.get(extra_at[0]), all.get(extra_at[1]), now)
-                {
-                    run.coverage.push(point);
-                }
+                run.coverage
+                    .extend(self.coverage_points(e, &history, &history_at, all, now));
             }
             run.finished_at = crate::clock::now();
             Ok(run)
@@ -224,6 +202,49 @@ impl Evaluator for PipelineEvaluator {
     }
 }
 
+impl PipelineEvaluator {
+    /// Each provider's coverage history point for `e`, from the answers to its history keys
+    /// (`history[j]` is answered by `facts[at[j]]`).
+    fn coverage_points(
+        &self,
+        e: &Entity,
+        history: &[FactKey],
+        at: &[usize],
+        facts: &[Fact],
+        now: DateTime<Utc>,
+    ) -> Vec<CoveragePoint> {
+        let missing = Fact::error("not fetched");
+        self.providers
+            .all()
+            .iter()
+            .filter_map(|p| {
+                let answers: Vec<&Fact> = p
+                    .history_keys()
+                    .iter()
+                    .map(|k| {
+                        history
+                            .iter()
+                            .position(|h| h == k)
+                            .and_then(|j| facts.get(at[j]))
+                            .unwrap_or(&missing)
+                    })
+                    .collect();
+                let reading = p.history_point(e, &answers)?;
+                Some(CoveragePoint {
+                    entity: e.tag.clone(),
+                    repository: reading.repository,
+                    flag: reading.flag,
+                    provider: p.source().to_string(),
+                    day: now.date_naive(),
+                    coverage: reading.coverage,
+                    last_upload_at: reading.last_upload_at,
+                })
+            })
+            .collect()
+    }
+}
+
+/// The stored form of an entity's report: its rules kept whole.
 fn entity_result(e: &Entity, r: EntityReport, facts: &[Fact], now: DateTime<Utc>) -> EntityResult {
     let oldest_stale = facts.iter().filter_map(|f| f.stale_secs).max();
     EntityResult {
@@ -243,22 +264,7 @@ fn entity_result(e: &Entity, r: EntityReport, facts: &[Fact], now: DateTime<Utc>
         evaluated_at: now,
         data_as_of: oldest_stale
             .map(|s| now - chrono::TimeDelta::seconds(i64::try_from(s).unwrap_or(i64::MAX / 2))),
-        rules: r
-            .rules
-            .into_iter()
-            .map(|rule| RuleResult {
-                message: match &rule.failure_message {
-                    Some(m) if !m.is_empty() => format!("{} — {m}", rule.message),
-                    _ => rule.message.clone(),
-                },
-                title: rule.title,
-                expression: rule.expression,
-                level: rule.level,
-                weight: rule.weight,
-                outcome: rule.outcome.as_str().to_string(),
-                value: serde_json::json!({ "value": rule.value, "captures": rule.captures }),
-            })
-            .collect(),
+        rules: r.rules,
     }
 }
 
@@ -270,7 +276,7 @@ fn fact_record(entity: &str, key: &FactKey, fact: &Fact) -> FactRecord {
     };
     FactRecord {
         entity: entity.to_string(),
-        provider: key.source.clone(),
+        provider: key.source.to_string(),
         key: key.to_string(),
         value: fact.value.to_json(),
         status: status.to_string(),
@@ -279,37 +285,4 @@ fn fact_record(entity: &str, key: &FactKey, fact: &Fact) -> FactRecord {
             .stale_secs
             .map(|s| i64::try_from(s).unwrap_or(i64::MAX)),
     }
-}
-
-fn coverage_point(
-    e: &Entity,
-    coverage: Option<&Fact>,
-    upload: Option<&Fact>,
-    now: DateTime<Utc>,
-) -> Option<CoveragePoint> {
-    let project = e.codecov.as_ref()?;
-    let Some(Fact {
-        value: Value::Number(pct),
-        status: FactStatus::Ok,
-        ..
-    }) = coverage
-    else {
-        return None;
-    };
-    let last_upload_at = match upload {
-        Some(Fact {
-            value: Value::Timestamp(t),
-            ..
-        }) => Some(*t),
-        _ => None,
-    };
-    Some(CoveragePoint {
-        entity: e.tag.clone(),
-        repository: format!("{}/{}", project.owner, project.repo),
-        flag: project.flag.clone().unwrap_or_default(),
-        provider: "codecov".into(),
-        day: now.date_naive(),
-        coverage: *pct,
-        last_upload_at,
-    })
 }

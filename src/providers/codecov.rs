@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use futures::future::BoxFuture;
 use reqwest::Url;
 use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderValue};
 use secrecy::{ExposeSecret, SecretString};
@@ -21,10 +22,87 @@ use super::cache::{Cached, ResponseCache};
 use super::http::{FaultKind, FetchError, Http, Limits, ProviderHttp};
 use super::measure::{self, Measure};
 use super::secrets::{SecretSource, last_four};
-use crate::catalog::{CodecovProject, Entity, MappedBy};
+use super::{CoverageReading, Provider, ProviderReport, StatsSnapshot, self_test};
+use crate::catalog::{Catalog, CodecovProject, Entity, MappedBy};
 use crate::config::{CodecovConfig, ConfigError};
-use crate::facts::{Fact, FactKey};
+use crate::facts::{Fact, FactKey, FactStatus, Source};
 use crate::value::Value;
+
+impl Provider for Codecov {
+    fn source(&self) -> Source {
+        Source::Codecov
+    }
+
+    fn answer<'a>(
+        &'a self,
+        key: &'a FactKey,
+        entity: &'a Entity,
+        _catalog: &'a Catalog,
+    ) -> BoxFuture<'a, Fact> {
+        Box::pin(self.fact(key, entity))
+    }
+
+    /// The mapping, totals, 30-day trend and last upload (`pullRequest(id)` needs an argument
+    /// only rules give).
+    fn sync_keys(&self) -> Vec<FactKey> {
+        let key = |f: &str| FactKey::new(Source::Codecov, "codecov", f);
+        vec![
+            key(""),
+            key("codeCoverage"),
+            key("lines"),
+            key("hits"),
+            key("misses"),
+            key("partials"),
+            key("files"),
+            key("coverageTrend").with_arg("days", serde_json::json!(30)),
+            key("lastUploadAt"),
+        ]
+    }
+
+    fn history_keys(&self) -> Vec<FactKey> {
+        vec![
+            FactKey::new(Source::Codecov, "codecov", "codeCoverage"),
+            FactKey::new(Source::Codecov, "codecov", "lastUploadAt"),
+        ]
+    }
+
+    fn history_point(&self, entity: &Entity, facts: &[&Fact]) -> Option<CoverageReading> {
+        let project = entity.codecov.as_ref()?;
+        let coverage = match facts.first() {
+            Some(Fact {
+                value: Value::Number(pct),
+                status: FactStatus::Ok,
+                ..
+            }) => *pct,
+            _ => return None,
+        };
+        let last_upload_at = match facts.get(1) {
+            Some(Fact {
+                value: Value::Timestamp(t),
+                ..
+            }) => Some(*t),
+            _ => None,
+        };
+        Some(CoverageReading {
+            repository: format!("{}/{}", project.owner, project.repo),
+            flag: project.flag.clone().unwrap_or_default(),
+            coverage,
+            last_upload_at,
+        })
+    }
+
+    fn stats(&self) -> Option<(&'static str, StatsSnapshot)> {
+        Some((self.http.name(), self.http.stats.snapshot()))
+    }
+
+    fn self_test<'a>(
+        &'a self,
+        catalog: Option<&'a Catalog>,
+        repo: Option<&'a CodecovProject>,
+    ) -> BoxFuture<'a, Vec<ProviderReport>> {
+        Box::pin(self_test::codecov(self, catalog, repo))
+    }
+}
 
 /// Pages read at most when following a paginated list.
 const MAX_PAGES: u32 = 50;
@@ -156,7 +234,7 @@ impl Codecov {
     }
 
     /// Answers one `codecov` fact for one entity.
-    pub async fn answer(&self, key: &FactKey, entity: &Entity) -> Fact {
+    pub async fn fact(&self, key: &FactKey, entity: &Entity) -> Fact {
         let Some(project) = &entity.codecov else {
             let reason = entity.unmapped_reason.as_deref().unwrap_or("no repository");
             if entity.mapping_failed {

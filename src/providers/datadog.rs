@@ -11,6 +11,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::future::BoxFuture;
 use reqwest::Url;
 use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderValue};
 use secrecy::{ExposeSecret, SecretString};
@@ -20,9 +21,10 @@ use super::cache::{Cached, ResponseCache};
 use super::http::{FaultKind, FetchError, Http, Limits, ProviderHttp};
 use super::measure::{self, Measure};
 use super::secrets::{SecretSource, last_four};
-use crate::catalog::Entity;
+use super::{CoverageReading, Provider, ProviderReport, StatsSnapshot, self_test};
+use crate::catalog::{Catalog, CodecovProject, Entity};
 use crate::config::{ConfigError, DatadogConfig};
-use crate::facts::{Fact, FactKey};
+use crate::facts::{Fact, FactKey, FactStatus, Source};
 
 /// Datadog sites and their API hosts (docs: "Datadog site" tables).
 pub const SITES: &[(&str, &str)] = &[
@@ -241,7 +243,7 @@ impl Datadog {
     }
 
     /// Answers one `datadog` fact for one entity.
-    pub async fn answer(&self, key: &FactKey, entity: &Entity) -> Fact {
+    pub async fn fact(&self, key: &FactKey, entity: &Entity) -> Fact {
         let Some(repo) = &entity.repository else {
             return Fact::no_data("entity has no git repository for Datadog Code Coverage");
         };
@@ -390,5 +392,63 @@ mod tests {
         ] {
             assert_eq!(repository_id(url), "github.com/datadog/shopist", "{url}");
         }
+    }
+}
+
+impl Provider for Datadog {
+    fn source(&self) -> Source {
+        Source::Datadog
+    }
+
+    fn answer<'a>(
+        &'a self,
+        key: &'a FactKey,
+        entity: &'a Entity,
+        _catalog: &'a Catalog,
+    ) -> BoxFuture<'a, Fact> {
+        Box::pin(self.fact(key, entity))
+    }
+
+    /// The default branch's total and the patch coverage (`serviceCoverage(name)` and
+    /// `codeownerCoverage(name)` need arguments only rules give).
+    fn sync_keys(&self) -> Vec<FactKey> {
+        vec![
+            FactKey::new(Source::Datadog, "datadog", "codeCoverage"),
+            FactKey::new(Source::Datadog, "datadog", "patchCoverage"),
+        ]
+    }
+
+    fn history_keys(&self) -> Vec<FactKey> {
+        vec![FactKey::new(Source::Datadog, "datadog", "codeCoverage")]
+    }
+
+    /// The default branch's total coverage of the entity's repository.
+    fn history_point(&self, entity: &Entity, facts: &[&Fact]) -> Option<CoverageReading> {
+        let repo = entity.repository.as_ref()?;
+        match facts.first() {
+            Some(Fact {
+                value: crate::value::Value::Number(pct),
+                status: FactStatus::Ok,
+                ..
+            }) => Some(CoverageReading {
+                repository: format!("{}/{}", repo.owner, repo.name),
+                flag: String::new(),
+                coverage: *pct,
+                last_upload_at: None,
+            }),
+            _ => None,
+        }
+    }
+
+    fn stats(&self) -> Option<(&'static str, StatsSnapshot)> {
+        Some((self.http.name(), self.http.stats.snapshot()))
+    }
+
+    fn self_test<'a>(
+        &'a self,
+        catalog: Option<&'a Catalog>,
+        repo: Option<&'a CodecovProject>,
+    ) -> BoxFuture<'a, Vec<ProviderReport>> {
+        Box::pin(async move { vec![self_test::datadog(self, catalog, repo).await] })
     }
 }

@@ -1,69 +1,180 @@
-//! Providers: Codecov, Datadog and the shared HTTP layer, behind one cache per provider.
+//! Providers: the data sources facts come from, behind one contract, [`Provider`].
 //!
-//! [`Providers::fetch`] answers every [`FactKey`] a compiled scorecard needs for every entity:
-//! concurrently, within each provider's concurrency and rate limits, each distinct request made
-//! once (cached and coalesced), and never failing as a whole: every fault becomes an error
-//! [`Fact`] whose message names it.
+//! A provider answers the [`FactKey`]s of its [`Source`] for an entity: the catalog from
+//! memory ([`catalog`]), Codecov and Datadog over HTTP, each behind its own cache, concurrency
+//! and rate limits, and a facts file offline ([`FactsFile`]). [`Providers`] holds the ones the
+//! configuration enables and routes each key to the provider of its source. Nothing fails as a
+//! whole: every fault becomes an error [`Fact`] whose message names it.
+//!
+//! Adding a provider is one module implementing [`Provider`], its rows in the CQL function
+//! registry (`source: "name"`), its configuration section, and one line in
+//! [`Providers::from_config`].
 
 pub mod cache;
+pub mod catalog;
 pub mod codecov;
 pub mod datadog;
 pub mod facts_file;
-pub mod fixture;
 pub mod http;
 pub mod measure;
 pub mod secrets;
-pub mod sync;
-pub mod test_config;
+pub mod self_test;
 
 use std::sync::Arc;
 
-use futures::future::join_all;
+use chrono::{DateTime, Utc};
+use futures::future::{BoxFuture, join_all};
 
-use crate::catalog::{Catalog, Entity};
+use crate::catalog::{Catalog, CodecovProject, Entity};
 use crate::config::{Config, ConfigError};
-use crate::facts::{Fact, FactKey};
+use crate::facts::{Fact, FactKey, Lookup, Source};
 
 pub use facts_file::{FactsFile, FactsFileError, load_facts_file, save_facts_file};
 pub use http::StatsSnapshot;
+pub use self_test::ProviderReport;
 
-/// Every configured provider.
+/// One coverage measurement a provider reports for an entity, kept as daily history with every
+/// scheduled run (see [`Provider::history_point`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct CoverageReading {
+    /// The repository it measures, as the provider names it (`acme/api`).
+    pub repository: String,
+    /// The flag or sub-project, `""` for the whole repository.
+    pub flag: String,
+    /// Line coverage, percent.
+    pub coverage: f64,
+    /// When coverage was last uploaded, if the provider knows.
+    pub last_upload_at: Option<DateTime<Utc>>,
+}
+
+/// A data source: the contract every provider implements.
+pub trait Provider: std::any::Any + Send + Sync + std::fmt::Debug {
+    /// The source whose keys it answers.
+    fn source(&self) -> Source;
+
+    /// Whether it answers keys of `source` (its own source, unless it stands in for others as
+    /// a facts file does).
+    fn answers(&self, source: &Source) -> bool {
+        *source == self.source()
+    }
+
+    /// Answers one key for one entity; never fails as a whole.
+    fn answer<'a>(
+        &'a self,
+        key: &'a FactKey,
+        entity: &'a Entity,
+        catalog: &'a Catalog,
+    ) -> BoxFuture<'a, Fact>;
+
+    /// Answers a key while a rule is evaluated, for a source held in memory whose functions
+    /// accept computed arguments; `None` for sources that are fetched before evaluation.
+    fn lookup(&self, _key: &FactKey, _entity: &Entity, _catalog: &Catalog) -> Option<Fact> {
+        None
+    }
+
+    /// The facts `rubric sync` fetches when no scorecard names any: those it can answer
+    /// without a rule's arguments.
+    fn sync_keys(&self) -> Vec<FactKey> {
+        Vec::new()
+    }
+
+    /// The facts fetched with every scheduled run to keep coverage history (in the order
+    /// [`Provider::history_point`] receives their answers).
+    fn history_keys(&self) -> Vec<FactKey> {
+        Vec::new()
+    }
+
+    /// The coverage history point for `entity` from the answers to
+    /// [`Provider::history_keys`], when there is one.
+    fn history_point(&self, _entity: &Entity, _facts: &[&Fact]) -> Option<CoverageReading> {
+        None
+    }
+
+    /// Its request counters, named (`codecov`), for sources that make requests.
+    fn stats(&self) -> Option<(&'static str, StatsSnapshot)> {
+        None
+    }
+
+    /// `rubric providers test`: checks its configuration and reachability. The repository
+    /// read is `repo` when given, else one of the catalog's.
+    fn self_test<'a>(
+        &'a self,
+        _catalog: Option<&'a Catalog>,
+        _repo: Option<&'a CodecovProject>,
+    ) -> BoxFuture<'a, Vec<ProviderReport>> {
+        Box::pin(async { Vec::new() })
+    }
+}
+
+/// Sources rubric has a provider for that the configuration may leave off, and how to turn
+/// each on (for the error fact of a key nobody answers).
+const SWITCHES: &[(Source, &str)] = &[(Source::Datadog, "set [datadog] enabled = true")];
+
+/// Every provider of a run, the catalog first.
 #[derive(Debug, Clone)]
 pub struct Providers {
-    codecov: Arc<codecov::Codecov>,
-    datadog: Option<Arc<datadog::Datadog>>,
+    all: Vec<Arc<dyn Provider>>,
 }
 
 impl Providers {
+    /// The catalog alone: no provider facts (they answer "not configured").
+    pub fn catalog_only() -> Providers {
+        Providers {
+            all: vec![Arc::new(catalog::CatalogProvider)],
+        }
+    }
+
     /// Builds the providers `cfg` configures; tokens come from the environment or the secrets
     /// file. Fails only on unusable configuration (a bad URL, an unreadable secrets file).
     pub fn from_config(cfg: &Config) -> Result<Providers, ConfigError> {
         let secrets = secrets::SecretSource::load(&cfg.http.secrets_file)?;
         let http = http::Http::new(&cfg.http).map_err(ConfigError::Invalid)?;
-        let codecov = codecov::Codecov::new(&cfg.codecov, http.clone(), &secrets)?;
-        let datadog = if cfg.datadog.enabled {
-            Some(Arc::new(datadog::Datadog::new(
+        let mut providers = Providers::catalog_only();
+        providers = providers.with(Arc::new(codecov::Codecov::new(
+            &cfg.codecov,
+            http.clone(),
+            &secrets,
+        )?));
+        if cfg.datadog.enabled {
+            providers = providers.with(Arc::new(datadog::Datadog::new(
                 &cfg.datadog,
                 http,
                 &secrets,
-            )?))
-        } else {
-            None
-        };
-        Ok(Providers {
-            codecov: Arc::new(codecov),
-            datadog,
-        })
+            )?));
+        }
+        Ok(providers)
     }
 
-    /// The Codecov provider.
-    pub fn codecov(&self) -> &codecov::Codecov {
-        &self.codecov
+    /// The catalog, and a facts file (`rubric sync --out`) for every other source: no
+    /// request is made.
+    pub fn from_facts_file(file: FactsFile) -> Providers {
+        Providers::catalog_only().with(Arc::new(file))
     }
 
-    /// The Datadog provider, when `[datadog] enabled`.
-    pub fn datadog(&self) -> Option<&datadog::Datadog> {
-        self.datadog.as_deref()
+    /// Adds a provider; it answers its source from now on (before any added earlier).
+    pub fn with(mut self, provider: Arc<dyn Provider>) -> Providers {
+        self.all.insert(1.min(self.all.len()), provider);
+        self
+    }
+
+    /// The providers, the catalog first.
+    pub fn all(&self) -> &[Arc<dyn Provider>] {
+        &self.all
+    }
+
+    /// The provider answering `source`, if one is configured.
+    pub fn for_source(&self, source: &Source) -> Option<&dyn Provider> {
+        self.all
+            .iter()
+            .find(|p| p.answers(source))
+            .map(|p| p.as_ref())
+    }
+
+    /// The concrete provider of type `P`, if configured (for provider-specific commands).
+    pub fn get<P: Provider + 'static>(&self) -> Option<&P> {
+        self.all
+            .iter()
+            .find_map(|p| (p.as_ref() as &dyn std::any::Any).downcast_ref::<P>())
     }
 
     /// One `Vec<Fact>` per entity, in key order; concurrent, bounded, cached; never panics.
@@ -95,29 +206,81 @@ impl Providers {
 
     /// Answers one key for one entity.
     pub async fn answer(&self, catalog: &Catalog, entity: &Entity, key: &FactKey) -> Fact {
-        match key.source.as_str() {
-            "codecov" => self.codecov.answer(key, entity).await,
-            "datadog" => match &self.datadog {
-                Some(d) => d.answer(key, entity).await,
-                None => Fact::error(
-                    "data source datadog is not configured (set [datadog] enabled = true)",
-                ),
-            },
-            "catalog" => crate::cql::catalog_facts::resolve(key, entity, catalog),
-            other => Fact::error(format!("data source {other} is not configured")),
+        match self.for_source(&key.source) {
+            Some(p) => p.answer(key, entity, catalog).await,
+            None => not_configured(&key.source),
         }
     }
 
-    /// Counters per provider: requests, retries, 429s, errors, cache hits.
-    pub fn stats(&self) -> Vec<(&'static str, StatsSnapshot)> {
-        let mut all = vec![(
-            self.codecov.http().name(),
-            self.codecov.http().stats.snapshot(),
-        )];
-        if let Some(d) = &self.datadog {
-            all.push((d.http().name(), d.http().stats.snapshot()));
+    /// The [`Lookup`] that answers computed catalog calls for `entity` during evaluation.
+    pub fn lookup_for<'a>(&'a self, entity: &'a Entity, catalog: &'a Catalog) -> EntityLookup<'a> {
+        EntityLookup {
+            providers: self,
+            entity,
+            catalog,
         }
-        all
+    }
+
+    /// Counters per provider that makes requests: requests, retries, 429s, errors, cache hits.
+    pub fn stats(&self) -> Vec<(&'static str, StatsSnapshot)> {
+        self.all.iter().filter_map(|p| p.stats()).collect()
+    }
+
+    /// Every provider's history keys (each once).
+    pub fn history_keys(&self) -> Vec<FactKey> {
+        let mut keys: Vec<FactKey> = Vec::new();
+        for k in self.all.iter().flat_map(|p| p.history_keys()) {
+            if !keys.contains(&k) {
+                keys.push(k);
+            }
+        }
+        keys
+    }
+
+    /// `rubric providers test` for every provider.
+    pub async fn self_test(
+        &self,
+        catalog: Option<&Catalog>,
+        repo: Option<&CodecovProject>,
+    ) -> Vec<ProviderReport> {
+        let mut reports = Vec::new();
+        for p in &self.all {
+            reports.extend(p.self_test(catalog, repo).await);
+        }
+        reports
+    }
+}
+
+/// The error fact of a key no configured provider answers.
+fn not_configured(source: &Source) -> Fact {
+    match SWITCHES.iter().find(|(s, _)| s == source) {
+        Some((_, how)) => Fact::error(format!("data source {source} is not configured ({how})")),
+        None => Fact::error(format!("data source {source} is not configured")),
+    }
+}
+
+/// Answers computed calls for one entity during evaluation, through the providers that can
+/// (the catalog).
+#[derive(Clone, Copy, Debug)]
+pub struct EntityLookup<'a> {
+    providers: &'a Providers,
+    entity: &'a Entity,
+    catalog: &'a Catalog,
+}
+
+impl Lookup for EntityLookup<'_> {
+    fn lookup(&self, key: &FactKey) -> Fact {
+        match self.providers.for_source(&key.source) {
+            Some(p) => p
+                .lookup(key, self.entity, self.catalog)
+                .unwrap_or_else(|| {
+                    Fact::error(format!(
+                        "{key}: data source {} is fetched before evaluation, so its arguments must be constants",
+                        key.source
+                    ))
+                }),
+            None => not_configured(&key.source),
+        }
     }
 }
 
@@ -140,6 +303,24 @@ mod tests {
         assert!(
             e.starts_with("cannot read configuration /nonexistent/rubric-secrets.env"),
             "{e}"
+        );
+    }
+
+    #[test]
+    fn keys_go_to_the_provider_of_their_source() {
+        let cfg = Config::load_with_env(None, Vec::<(String, String)>::new()).unwrap();
+        let providers = Providers::from_config(&cfg).unwrap();
+        assert!(providers.for_source(&Source::Catalog).is_some());
+        assert!(providers.get::<codecov::Codecov>().is_some());
+        assert!(providers.get::<datadog::Datadog>().is_none());
+        let reason = |s: Source| not_configured(&s).null_reason().map(str::to_string);
+        assert_eq!(
+            reason(Source::Datadog).as_deref(),
+            Some("data source datadog is not configured (set [datadog] enabled = true)")
+        );
+        assert_eq!(
+            reason(Source::named("sonarqube")).as_deref(),
+            Some("data source sonarqube is not configured")
         );
     }
 }

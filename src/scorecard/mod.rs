@@ -22,7 +22,7 @@ use chrono::{DateTime, Utc};
 use crate::catalog::{Catalog, Entity};
 use crate::cql::{Program, Registry, SlotTable, Verdict};
 use crate::diag::Diagnostic;
-use crate::facts::{Fact, FactKey, FactStatus};
+use crate::facts::{Fact, FactKey, FactStatus, Lookup};
 use explain::FailureTemplates;
 use model::{Exemption, FilterSpec, RuleSpec, ScorecardSpec, TextPosition};
 use report::{EntityReport, InputReport, LevelReport, NextStep, RuleReport, ScorecardReport};
@@ -282,18 +282,21 @@ impl Scorecard {
     }
 
     /// Evaluates every rule for `entity` from its facts (in [`Scorecard::fact_keys`] order) at
-    /// time `now`: outcomes with explanations, the level reached, points and next steps.
+    /// time `now`, with `lookup` answering catalog calls whose arguments are computed:
+    /// outcomes with explanations, the level reached, points and next steps.
     pub fn evaluate(
         &self,
         entity: &Entity,
         catalog: &Catalog,
         facts: &[Fact],
+        lookup: &dyn Lookup,
         now: DateTime<Utc>,
     ) -> EntityReport {
+        let read = Read { facts, lookup, now };
         let scope = self
             .filter
             .as_ref()
-            .map_or(Scope::In, |f| scope(f, entity, facts, now));
+            .map_or(Scope::In, |f| scope(f, entity, read));
         let rules: Vec<RuleReport> = self
             .spec
             .rules
@@ -301,7 +304,7 @@ impl Scorecard {
             .enumerate()
             .map(|(i, rule)| {
                 let mut report = match &scope {
-                    Scope::In => self.evaluate_rule(i, rule, entity, catalog, facts, now),
+                    Scope::In => self.evaluate_rule(i, rule, entity, catalog, read),
                     Scope::Out(why) => bare(rule, Outcome::Skipped, format!("not in scope: {why}")),
                     Scope::Broken(why) => {
                         bare(rule, Outcome::Error, format!("scorecard filter: {why}"))
@@ -375,15 +378,15 @@ impl Scorecard {
         rule: &RuleSpec,
         entity: &Entity,
         catalog: &Catalog,
-        facts: &[Fact],
-        now: DateTime<Utc>,
+        read: Read<'_>,
     ) -> RuleReport {
+        let Read { facts, now, .. } = read;
         let program = match &self.rules[i] {
             Ok(program) => program,
             Err(problem) => return bare(rule, Outcome::Error, problem.clone()),
         };
         if let Some(f) = &self.rule_filters[i] {
-            match scope(f, entity, facts, now) {
+            match scope(f, entity, read) {
                 Scope::In => {}
                 Scope::Out(why) => {
                     return bare(rule, Outcome::Skipped, format!("not in scope: {why}"));
@@ -393,7 +396,7 @@ impl Scorecard {
                 }
             }
         }
-        let evaluation = program.evaluate(facts, now);
+        let evaluation = read.evaluate(program);
         let mut outcome = match evaluation.verdict {
             Verdict::Pass => Outcome::Pass,
             Verdict::Fail => Outcome::Fail,
@@ -406,10 +409,12 @@ impl Scorecard {
         }
         let mut report = bare(rule, outcome, String::new());
         report.value = evaluation.value.to_json();
+        let looked_up = evaluation.looked_up.iter().map(|(k, f)| (k, f));
         report.inputs = program
             .slots()
             .iter()
             .filter_map(|&slot| Some((self.slots.keys().get(slot)?, facts.get(slot)?)))
+            .chain(looked_up)
             .map(|(key, fact)| InputReport {
                 fact: key.to_string(),
                 value: fact.value.to_json(),
@@ -491,8 +496,23 @@ fn bare(rule: &RuleSpec, outcome: Outcome, message: String) -> RuleReport {
     }
 }
 
+/// What a rule of one entity reads: its facts, the lookup for computed catalog calls, and
+/// the evaluation time.
+#[derive(Clone, Copy)]
+struct Read<'a> {
+    facts: &'a [Fact],
+    lookup: &'a dyn Lookup,
+    now: DateTime<Utc>,
+}
+
+impl Read<'_> {
+    fn evaluate(&self, program: &Program) -> crate::cql::Evaluation {
+        program.evaluate_with(self.facts, self.lookup, self.now)
+    }
+}
+
 /// Whether `entity` is inside filter `f`: types and groups first, then the CQL query.
-fn scope(f: &CompiledFilter, entity: &Entity, facts: &[Fact], now: DateTime<Utc>) -> Scope {
+fn scope(f: &CompiledFilter, entity: &Entity, read: Read<'_>) -> Scope {
     if let Some(why) = filter::excluded_by(&f.spec, entity) {
         return Scope::Out(why);
     }
@@ -500,7 +520,7 @@ fn scope(f: &CompiledFilter, entity: &Entity, facts: &[Fact], now: DateTime<Utc>
         None => Scope::In,
         Some(Err(problem)) => Scope::Broken(format!("query does not compile: {problem}")),
         Some(Ok(query)) => {
-            let e = query.evaluate(facts, now);
+            let e = read.evaluate(query);
             match e.verdict {
                 Verdict::Pass => Scope::In,
                 Verdict::Fail | Verdict::NoData => Scope::Out(format!(

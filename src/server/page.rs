@@ -73,8 +73,9 @@ pub(super) async fn entity_page(
                     "expression": rule.expression,
                     "level": rule.level,
                     "outcome": rule.outcome,
-                    "label": label(&rule.outcome),
+                    "label": label(rule.outcome.as_str()),
                     "message": rule.message,
+                    "failure_message": rule.failure_message,
                 })).collect::<Vec<_>>(),
             })
         })

@@ -50,6 +50,29 @@ pub enum StoreError {
     },
 }
 
+/// A stored rule: the whole report, or for rows written before reports were kept whole, what
+/// their columns hold.
+fn rule_result(row: &AnyRow) -> StoreResult<RuleResult> {
+    let corrupt = |column, e: serde_json::Error| StoreError::Corrupt {
+        column,
+        reason: e.to_string(),
+    };
+    if let Some(report) = row.try_get::<Option<String>, _>("report_json")? {
+        return serde_json::from_str(&report).map_err(|e| corrupt("rule_results.report_json", e));
+    }
+    let outcome: String = row.try_get("outcome")?;
+    let legacy = serde_json::json!({
+        "title": row.try_get::<String, _>("title")?,
+        "expression": row.try_get::<String, _>("expression")?,
+        "level": row.try_get::<Option<String>, _>("rule_level")?,
+        "weight": row.try_get::<f64, _>("weight")?,
+        "outcome": outcome,
+        "message": row.try_get::<String, _>("message")?,
+        "value": json(row.try_get("value_json")?, "rule_results.value_json")?,
+    });
+    serde_json::from_value(legacy).map_err(|e| corrupt("rule_results.outcome", e))
+}
+
 /// Result of a store operation.
 pub type StoreResult<T> = Result<T, StoreError>;
 
@@ -185,9 +208,14 @@ impl Store {
             .execute(&mut *tx)
             .await?;
             for (i, r) in e.rules.iter().enumerate() {
+                let report = serde_json::to_string(r).map_err(|e| StoreError::Corrupt {
+                    column: "rule_results.report_json",
+                    reason: e.to_string(),
+                })?;
                 sqlx::query(
                     "INSERT INTO rule_results (run_id, entity, position, title, expression, level, weight, \
-                     outcome, message, value_json) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                     outcome, message, value_json, report_json) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
                 )
                 .bind(run_id)
                 .bind(&e.entity)
@@ -196,9 +224,10 @@ impl Store {
                 .bind(&r.expression)
                 .bind(r.level.as_deref())
                 .bind(finite(r.weight))
-                .bind(&r.outcome)
+                .bind(r.outcome.as_str())
                 .bind(&r.message)
                 .bind(r.value.to_string())
+                .bind(report)
                 .execute(&mut *tx)
                 .await?;
             }
@@ -300,7 +329,7 @@ impl Store {
         // One round trip: each latest result joined with its rules (none for a rule-less result).
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {RESULT_COLUMNS}, rr.position, rr.title, rr.expression, rr.level AS rule_level, rr.weight, \
-             rr.outcome, rr.message, rr.value_json FROM entity_results er \
+             rr.outcome, rr.message, rr.value_json, rr.report_json FROM entity_results er \
              LEFT JOIN rule_results rr ON rr.run_id = er.run_id AND rr.entity = er.entity \
              WHERE er.entity = $1 AND er.run_id = (SELECT MAX(run_id) FROM entity_results e2 \
              WHERE e2.entity = er.entity AND e2.scorecard = er.scorecard) ORDER BY er.scorecard, rr.position"
@@ -321,15 +350,7 @@ impl Store {
             if row.try_get::<Option<i64>, _>("position")?.is_none() {
                 continue;
             }
-            let rule = RuleResult {
-                title: row.try_get("title")?,
-                expression: row.try_get("expression")?,
-                level: row.try_get("rule_level")?,
-                weight: row.try_get("weight")?,
-                outcome: row.try_get("outcome")?,
-                message: row.try_get("message")?,
-                value: json(row.try_get("value_json")?, "rule_results.value_json")?,
-            };
+            let rule = rule_result(row)?;
             if let Some(last) = results.last_mut() {
                 last.result.rules.push(rule);
             }

@@ -111,24 +111,8 @@ pub struct EntityResult {
     pub rules: Vec<RuleResult>,
 }
 
-/// One rule's outcome for one entity.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct RuleResult {
-    /// Rule title.
-    pub title: String,
-    /// CQL expression.
-    pub expression: String,
-    /// Level the rule belongs to.
-    pub level: Option<String>,
-    /// Weight in points.
-    pub weight: f64,
-    /// `pass`, `fail`, `no_data`, `error`, `skipped` or `exempt`.
-    pub outcome: String,
-    /// The explanation (values, failure message, error).
-    pub message: String,
-    /// The values that decided it (JSON; `null` when none).
-    pub value: serde_json::Value,
-}
+/// One rule's outcome for one entity: the report evaluation gave, kept whole.
+pub use crate::scorecard::report::RuleReport as RuleResult;
 
 /// One provider fact fetched for one entity during a run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -1,12 +1,39 @@
-//! Facts answered from the catalog itself (`entity.tag()`, `custom("k")`, `git`, ...): source
-//! `catalog` in the fact table.
+//! The catalog as a provider: facts answered from the entity and its catalog (`entity.tag()`,
+//! `custom("k")`, `git`, ...), source [`Source::Catalog`]. They are in memory, so they are
+//! also answered during evaluation, with computed arguments (`hasGroup(g)` in a lambda).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use futures::future::BoxFuture;
+
+use super::Provider;
 use crate::catalog::{Catalog, Entity};
-use crate::facts::{Fact, FactKey};
+use crate::facts::{Fact, FactKey, Source};
 use crate::value::Value;
+
+/// The catalog provider.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CatalogProvider;
+
+impl Provider for CatalogProvider {
+    fn source(&self) -> Source {
+        Source::Catalog
+    }
+
+    fn answer<'a>(
+        &'a self,
+        key: &'a FactKey,
+        entity: &'a Entity,
+        catalog: &'a Catalog,
+    ) -> BoxFuture<'a, Fact> {
+        Box::pin(std::future::ready(resolve(key, entity, catalog)))
+    }
+
+    fn lookup(&self, key: &FactKey, entity: &Entity, catalog: &Catalog) -> Option<Fact> {
+        Some(resolve(key, entity, catalog))
+    }
+}
 
 fn object<const N: usize>(fields: [(&str, Value); N]) -> Value {
     Value::Object(Arc::new(

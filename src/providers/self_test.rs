@@ -8,9 +8,8 @@ use reqwest::header::{ACCEPT, AUTHORIZATION};
 use serde::Serialize;
 use serde_json::Value as Json;
 
-use super::Providers;
-use super::codecov::Account;
-use super::datadog::Summary;
+use super::codecov::{Account, Codecov};
+use super::datadog::{Datadog, Summary};
 use super::http::{FaultKind, FetchError, error_detail, looks_like_html};
 use crate::catalog::{Catalog, CodecovProject, MappedBy};
 
@@ -108,14 +107,13 @@ pub fn parse_repo(text: &str) -> Option<CodecovProject> {
     })
 }
 
-/// Checks every configured provider. The repository read is `repo` when given, else the first
-/// catalog entity mapped to that account (or with a git repository, for Datadog).
-pub async fn test_providers(
-    providers: &Providers,
+/// The checks of every Codecov account. The repository read is `repo` when given, else the
+/// first catalog entity mapped to that account.
+pub(super) async fn codecov(
+    codecov: &Codecov,
     catalog: Option<&Catalog>,
     repo: Option<&CodecovProject>,
 ) -> Vec<ProviderReport> {
-    let codecov = providers.codecov();
     let mut reports = Vec::new();
     for account in codecov.accounts() {
         let probe = repo.cloned().or_else(|| {
@@ -127,33 +125,40 @@ pub async fn test_providers(
                 .find(|p| p.account.as_deref() == wanted)
                 .cloned()
         });
-        reports.push(test_codecov(providers, account, probe.as_ref()).await);
-    }
-    if providers.datadog().is_some() {
-        let repository_url = match repo {
-            Some(p) => Some(format!(
-                "{}.com/{}/{}",
-                p.service.trim_end_matches("_enterprise"),
-                p.owner,
-                p.repo
-            )),
-            None => catalog.and_then(|c| {
-                c.entities
-                    .iter()
-                    .find_map(|e| e.repository.as_ref().map(|r| r.url_path()))
-            }),
-        };
-        reports.push(test_datadog(providers, repository_url.as_deref()).await);
+        reports.push(test_codecov(codecov, account, probe.as_ref()).await);
     }
     reports
 }
 
+/// The checks of Datadog. The repository read is `repo` when given, else the first catalog
+/// entity with a git repository.
+pub(super) async fn datadog(
+    dd: &Datadog,
+    catalog: Option<&Catalog>,
+    repo: Option<&CodecovProject>,
+) -> ProviderReport {
+    let repository_url = match repo {
+        Some(p) => Some(format!(
+            "{}.com/{}/{}",
+            p.service.trim_end_matches("_enterprise"),
+            p.owner,
+            p.repo
+        )),
+        None => catalog.and_then(|c| {
+            c.entities
+                .iter()
+                .find_map(|e| e.repository.as_ref().map(|r| r.url_path()))
+        }),
+    };
+    test_datadog(dd, repository_url.as_deref()).await
+}
+
 async fn test_codecov(
-    providers: &Providers,
+    codecov: &Codecov,
     account: &Account,
     probe: Option<&CodecovProject>,
 ) -> ProviderReport {
-    let http = providers.codecov().http();
+    let http = codecov.http();
     let provider = format!(
         "Codecov ({} account, {}, {})",
         account.name,
@@ -317,13 +322,7 @@ async fn test_codecov(
     ProviderReport { provider, checks }
 }
 
-async fn test_datadog(providers: &Providers, repository_url: Option<&str>) -> ProviderReport {
-    let Some(dd) = providers.datadog() else {
-        return ProviderReport {
-            provider: "Datadog".into(),
-            checks: vec![],
-        };
-    };
+async fn test_datadog(dd: &Datadog, repository_url: Option<&str>) -> ProviderReport {
     let provider = format!("Datadog ({}, {})", dd.base(), dd.key_hint());
     let mut checks = Vec::new();
     let headers = match dd.headers() {

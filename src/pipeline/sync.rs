@@ -5,34 +5,14 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use serde_json::json;
-
-use super::{FactsFile, Providers, StatsSnapshot};
 use crate::catalog::{Catalog, Entity};
-use crate::facts::{FactKey, FactStatus};
+use crate::facts::{FactKey, FactStatus, Source};
+use crate::providers::{FactsFile, Providers, StatsSnapshot};
 
-/// Every provider fact rubric can fetch without a rule's arguments: the Codecov mapping,
-/// totals, 30-day trend and last upload; Datadog's branch total and patch coverage when
-/// Datadog is enabled. (`pullRequest(id)`, `serviceCoverage(name)` and `codeownerCoverage(name)`
-/// need arguments only rules give.) Used when no scorecard names the facts it needs.
+/// Every provider fact rubric can fetch without a rule's arguments (each provider's
+/// [`crate::providers::Provider::sync_keys`]). Used when no scorecard names the facts it needs.
 pub fn provider_keys(providers: &Providers) -> Vec<FactKey> {
-    let codecov = |f: &str| FactKey::new("codecov", "codecov", f);
-    let mut keys = vec![
-        codecov(""),
-        codecov("codeCoverage"),
-        codecov("lines"),
-        codecov("hits"),
-        codecov("misses"),
-        codecov("partials"),
-        codecov("files"),
-        codecov("coverageTrend").with_arg("days", json!(30)),
-        codecov("lastUploadAt"),
-    ];
-    if providers.datadog().is_some() {
-        keys.push(FactKey::new("datadog", "datadog", "codeCoverage"));
-        keys.push(FactKey::new("datadog", "datadog", "patchCoverage"));
-    }
-    keys
+    providers.all().iter().flat_map(|p| p.sync_keys()).collect()
 }
 
 /// What a sync did.
@@ -103,7 +83,7 @@ pub async fn sync(
 ) -> (FactsFile, SyncSummary) {
     let keys: Vec<FactKey> = keys
         .iter()
-        .filter(|k| k.source != "catalog")
+        .filter(|k| k.source != Source::Catalog)
         .cloned()
         .collect();
     let before = providers.stats();
@@ -135,7 +115,9 @@ pub async fn sync(
             match &fact.status {
                 FactStatus::Ok => summary.ok += 1,
                 FactStatus::NoData(_) => summary.no_data += 1,
-                FactStatus::Error(_) => *summary.errors.entry(key.source.clone()).or_default() += 1,
+                FactStatus::Error(_) => {
+                    *summary.errors.entry(key.source.to_string()).or_default() += 1
+                }
             }
         }
     }

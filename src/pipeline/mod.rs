@@ -1,0 +1,144 @@
+//! The evaluation pipeline, the one path every command and the service take: **plan** the
+//! union of the fact keys of the scorecards (and of any extra keys the caller keeps, such as
+//! coverage history), **fetch** them once for all entities through the [`Providers`] (live
+//! providers, or a facts file, and the catalog), then **evaluate** every rule per entity into
+//! one [`EvalReport`]. Catalog calls with computed arguments are answered during evaluation.
+
+pub mod sync;
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+
+use crate::catalog::{Catalog, Entity};
+use crate::facts::{Fact, FactKey};
+use crate::providers::Providers;
+use crate::scorecard::Scorecard;
+use crate::scorecard::report::{EntityReport, EvalReport};
+
+/// The facts every scorecard needs, fetched once: one key list for all scorecards and, per
+/// scorecard, where each of its slots is in that list.
+#[derive(Clone, Debug, Default)]
+pub struct FetchPlan {
+    /// Every distinct fact key, in first-seen order.
+    pub keys: Vec<FactKey>,
+    /// Per scorecard, the index in `keys` of each of its slots.
+    pub slots: Vec<Vec<usize>>,
+}
+
+impl FetchPlan {
+    /// Unions the fact keys of `scorecards`.
+    pub fn new(scorecards: &[Scorecard]) -> FetchPlan {
+        let mut plan = FetchPlan::default();
+        let mut index: HashMap<FactKey, usize> = HashMap::new();
+        for card in scorecards {
+            let slots = card
+                .fact_keys()
+                .iter()
+                .map(|key| plan.intern(&mut index, key))
+                .collect();
+            plan.slots.push(slots);
+        }
+        plan
+    }
+
+    /// Adds `extra` keys (those already planned are shared); returns where each one is.
+    pub fn with_keys(mut self, extra: &[FactKey]) -> (FetchPlan, Vec<usize>) {
+        let mut index: HashMap<FactKey, usize> = self
+            .keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| (k.clone(), i))
+            .collect();
+        let at = extra.iter().map(|k| self.intern(&mut index, k)).collect();
+        (self, at)
+    }
+
+    fn intern(&mut self, index: &mut HashMap<FactKey, usize>, key: &FactKey) -> usize {
+        if let Some(&i) = index.get(key) {
+            return i;
+        }
+        self.keys.push(key.clone());
+        index.insert(key.clone(), self.keys.len() - 1);
+        self.keys.len() - 1
+    }
+}
+
+/// The stages wired once: what is evaluated, over which catalog, with which providers.
+#[derive(Clone, Copy, Debug)]
+pub struct Pipeline<'a> {
+    /// The catalog the entities come from (catalog facts read it).
+    pub catalog: &'a Catalog,
+    /// The scorecards to evaluate.
+    pub scorecards: &'a [Scorecard],
+    /// Where facts come from.
+    pub providers: &'a Providers,
+}
+
+impl Pipeline<'_> {
+    /// Plans, fetches and evaluates for `entities` (every entity of the catalog when `None`);
+    /// `now` is the evaluation time. The report's diagnostics are left for the caller to fill.
+    pub async fn run(&self, entities: Option<&[&Entity]>, now: DateTime<Utc>) -> EvalReport {
+        let all: Vec<&Entity>;
+        let entities = match entities {
+            Some(e) => e,
+            None => {
+                all = self.catalog.entities.iter().collect();
+                &all
+            }
+        };
+        let plan = FetchPlan::new(self.scorecards);
+        let facts = self
+            .providers
+            .fetch(self.catalog, entities, &plan.keys)
+            .await;
+        self.evaluate(entities, &plan, &facts, now)
+    }
+
+    /// Evaluates with facts already fetched: `facts[e][k]` answers `plan.keys[k]` for
+    /// `entities[e]`. A missing fact (a short list) is an error fact, never a panic.
+    pub fn evaluate(
+        &self,
+        entities: &[&Entity],
+        plan: &FetchPlan,
+        facts: &[Vec<Fact>],
+        now: DateTime<Utc>,
+    ) -> EvalReport {
+        let mut report = EvalReport {
+            evaluated_at: now,
+            scorecards: Vec::new(),
+            diagnostics: Vec::new(),
+        };
+        for (c, card) in self.scorecards.iter().enumerate() {
+            let mut card_report = card.report();
+            for (e, entity) in entities.iter().enumerate() {
+                let row = facts.get(e).map(Vec::as_slice).unwrap_or_default();
+                card_report
+                    .entities
+                    .push(self.evaluate_entity(c, entity, plan, row, now));
+            }
+            report.scorecards.push(card_report);
+        }
+        report
+    }
+
+    /// Evaluates the `card`-th scorecard for one entity, whose facts `row` answer
+    /// `plan.keys` (a missing fact is an error fact).
+    pub fn evaluate_entity(
+        &self,
+        card: usize,
+        entity: &Entity,
+        plan: &FetchPlan,
+        row: &[Fact],
+        now: DateTime<Utc>,
+    ) -> EntityReport {
+        let missing = Fact::error("the provider returned no value for this fact");
+        let slots = plan.slots.get(card).map(Vec::as_slice).unwrap_or_default();
+        let facts: Vec<Fact> = slots
+            .iter()
+            .map(|&k| row.get(k).unwrap_or(&missing).clone())
+            .collect();
+        let lookup = self.providers.lookup_for(entity, self.catalog);
+        self.scorecards[card].evaluate(entity, self.catalog, &facts, &lookup, now)
+    }
+}
