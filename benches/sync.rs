@@ -12,9 +12,9 @@ use std::time::{Duration, Instant};
 
 use rubric::catalog::{Catalog, CodecovProject, Entity, MappedBy};
 use rubric::config::Config;
+use rubric::demo::fixture::{self, FixtureOptions};
 use rubric::facts::{FactKey, FactStatus};
 use rubric::providers::Providers;
-use rubric::providers::fixture::{self, FixtureOptions};
 
 const N: usize = 1_000;
 const LATENCY: Duration = Duration::from_millis(20);

@@ -115,7 +115,7 @@ fn eval_reads_catalog_facts() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn eval_fetches_provider_facts_from_codecov() {
-    let server = rubric::providers::fixture::start()
+    let server = rubric::demo::fixture::start()
         .await
         .expect("fixture server starts");
     let url = server.url();

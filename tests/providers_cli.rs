@@ -3,8 +3,9 @@
 
 use std::process::Output;
 
+use rubric::demo::fixture;
 use rubric::facts::FactKey;
-use rubric::providers::{fixture, load_facts_file};
+use rubric::providers::load_facts_file;
 use rubric::value::Value;
 use serde_json::json;
 use wiremock::matchers::{method, path};

@@ -6,8 +6,9 @@ mod providers_common;
 use std::time::Duration;
 
 use providers_common::*;
+use rubric::demo::fixture;
 use rubric::facts::FactStatus;
-use rubric::providers::{Providers, fixture};
+use rubric::providers::Providers;
 use rubric::value::Value;
 use serde_json::json;
 use wiremock::matchers::{header, method, path, query_param};

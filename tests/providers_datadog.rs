@@ -191,7 +191,7 @@ async fn datadog_off_or_without_keys_is_an_error_fact() {
 
 #[tokio::test]
 async fn the_fixture_serves_datadog_summaries_for_the_sample_repositories() {
-    let server = rubric::providers::fixture::start().await.unwrap();
+    let server = rubric::demo::fixture::start().await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let providers = Providers::from_config(&datadog_config(&server.url(), dir.path())).unwrap();
     let payments = entity(

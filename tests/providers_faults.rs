@@ -266,7 +266,12 @@ async fn a_429_pauses_the_whole_provider_for_retry_after() {
     let stats = providers.stats()[0].1;
     assert_eq!((stats.throttled, stats.retries, stats.errors), (1, 1, 0));
     assert!(
-        providers.codecov().http().current_rate() < 1000.0,
+        providers
+            .get::<rubric::providers::codecov::Codecov>()
+            .unwrap()
+            .http()
+            .current_rate()
+            < 1000.0,
         "the provider slowed down"
     );
 }

@@ -5,8 +5,9 @@ use std::path::Path;
 
 use chrono::{DateTime, Utc};
 use rubric::catalog::{Catalog, CodecovProject, Entity, MappedBy};
-use rubric::cql::{Registry, catalog_facts};
+use rubric::cql::Registry;
 use rubric::facts::{Fact, FactKey};
+use rubric::providers::{Providers, catalog::resolve};
 use rubric::scorecard::Scorecard;
 use rubric::scorecard::report::EntityReport;
 use rubric::scorecard::score::Outcome;
@@ -34,21 +35,19 @@ fn entity(tag: &str, kind: &str, groups: &[&str], coverage_project: bool) -> Ent
 fn facts(card: &Scorecard, e: &Entity, catalog: &Catalog, coverage: Option<f64>) -> Vec<Fact> {
     card.fact_keys()
         .iter()
-        .map(
-            |k: &FactKey| match (k.source.as_str(), k.function.as_str()) {
-                ("catalog", _) => catalog_facts::resolve(k, e, catalog),
-                ("codecov", "codeCoverage") => match (coverage, &e.codecov) {
-                    (Some(c), Some(p)) => Fact::ok(c).from_origin(p.describe()),
-                    (_, Some(_)) => Fact::no_data("no coverage uploads on the default branch"),
-                    (_, None) => Fact::no_data("entity has no Codecov mapping: no repository"),
-                },
-                ("codecov", "") => match &e.codecov {
-                    Some(p) => Fact::ok(true).from_origin(p.describe()),
-                    None => Fact::no_data("entity has no Codecov mapping: no repository"),
-                },
-                (source, _) => Fact::error(format!("data source {source} is not configured")),
+        .map(|k: &FactKey| match (k.source.name(), k.function.as_str()) {
+            ("catalog", _) => resolve(k, e, catalog),
+            ("codecov", "codeCoverage") => match (coverage, &e.codecov) {
+                (Some(c), Some(p)) => Fact::ok(c).from_origin(p.describe()),
+                (_, Some(_)) => Fact::no_data("no coverage uploads on the default branch"),
+                (_, None) => Fact::no_data("entity has no Codecov mapping: no repository"),
             },
-        )
+            ("codecov", "") => match &e.codecov {
+                Some(p) => Fact::ok(true).from_origin(p.describe()),
+                None => Fact::no_data("entity has no Codecov mapping: no repository"),
+            },
+            (source, _) => Fact::error(format!("data source {source} is not configured")),
+        })
         .collect()
 }
 
@@ -64,7 +63,15 @@ fn at(text: &str) -> DateTime<Utc> {
 
 fn run(card: &Scorecard, e: &Entity, coverage: Option<f64>, now: &str) -> EntityReport {
     let catalog = Catalog::from_entities(vec![e.clone()], vec![]);
-    card.evaluate(e, &catalog, &facts(card, e, &catalog, coverage), at(now))
+    let facts = facts(card, e, &catalog, coverage);
+    let lookup = Providers::catalog_only();
+    card.evaluate(
+        e,
+        &catalog,
+        &facts,
+        &lookup.lookup_for(e, &catalog),
+        at(now),
+    )
 }
 
 fn outcomes(r: &EntityReport) -> Vec<Outcome> {
@@ -401,6 +408,7 @@ fn cortex_scorecards_with_unknown_data_sources_give_every_rule_an_outcome() {
             &api,
             &catalog,
             &facts(card, &api, &catalog, Some(91.0)),
+            &Providers::catalog_only().lookup_for(&api, &catalog),
             at("2026-06-01T00:00:00Z"),
         );
         assert_eq!(r.rules.len(), card.spec.rules.len());
@@ -420,6 +428,7 @@ fn cortex_scorecards_with_unknown_data_sources_give_every_rule_an_outcome() {
         &api,
         &catalog,
         &facts(quality, &api, &catalog, Some(91.0)),
+        &Providers::catalog_only().lookup_for(&api, &catalog),
         at("2026-06-01T00:00:00Z"),
     );
     let coverage = r

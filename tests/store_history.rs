@@ -269,7 +269,7 @@ async fn pruning_drops_old_runs_and_keeps_recent_ones() {
         assert_eq!(runs.iter().map(|r| r.id).collect::<Vec<_>>(), [keep]);
         assert_eq!(
             s.latest_for_entity("a").await.unwrap()[0].result.rules[0].outcome,
-            "pass"
+            rubric::scorecard::score::Outcome::Pass
         );
         db.finish().await;
     }

@@ -336,6 +336,64 @@ impl Datadog {
     }
 }
 
+impl Provider for Datadog {
+    fn source(&self) -> Source {
+        Source::Datadog
+    }
+
+    fn answer<'a>(
+        &'a self,
+        key: &'a FactKey,
+        entity: &'a Entity,
+        _catalog: &'a Catalog,
+    ) -> BoxFuture<'a, Fact> {
+        Box::pin(self.fact(key, entity))
+    }
+
+    /// The default branch's total and the patch coverage (`serviceCoverage(name)` and
+    /// `codeownerCoverage(name)` need arguments only rules give).
+    fn sync_keys(&self) -> Vec<FactKey> {
+        vec![
+            FactKey::new(Source::Datadog, "datadog", "codeCoverage"),
+            FactKey::new(Source::Datadog, "datadog", "patchCoverage"),
+        ]
+    }
+
+    fn history_keys(&self) -> Vec<FactKey> {
+        vec![FactKey::new(Source::Datadog, "datadog", "codeCoverage")]
+    }
+
+    /// The default branch's total coverage of the entity's repository.
+    fn history_point(&self, entity: &Entity, facts: &[&Fact]) -> Option<CoverageReading> {
+        let repo = entity.repository.as_ref()?;
+        match facts.first() {
+            Some(Fact {
+                value: crate::value::Value::Number(pct),
+                status: FactStatus::Ok,
+                ..
+            }) => Some(CoverageReading {
+                repository: format!("{}/{}", repo.owner, repo.name),
+                flag: String::new(),
+                coverage: *pct,
+                last_upload_at: None,
+            }),
+            _ => None,
+        }
+    }
+
+    fn stats(&self) -> Option<(&'static str, StatsSnapshot)> {
+        Some((self.http.name(), self.http.stats.snapshot()))
+    }
+
+    fn self_test<'a>(
+        &'a self,
+        catalog: Option<&'a Catalog>,
+        repo: Option<&'a CodecovProject>,
+    ) -> BoxFuture<'a, Vec<ProviderReport>> {
+        Box::pin(async move { vec![self_test::datadog(self, catalog, repo).await] })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -392,63 +450,5 @@ mod tests {
         ] {
             assert_eq!(repository_id(url), "github.com/datadog/shopist", "{url}");
         }
-    }
-}
-
-impl Provider for Datadog {
-    fn source(&self) -> Source {
-        Source::Datadog
-    }
-
-    fn answer<'a>(
-        &'a self,
-        key: &'a FactKey,
-        entity: &'a Entity,
-        _catalog: &'a Catalog,
-    ) -> BoxFuture<'a, Fact> {
-        Box::pin(self.fact(key, entity))
-    }
-
-    /// The default branch's total and the patch coverage (`serviceCoverage(name)` and
-    /// `codeownerCoverage(name)` need arguments only rules give).
-    fn sync_keys(&self) -> Vec<FactKey> {
-        vec![
-            FactKey::new(Source::Datadog, "datadog", "codeCoverage"),
-            FactKey::new(Source::Datadog, "datadog", "patchCoverage"),
-        ]
-    }
-
-    fn history_keys(&self) -> Vec<FactKey> {
-        vec![FactKey::new(Source::Datadog, "datadog", "codeCoverage")]
-    }
-
-    /// The default branch's total coverage of the entity's repository.
-    fn history_point(&self, entity: &Entity, facts: &[&Fact]) -> Option<CoverageReading> {
-        let repo = entity.repository.as_ref()?;
-        match facts.first() {
-            Some(Fact {
-                value: crate::value::Value::Number(pct),
-                status: FactStatus::Ok,
-                ..
-            }) => Some(CoverageReading {
-                repository: format!("{}/{}", repo.owner, repo.name),
-                flag: String::new(),
-                coverage: *pct,
-                last_upload_at: None,
-            }),
-            _ => None,
-        }
-    }
-
-    fn stats(&self) -> Option<(&'static str, StatsSnapshot)> {
-        Some((self.http.name(), self.http.stats.snapshot()))
-    }
-
-    fn self_test<'a>(
-        &'a self,
-        catalog: Option<&'a Catalog>,
-        repo: Option<&'a CodecovProject>,
-    ) -> BoxFuture<'a, Vec<ProviderReport>> {
-        Box::pin(async move { vec![self_test::datadog(self, catalog, repo).await] })
     }
 }

@@ -151,14 +151,17 @@ pub fn entity(
         data_as_of: None,
         rules: rules
             .iter()
-            .map(|(title, outcome)| RuleResult {
-                title: title.to_string(),
-                expression: "codecov.codeCoverage() >= 80".into(),
-                level: Some("Bronze".into()),
-                weight: 1.0,
-                outcome: outcome.to_string(),
-                message: format!("{title}: {outcome}"),
-                value: serde_json::json!({"coverage": 71.5}),
+            .map(|(title, outcome)| -> RuleResult {
+                serde_json::from_value(serde_json::json!({
+                    "title": title,
+                    "expression": "codecov.codeCoverage() >= 80",
+                    "level": "Bronze",
+                    "weight": 1.0,
+                    "outcome": outcome,
+                    "message": format!("{title}: {outcome}"),
+                    "value": {"coverage": 71.5},
+                }))
+                .expect("a rule report")
             })
             .collect(),
     }
