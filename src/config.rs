@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// The built-in defaults: the repository's `plugin.toml`.
 pub const DEFAULT_CONFIG: &str = include_str!("../plugin.toml");
@@ -35,7 +35,43 @@ pub struct Config {
     /// Alerts after runs.
     pub alerts: AlertsConfig,
     /// The budgets of every rule evaluation.
-    pub cql: crate::cql::Limits,
+    pub cql: CqlLimits,
+}
+
+/// `[cql]`: the budgets every rule evaluation runs under (installed by `cql::Limits::install`).
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct CqlLimits {
+    /// Steps one rule evaluation may take (each lambda iteration and each aggregated item is one).
+    pub max_steps: u64,
+    /// Wall-clock time one `jq(...)` call may take, in milliseconds.
+    pub jq_timeout_ms: u64,
+    /// Memory one jq evaluation may build, in MiB (enforced as the sandbox's address-space limit).
+    pub jq_memory_mib: u64,
+    /// Stack the jq evaluator may use, in MiB: the recursion bound of a filter.
+    pub jq_stack_mib: u64,
+    /// Largest jq result (as JSON), in bytes.
+    pub jq_max_output_bytes: u64,
+    /// Most outputs one jq filter may produce.
+    pub jq_max_outputs: u64,
+}
+
+impl CqlLimits {
+    /// The budgets of a process that installed none (and `plugin.toml`'s defaults).
+    pub const DEFAULT: CqlLimits = CqlLimits {
+    max_steps: 1_000_000,
+    jq_timeout_ms: 100,
+    jq_memory_mib: 256,
+    jq_stack_mib: 8,
+    jq_max_output_bytes: 1 << 20,
+    jq_max_outputs: 10_000,
+    };
+}
+
+impl Default for CqlLimits {
+    fn default() -> Self {
+        CqlLimits::DEFAULT
+    }
 }
 
 /// The plugin manifest (`[plugin]`).
@@ -185,7 +221,7 @@ impl std::fmt::Debug for StoreConfig {
     /// Hides a password in the URL.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("StoreConfig")
-            .field("url", &crate::store::redact_url(&self.url))
+            .field("url", &redact_url(&self.url))
             .field("retention_days", &self.retention_days)
             .finish()
     }
@@ -382,9 +418,33 @@ fn apply_override(table: &mut toml::Table, name: &str, raw: &str) -> Result<(), 
     Ok(())
 }
 
+/// `url` with any password replaced by `****`, for logs and errors.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    match rest.split_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _password)) => format!("{scheme}://{user}:****@{host}"),
+            None => url.to_string(),
+        },
+        None => url.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(
+            redact_url("postgres://u:secret@h/db"),
+            "postgres://u:****@h/db"
+        );
+        assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(redact_url("sqlite://x.db"), "sqlite://x.db");
+    }
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs

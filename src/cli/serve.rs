@@ -9,7 +9,8 @@ use crate::jobs::alerts::Alerter;
 use crate::jobs::pipeline::PipelineEvaluator;
 use crate::jobs::{Evaluator, Runner, scheduler};
 use crate::server::{AppState, Auth, Settings};
-use crate::store::{Store, StoreError, redact_url};
+use crate::config::redact_url;
+use crate::store::{Store, StoreError};
 
 /// `rubric serve`.
 #[derive(Debug, clap::Args)]

@@ -7,48 +7,14 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use serde::{Deserialize, Serialize};
+pub use crate::config::CqlLimits as Limits;
 
-/// `[cql]`: the budgets.
-#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
-pub struct Limits {
-    /// Steps one rule evaluation may take (each lambda iteration and each aggregated item is one).
-    pub max_steps: u64,
-    /// Wall-clock time one `jq(...)` call may take, in milliseconds.
-    pub jq_timeout_ms: u64,
-    /// Memory one jq evaluation may build, in MiB (enforced as the sandbox's address-space limit).
-    pub jq_memory_mib: u64,
-    /// Stack the jq evaluator may use, in MiB: the recursion bound of a filter.
-    pub jq_stack_mib: u64,
-    /// Largest jq result (as JSON), in bytes.
-    pub jq_max_output_bytes: u64,
-    /// Most outputs one jq filter may produce.
-    pub jq_max_outputs: u64,
-}
-
-/// The budgets of a process that installed none (and `plugin.toml`'s defaults).
-const DEFAULT: Limits = Limits {
-    max_steps: 1_000_000,
-    jq_timeout_ms: 100,
-    jq_memory_mib: 256,
-    jq_stack_mib: 8,
-    jq_max_output_bytes: 1 << 20,
-    jq_max_outputs: 10_000,
-};
-
-impl Default for Limits {
-    fn default() -> Self {
-        DEFAULT
-    }
-}
-
-static MAX_STEPS: AtomicU64 = AtomicU64::new(DEFAULT.max_steps);
-static JQ_TIMEOUT_MS: AtomicU64 = AtomicU64::new(DEFAULT.jq_timeout_ms);
-static JQ_MEMORY_MIB: AtomicU64 = AtomicU64::new(DEFAULT.jq_memory_mib);
-static JQ_STACK_MIB: AtomicU64 = AtomicU64::new(DEFAULT.jq_stack_mib);
-static JQ_MAX_OUTPUT_BYTES: AtomicU64 = AtomicU64::new(DEFAULT.jq_max_output_bytes);
-static JQ_MAX_OUTPUTS: AtomicU64 = AtomicU64::new(DEFAULT.jq_max_outputs);
+static MAX_STEPS: AtomicU64 = AtomicU64::new(Limits::DEFAULT.max_steps);
+static JQ_TIMEOUT_MS: AtomicU64 = AtomicU64::new(Limits::DEFAULT.jq_timeout_ms);
+static JQ_MEMORY_MIB: AtomicU64 = AtomicU64::new(Limits::DEFAULT.jq_memory_mib);
+static JQ_STACK_MIB: AtomicU64 = AtomicU64::new(Limits::DEFAULT.jq_stack_mib);
+static JQ_MAX_OUTPUT_BYTES: AtomicU64 = AtomicU64::new(Limits::DEFAULT.jq_max_output_bytes);
+static JQ_MAX_OUTPUTS: AtomicU64 = AtomicU64::new(Limits::DEFAULT.jq_max_outputs);
 
 impl Limits {
     /// Makes these the budgets of every evaluation in this process from now on.

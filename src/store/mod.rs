@@ -83,20 +83,6 @@ pub struct Store {
     backend: Backend,
 }
 
-/// `url` with any password replaced by `****`, for logs and errors.
-pub fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
-    };
-    match rest.split_once('@') {
-        Some((userinfo, host)) => match userinfo.split_once(':') {
-            Some((user, _password)) => format!("{scheme}://{user}:****@{host}"),
-            None => url.to_string(),
-        },
-        None => url.to_string(),
-    }
-}
-
 impl Store {
     /// Opens (creating a SQLite file when missing) and migrates the store at `url`.
     pub async fn connect(url: &str) -> StoreResult<Store> {
@@ -114,7 +100,7 @@ impl Store {
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             (Backend::Postgres, url.to_string())
         } else {
-            return Err(StoreError::BadUrl(redact_url(url)));
+            return Err(StoreError::BadUrl(crate::config::redact_url(url)));
         };
         let options = AnyPoolOptions::new().acquire_timeout(std::time::Duration::from_secs(10));
         let pool = match backend {
@@ -805,16 +791,6 @@ pub fn window_start(now: DateTime<Utc>, days: i64) -> NaiveDate {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn passwords_are_redacted() {
-        assert_eq!(
-            redact_url("postgres://u:secret@h/db"),
-            "postgres://u:****@h/db"
-        );
-        assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
-        assert_eq!(redact_url("sqlite://x.db"), "sqlite://x.db");
-    }
 
     #[test]
     fn lock_keys_are_stable_and_distinct() {
