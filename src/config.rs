@@ -59,12 +59,12 @@ pub struct CqlLimits {
 impl CqlLimits {
     /// The budgets of a process that installed none (and `plugin.toml`'s defaults).
     pub const DEFAULT: CqlLimits = CqlLimits {
-    max_steps: 1_000_000,
-    jq_timeout_ms: 100,
-    jq_memory_mib: 256,
-    jq_stack_mib: 8,
-    jq_max_output_bytes: 1 << 20,
-    jq_max_outputs: 10_000,
+        max_steps: 1_000_000,
+        jq_timeout_ms: 100,
+        jq_memory_mib: 256,
+        jq_stack_mib: 8,
+        jq_max_output_bytes: 1 << 20,
+        jq_max_outputs: 10_000,
     };
 }
 

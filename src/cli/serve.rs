@@ -5,11 +5,11 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use super::{CliError, CliResult, Global};
+use crate::config::redact_url;
 use crate::jobs::alerts::Alerter;
 use crate::jobs::pipeline::PipelineEvaluator;
 use crate::jobs::{Evaluator, Runner, scheduler};
 use crate::server::{AppState, Auth, Settings};
-use crate::config::redact_url;
 use crate::store::{Store, StoreError};
 
 /// `rubric serve`.

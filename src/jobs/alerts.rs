@@ -201,6 +201,8 @@ impl Alerter {
                 current: None,
                 minimum: None,
             };
+            // No applicable rule counts as 0 %, as the store keeps it.
+            let pct = e.percentage.unwrap_or(0.0);
             if e.level_rank.unwrap_or(0) < prev_rank.unwrap_or(0) {
                 let now_level = e.level.as_deref().unwrap_or("no level");
                 alerts.push(Alert {
@@ -216,15 +218,15 @@ impl Alerter {
                     current: Some(e.level_rank.unwrap_or(0) as f64),
                     ..base
                 });
-            } else if e.percentage + 0.05 < prev_pct {
+            } else if pct + 0.05 < prev_pct {
                 alerts.push(Alert {
                     kind: "score_drop".into(),
                     summary: format!(
                         "{}'s score in scorecard {} dropped from {prev_pct:.1}% to {:.1}%",
-                        e.entity, run.scorecard, e.percentage
+                        e.entity, run.scorecard, pct
                     ),
                     previous: Some(prev_pct),
-                    current: Some(e.percentage),
+                    current: Some(pct),
                     ..base
                 });
             }

@@ -259,7 +259,7 @@ fn entity_result(e: &Entity, r: EntityReport, facts: &[Fact], now: DateTime<Utc>
         next_level: r.next_level,
         score: r.score,
         max_score: r.max_score,
-        percentage: r.percentage.unwrap_or(0.0),
+        percentage: r.percentage,
         next_steps: serde_json::to_value(&r.next_steps).unwrap_or_default(),
         evaluated_at: now,
         data_as_of: oldest_stale

@@ -32,6 +32,8 @@ pub(super) async fn resolve_entity(
 pub(super) fn entity_view(state: &AppState, r: &StoredResult, now: chrono::DateTime<Utc>) -> Value {
     let info = state.scorecard(&r.scorecard);
     let e = &r.result;
+    // The stored result's own serialisation, so numbers read as `rubric eval` prints them.
+    let stored = serde_json::to_value(e).unwrap_or_default();
     let as_of = e.data_as_of.unwrap_or(e.evaluated_at).min(e.evaluated_at);
     json!({
         "scorecard": r.scorecard,
@@ -39,9 +41,9 @@ pub(super) fn entity_view(state: &AppState, r: &StoredResult, now: chrono::DateT
         "draft": info.is_some_and(|i| i.draft),
         "level": e.level.as_ref().map(|name| json!({ "name": name, "rank": e.level_rank })),
         "next_level": e.next_level,
-        "score": e.score,
-        "max_score": e.max_score,
-        "percentage": e.percentage,
+        "score": stored["score"],
+        "max_score": stored["max_score"],
+        "percentage": stored["percentage"],
         "rules": e.rules,
         "next_steps": e.next_steps,
         "evaluated_at": e.evaluated_at,
@@ -215,7 +217,7 @@ pub(super) async fn scores(
             rank: r.result.level_rank,
             score: r.result.score,
             max_score: r.result.max_score,
-            percentage: r.result.percentage,
+            percentage: r.result.percentage.unwrap_or(0.0),
             evaluated_at: r.result.evaluated_at,
         })
         .collect();

@@ -64,7 +64,7 @@ pub(super) async fn entity_page(
                 "next_level": e.next_level,
                 "score": trim(e.score),
                 "max_score": trim(e.max_score),
-                "percentage": format!("{:.0}%", e.percentage),
+                "percentage": format!("{:.0}%", e.percentage.unwrap_or(0.0)),
                 "evaluated_at": when(e.evaluated_at),
                 "stale": age(now, as_of),
                 "next_steps": steps(&e.next_steps),

@@ -187,7 +187,7 @@ impl Store {
             .bind(e.next_level.as_deref())
             .bind(finite(e.score))
             .bind(finite(e.max_score))
-            .bind(finite(e.percentage))
+            .bind(finite(e.percentage.unwrap_or(0.0)))
             .bind(e.next_steps.to_string())
             .bind(ms(e.evaluated_at))
             .bind(e.data_as_of.map(ms))
@@ -723,6 +723,7 @@ const RESULT_COLUMNS: &str = "er.run_id, er.scorecard, er.entity, er.entity_name
      er.next_level, er.score, er.max_score, er.percentage, er.next_steps, er.evaluated_at, er.data_as_of";
 
 fn stored_result(row: &AnyRow) -> StoreResult<StoredResult> {
+    let (score, max_score): (f64, f64) = (row.try_get("score")?, row.try_get("max_score")?);
     Ok(StoredResult {
         run_id: row.try_get("run_id")?,
         scorecard: row.try_get("scorecard")?,
@@ -732,9 +733,10 @@ fn stored_result(row: &AnyRow) -> StoreResult<StoredResult> {
             level: row.try_get("level")?,
             level_rank: row.try_get("level_rank")?,
             next_level: row.try_get("next_level")?,
-            score: row.try_get("score")?,
-            max_score: row.try_get("max_score")?,
-            percentage: row.try_get("percentage")?,
+            score,
+            max_score,
+            // Stored as 0 when no rule applies; the report says null then.
+            percentage: (max_score > 0.0).then_some(row.try_get("percentage")?),
             next_steps: json(row.try_get("next_steps")?, "entity_results.next_steps")?,
             evaluated_at: from_ms(row.try_get("evaluated_at")?, "entity_results.evaluated_at")?,
             data_as_of: row

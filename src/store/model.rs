@@ -96,11 +96,14 @@ pub struct EntityResult {
     /// The next level up, if any.
     pub next_level: Option<String>,
     /// Points of passing rules.
+    #[serde(serialize_with = "crate::scorecard::report::number")]
     pub score: f64,
     /// Points of applicable rules.
+    #[serde(serialize_with = "crate::scorecard::report::number")]
     pub max_score: f64,
-    /// `score / max_score` in percent (0 to 100).
-    pub percentage: f64,
+    /// `score / max_score` in percent (0 to 100); `None` when no rule applies (`max_score` 0).
+    #[serde(default, serialize_with = "crate::scorecard::report::opt_number")]
+    pub percentage: Option<f64>,
     /// What to fix for the next level, in order (the scorecard module's JSON).
     pub next_steps: serde_json::Value,
     /// When the entity was evaluated.

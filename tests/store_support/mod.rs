@@ -145,7 +145,7 @@ pub fn entity(
         next_level: None,
         score: percentage / 10.0,
         max_score: 10.0,
-        percentage,
+        percentage: Some(percentage),
         next_steps: serde_json::json!([]),
         evaluated_at: t(1),
         data_as_of: None,

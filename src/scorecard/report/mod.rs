@@ -207,7 +207,7 @@ impl From<&Diagnostic> for DiagnosticReport {
 }
 
 /// Whole numbers serialize as integers (`3`, not `3.0`).
-fn number<S: Serializer>(n: &f64, s: S) -> Result<S::Ok, S::Error> {
+pub(crate) fn number<S: Serializer>(n: &f64, s: S) -> Result<S::Ok, S::Error> {
     if n.fract() == 0.0 && n.abs() < 9.0e15 {
         s.serialize_i64(*n as i64)
     } else {
@@ -215,7 +215,7 @@ fn number<S: Serializer>(n: &f64, s: S) -> Result<S::Ok, S::Error> {
     }
 }
 
-fn opt_number<S: Serializer>(n: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
+pub(crate) fn opt_number<S: Serializer>(n: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
     match n {
         Some(n) => number(n, s),
         None => s.serialize_none(),
