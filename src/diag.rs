@@ -100,6 +100,25 @@ impl Diagnostic {
         self
     }
 
+    /// Where it points, as `file:line:column` (or as much of it as is known).
+    pub fn place(&self) -> Option<String> {
+        match (&self.file, self.line) {
+            (Some(file), 0) => Some(file.display().to_string()),
+            (Some(file), line) => Some(format!("{}:{line}:{}", file.display(), self.column)),
+            (None, 0) => None,
+            (None, line) => Some(format!("{line}:{}", self.column)),
+        }
+    }
+
+    /// The message and its place on one line, `message (at file:line:column)`: how an outcome
+    /// names the problem that gave it.
+    pub fn one_line(&self) -> String {
+        match self.place() {
+            Some(place) => format!("{} (at {place})", self.message),
+            None => self.message.clone(),
+        }
+    }
+
     /// Whether this is an error.
     pub fn is_error(&self) -> bool {
         self.severity == Severity::Error
@@ -148,13 +167,7 @@ impl fmt::Display for Diagnostic {
             Severity::Warning => "warning",
         };
         writeln!(f, "{kind}: {}", self.message)?;
-        let place = match (&self.file, self.line) {
-            (Some(file), 0) => Some(file.display().to_string()),
-            (Some(file), line) => Some(format!("{}:{line}:{}", file.display(), self.column)),
-            (None, 0) => None,
-            (None, line) => Some(format!("{line}:{}", self.column)),
-        };
-        if let Some(place) = place {
+        if let Some(place) = self.place() {
             writeln!(f, "  --> {place}")?;
         }
         if let Some(text) = &self.source_line {

@@ -36,7 +36,7 @@ pub struct Scorecard {
     /// Exemptions from the file beside it (empty when exemptions are disabled).
     pub exemptions: Vec<Exemption>,
     slots: SlotTable,
-    rules: Vec<Result<Program, String>>,
+    rules: Vec<Result<Program, Box<Diagnostic>>>,
     rule_filters: Vec<Option<CompiledFilter>>,
     filter: Option<CompiledFilter>,
     templates: FailureTemplates,
@@ -53,8 +53,9 @@ struct RuleCompiler<'a> {
 }
 
 impl RuleCompiler<'_> {
-    /// Compiles one expression; an error becomes diagnostics and the reason an outcome gives.
-    fn expression(&mut self, text: &str, at: TextPosition) -> Result<Program, String> {
+    /// Compiles one expression; errors become the scorecard's diagnostics, and the first one
+    /// is kept as the reason its outcomes give.
+    fn expression(&mut self, text: &str, at: TextPosition) -> Result<Program, Box<Diagnostic>> {
         let embed = |d| load::embed_diagnostic(d, self.file, self.src, at);
         match Program::compile(text, self.reg, self.slots) {
             Ok(compiled) => {
@@ -63,20 +64,12 @@ impl RuleCompiler<'_> {
             }
             Err(errors) => {
                 let errors: Vec<Diagnostic> = errors.into_iter().map(embed).collect();
-                let reason = errors.first().map_or_else(
-                    || "the expression does not compile".to_string(),
-                    |d| {
-                        format!(
-                            "{} (at {}:{}:{})",
-                            d.message,
-                            self.file.display(),
-                            d.line,
-                            d.column
-                        )
-                    },
-                );
+                let first = errors
+                    .first()
+                    .cloned()
+                    .unwrap_or_else(|| embed(Diagnostic::error("the expression does not compile")));
                 self.diags.extend(errors);
-                Err(reason)
+                Err(Box::new(first))
             }
         }
     }
@@ -93,7 +86,7 @@ impl RuleCompiler<'_> {
 #[derive(Clone, Debug)]
 struct CompiledFilter {
     spec: FilterSpec,
-    query: Option<Result<Program, String>>,
+    query: Option<Result<Program, Box<Diagnostic>>>,
 }
 
 /// Whether an entity is inside a filter.
@@ -197,7 +190,7 @@ impl Scorecard {
         for rule in &spec.rules {
             rule_filters.push(compiler.filter(&rule.filter));
             rules.push(match &rule.problem {
-                Some(problem) => Err(problem.clone()),
+                Some(problem) => Err(Box::new(Diagnostic::error(problem.clone()))),
                 None => compiler.expression(&rule.expression, rule.expression_at),
             });
         }
@@ -383,7 +376,7 @@ impl Scorecard {
         let Read { facts, now, .. } = read;
         let program = match &self.rules[i] {
             Ok(program) => program,
-            Err(problem) => return bare(rule, Outcome::Error, problem.clone()),
+            Err(problem) => return bare(rule, Outcome::Error, problem.one_line()),
         };
         if let Some(f) = &self.rule_filters[i] {
             match scope(f, entity, read) {
@@ -518,7 +511,9 @@ fn scope(f: &CompiledFilter, entity: &Entity, read: Read<'_>) -> Scope {
     }
     match &f.query {
         None => Scope::In,
-        Some(Err(problem)) => Scope::Broken(format!("query does not compile: {problem}")),
+        Some(Err(problem)) => {
+            Scope::Broken(format!("query does not compile: {}", problem.one_line()))
+        }
         Some(Ok(query)) => {
             let e = read.evaluate(query);
             match e.verdict {
