@@ -29,7 +29,7 @@ pub struct ReloadStats {
 /// A file's content hash and its result (shared, so keeping it costs no copy).
 type Entry = ([u8; 32], Arc<FileResult>);
 
-/// Keeps each file's parsed and mapped result, so that loading the same folder again parses
+/// Keeps each file's parsed result, so that loading the same folder again parses
 /// only the files whose content changed (and forgets files that were deleted).
 ///
 /// ```no_run
@@ -47,7 +47,7 @@ pub struct CatalogCache {
 }
 
 impl CatalogCache {
-    /// An empty cache mapping with these `[[codecov.accounts]]`.
+    /// An empty cache whose loads map with these `[[codecov.accounts]]`.
     pub fn new(accounts: Vec<CodecovAccount>) -> Self {
         CatalogCache {
             accounts,
@@ -61,24 +61,29 @@ impl CatalogCache {
         self.stats
     }
 
-    /// Loads `dir` as [`Catalog::load_with_accounts`] does, re-parsing only changed files.
-    pub fn load(&mut self, dir: &Path) -> Catalog {
+    /// The `[[codecov.accounts]]` the mapping of its loads records.
+    pub fn accounts(&self) -> &[CodecovAccount] {
+        &self.accounts
+    }
+
+    /// Reads `dir` as [`Catalog::read_dir`] does, re-parsing only changed files (the mapping
+    /// stage's [`CatalogCache::load`] maps the result).
+    pub fn read(&mut self, dir: &Path) -> Catalog {
         let files = std::mem::take(&mut self.files);
-        let (files, results, diagnostics, stats) = load_cached(files, dir, &[], &self.accounts);
+        let (files, results, diagnostics, stats) = load_cached(files, dir, &[]);
         self.files = files;
         self.stats = stats;
         load::assemble(results, diagnostics)
     }
 
-    /// Loads every source as [`Catalog::load_sources`] does (the Backstage catalog is fetched
-    /// again; files are re-parsed only when changed). The cache's accounts are used.
-    pub async fn load_sources(&mut self, sources: &CatalogSources) -> Catalog {
+    /// Reads every source as [`Catalog::read_sources`] does (the Backstage catalog is fetched
+    /// again; files are re-parsed only when changed).
+    pub async fn read_sources(&mut self, sources: &CatalogSources) -> Catalog {
         let files = std::mem::take(&mut self.files);
         let dir = sources.dir.clone();
         let allowed = sources.allowed_roots.clone();
-        let accounts = self.accounts.clone();
         let task = tokio::task::spawn_blocking(move || match dir {
-            Some(dir) => load_cached(files, &dir, &allowed, &accounts),
+            Some(dir) => load_cached(files, &dir, &allowed),
             None => (
                 HashMap::new(),
                 Vec::new(),
@@ -88,7 +93,7 @@ impl CatalogCache {
         });
         let http = async {
             match &sources.backstage {
-                Some(b) => fetch_backstage(b, &self.accounts).await,
+                Some(b) => fetch_backstage(b).await,
                 None => Vec::new(),
             }
         };
@@ -111,12 +116,7 @@ type Loaded = (
     ReloadStats,
 );
 
-fn load_cached(
-    old: HashMap<PathBuf, Entry>,
-    dir: &Path,
-    allowed: &[PathBuf],
-    accounts: &[CodecovAccount],
-) -> Loaded {
+fn load_cached(old: HashMap<PathBuf, Entry>, dir: &Path, allowed: &[PathBuf]) -> Loaded {
     let fresh: Mutex<Vec<(PathBuf, Entry)>> = Mutex::new(Vec::new());
     let parsed = AtomicUsize::new(0);
     let reused = AtomicUsize::new(0);
@@ -136,7 +136,7 @@ fn load_cached(
             return FileResult::clone(result);
         }
         parsed.fetch_add(1, Ordering::Relaxed);
-        let result = Arc::new(load::read_bytes(&bytes, job, accounts));
+        let result = Arc::new(load::read_bytes(&bytes, job));
         if let Ok(mut f) = fresh.lock() {
             f.push((job.path.clone(), (hash, Arc::clone(&result))));
         }

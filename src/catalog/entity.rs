@@ -187,10 +187,66 @@ pub struct Entity {
     pub source: SourceLocation,
 }
 
+/// A string read from a descriptor, with where it was read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Field {
+    /// The value.
+    pub value: String,
+    /// Where it was read (line 0 when unknown).
+    pub at: SourceLocation,
+}
+
+impl Field {
+    /// A field with no known position.
+    pub fn unplaced(value: impl Into<String>) -> Field {
+        Field {
+            value: value.into(),
+            at: SourceLocation::default(),
+        }
+    }
+}
+
+/// An explicit Codecov mapping: a Cortex `codecov` block or Backstage `codecov.io/*` annotations.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CodecovSpec {
+    /// `Descriptor` for a Cortex block, `Annotation` for Backstage annotations.
+    pub origin: MappedBy,
+    /// Where the block (or the annotations map) starts.
+    pub at: SourceLocation,
+    /// Codecov owner (organisation).
+    pub owner: Option<Field>,
+    /// Repository, `name` or `org/name` (Backstage `codecov.io/repo` may also be `service/org/name`).
+    pub repo: Option<Field>,
+    /// Provider or Codecov service, in any spelling.
+    pub provider: Option<Field>,
+    /// Codecov flag.
+    pub flag: Option<Field>,
+    /// Account named by the entity (`codecov.io/account`).
+    pub account: Option<Field>,
+}
+
+impl CodecovSpec {
+    /// An empty spec of this origin at this place.
+    pub fn new(origin: MappedBy, at: SourceLocation) -> Self {
+        CodecovSpec {
+            origin,
+            at,
+            owner: None,
+            repo: None,
+            provider: None,
+            flag: None,
+            account: None,
+        }
+    }
+}
+
 /// Where the fields the mapping used were read, so messages can point at them.
 /// Paths are as shown in messages (the catalog folder joined with the file, or a URL).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct MappingSources {
+    /// The explicit Codecov block or annotations as read, the mapping stage's input.
+    #[serde(skip)]
+    pub spec: Option<CodecovSpec>,
     /// The explicit Codecov block (Cortex) or the annotations map (Backstage), when there is one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub codecov: Option<SourceLocation>,

@@ -1,19 +1,18 @@
 //! Loading descriptor files from a folder: every `*.yaml` / `*.yml`, recursively, multi-document,
-//! following Backstage `kind: Location` targets; parsed in parallel, then mapped.
+//! following Backstage `kind: Location` targets; parsed in parallel (the mapping stage maps them after).
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use super::Field;
 use super::confine::{self, ReadError, Resolved, Roots};
 use super::read::{self, Ctx, Document};
 use super::yaml;
 use super::{Catalog, Entity, MappingSources, SourceLocation};
-use crate::config::CodecovAccount;
 use crate::diag::Diagnostic;
-use crate::mapping::{self, Field};
 
-/// What one file gave: mapped entities, diagnostics, and Location targets to follow.
+/// What one file gave: entities (not yet mapped), diagnostics, and Location targets to follow.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct FileResult {
     /// The path shown in messages about this file.
@@ -27,14 +26,9 @@ pub(crate) struct FileResult {
     pub locations: Vec<Field>,
 }
 
-/// Reads, maps and validates one file's text. `display` is the path shown in messages,
+/// Reads and validates one file's text. `display` is the path shown in messages,
 /// `rel` the path recorded on entities.
-pub(crate) fn read_file_text(
-    source: &str,
-    display: &Path,
-    rel: &Path,
-    accounts: &[CodecovAccount],
-) -> FileResult {
+pub(crate) fn read_file_text(source: &str, display: &Path, rel: &Path) -> FileResult {
     let docs = match yaml::parse_documents(source, display) {
         Ok(docs) => docs,
         Err(d) => {
@@ -45,17 +39,16 @@ pub(crate) fn read_file_text(
             };
         }
     };
-    let mut out = read_nodes(&docs, display, rel, accounts, Some(source));
+    let mut out = read_nodes(&docs, display, rel, Some(source));
     attach_source_lines(&mut out.diagnostics, source, display);
     out
 }
 
-/// Reads and maps parsed documents (from a file, or JSON from an HTTP source).
+/// Reads parsed documents (from a file, or JSON from an HTTP source).
 pub(crate) fn read_nodes(
     docs: &[yaml::Node],
     display: &Path,
     rel: &Path,
-    accounts: &[CodecovAccount],
     source: Option<&str>,
 ) -> FileResult {
     let mut out = FileResult {
@@ -68,14 +61,7 @@ pub(crate) fn read_nodes(
             Document::Entity(read) => {
                 let read = *read;
                 out.sources.push(mapping_sources(&read));
-                let mut entity = read.entity;
-                let m =
-                    mapping::map_entity(read.spec.as_ref(), entity.repository.as_ref(), accounts);
-                entity.codecov = m.codecov;
-                entity.unmapped_reason = m.unmapped_reason;
-                entity.mapping_failed =
-                    entity.codecov.is_none() && m.diagnostics.iter().any(Diagnostic::is_error);
-                ctx.diags.extend(m.diagnostics);
+                let entity = read.entity;
                 let head = source
                     .and_then(|s| s.lines().nth(entity.source.line.checked_sub(1)?))
                     .unwrap_or_default();
@@ -92,6 +78,7 @@ pub(crate) fn read_nodes(
 
 fn mapping_sources(read: &read::ReadEntity) -> MappingSources {
     let mut m = MappingSources {
+        spec: read.spec.clone(),
         repository: read.repo_at.clone(),
         ..MappingSources::default()
     };
@@ -113,7 +100,7 @@ fn mapping_sources(read: &read::ReadEntity) -> MappingSources {
 }
 
 /// Fills the offending line of every diagnostic about `display` that has a line but no text.
-fn attach_source_lines(diags: &mut [Diagnostic], source: &str, display: &Path) {
+pub(crate) fn attach_source_lines(diags: &mut [Diagnostic], source: &str, display: &Path) {
     if !diags.iter().any(|d| d.source_line.is_none() && d.line > 0) {
         return;
     }
@@ -131,6 +118,26 @@ fn attach_source_lines(diags: &mut [Diagnostic], source: &str, display: &Path) {
                 .take_while(|c| !c.is_whitespace() && *c != ':')
                 .count();
             *d = d.clone().with_source_line(text, width);
+        }
+    }
+}
+
+/// Fills the source lines of diagnostics made after reading (the mapping stage's), reading
+/// each descriptor file they point at once.
+pub(crate) fn attach_source_lines_from_files(diags: &mut [Diagnostic]) {
+    let mut files: Vec<PathBuf> = diags
+        .iter()
+        .filter(|d| d.source_line.is_none() && d.line > 0)
+        .filter_map(|d| d.file.clone())
+        .collect();
+    files.sort();
+    files.dedup();
+    for file in files {
+        let text = confine::read_capped(&file)
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok());
+        if let Some(text) = text {
+            attach_source_lines(diags, text.strip_prefix('\u{feff}').unwrap_or(&text), &file);
         }
     }
 }
@@ -284,9 +291,9 @@ pub(crate) fn parallel_map<T: Send>(jobs: &[FileJob], f: impl Fn(&FileJob) -> T 
 
 /// Reads a file from disk into a [`FileResult`] (unreadable, too large or non-UTF-8 files are
 /// one error).
-pub(crate) fn read_file(job: &FileJob, accounts: &[CodecovAccount]) -> FileResult {
+pub(crate) fn read_file(job: &FileJob) -> FileResult {
     match confine::read_capped(&job.real) {
-        Ok(bytes) => read_bytes(&bytes, job, accounts),
+        Ok(bytes) => read_bytes(&bytes, job),
         Err(e) => unreadable(job, &e),
     }
 }
@@ -301,13 +308,12 @@ pub(crate) fn unreadable(job: &FileJob, e: &ReadError) -> FileResult {
 }
 
 /// Reads already-loaded bytes of a file.
-pub(crate) fn read_bytes(bytes: &[u8], job: &FileJob, accounts: &[CodecovAccount]) -> FileResult {
+pub(crate) fn read_bytes(bytes: &[u8], job: &FileJob) -> FileResult {
     match std::str::from_utf8(bytes) {
         Ok(text) => read_file_text(
             text.strip_prefix('\u{feff}').unwrap_or(text),
             &job.path,
             &job.rel,
-            accounts,
         ),
         Err(e) => {
             let (line, column, _) = crate::diag::locate(
@@ -468,12 +474,8 @@ fn place(d: Diagnostic, at: &SourceLocation) -> Diagnostic {
 
 /// Reads every file of `dir` (in parallel) and the files its Location entities name, reading
 /// nothing outside `dir` and the `allowed` roots.
-pub(crate) fn load_files(
-    dir: &Path,
-    allowed: &[PathBuf],
-    accounts: &[CodecovAccount],
-) -> (Vec<FileResult>, Vec<Diagnostic>) {
-    load_files_with(dir, allowed, |job| read_file(job, accounts))
+pub(crate) fn load_files(dir: &Path, allowed: &[PathBuf]) -> (Vec<FileResult>, Vec<Diagnostic>) {
+    load_files_with(dir, allowed, read_file)
 }
 
 /// [`load_files`] with the function reading one file (the cache reuses unchanged results).

@@ -15,7 +15,6 @@ pub use cache::{CatalogCache, ReloadStats};
 pub use entity::*;
 pub use sources::{BackstageSource, CatalogSources};
 
-use crate::config::CodecovAccount;
 use crate::diag::Diagnostic;
 
 /// Every entity of a catalog, with the warnings and errors met while loading it.
@@ -65,35 +64,39 @@ impl Catalog {
             .and_then(|&i| self.mapping_sources.get(i))
     }
 
-    /// Loads every `*.yaml` / `*.yml` under `dir` (recursively; multi-document files; Cortex
-    /// descriptors and Backstage entities; Backstage `kind: Location` targets followed) and maps
-    /// each entity to its repository and Codecov project, with no extra Codecov accounts.
+    /// Reads every `*.yaml` / `*.yml` under `dir` (recursively; multi-document files; Cortex
+    /// descriptors and Backstage entities; Backstage `kind: Location` targets followed) into
+    /// entities that are not mapped yet (the mapping stage's [`Catalog::load`] maps them), also
+    /// reading files under the `allowed_roots` folders (`[catalog] allowed_roots`) that Location
+    /// targets or symlinks lead to.
     ///
     /// Never fails as a whole: a missing folder is one error diagnostic, a malformed file is one
     /// error for that file, and an invalid entity is left out with an error; everything else loads.
     /// `dir` may also name a single file.
     ///
-    /// Nothing outside `dir` is read: a Location target or a `*.yaml` symlink that leads
-    /// elsewhere is an error naming it, and its file is not opened. A file larger than 8 MiB,
-    /// or one whose aliases expand too far, is an error on that file.
-    pub fn load(dir: &Path) -> Catalog {
-        Self::load_with_accounts(dir, &[])
-    }
-
-    /// [`Catalog::load`], recording which of these `[[codecov.accounts]]` serves each entity.
-    pub fn load_with_accounts(dir: &Path, accounts: &[CodecovAccount]) -> Catalog {
-        Self::load_with_roots(dir, &[], accounts)
-    }
-
-    /// [`Catalog::load_with_accounts`], also reading files under the `allowed_roots` folders
-    /// (`[catalog] allowed_roots`) that Location targets or symlinks lead to.
-    pub fn load_with_roots(
-        dir: &Path,
-        allowed_roots: &[PathBuf],
-        accounts: &[CodecovAccount],
-    ) -> Catalog {
-        let (results, diagnostics) = load::load_files(dir, allowed_roots, accounts);
+    /// Nothing outside `dir` and the allowed roots is read: a Location target or a `*.yaml`
+    /// symlink that leads elsewhere is an error naming it, and its file is not opened. A file
+    /// larger than 8 MiB, or one whose aliases expand too far, is an error on that file.
+    pub fn read_dir(dir: &Path, allowed_roots: &[PathBuf]) -> Catalog {
+        let (results, diagnostics) = load::load_files(dir, allowed_roots);
         load::assemble(results, diagnostics)
+    }
+
+    /// The mapping stage's entry: calls `map` with each entity and the Codecov block or
+    /// annotations it was read with (`None` for entities built with [`Catalog::from_entities`]);
+    /// the diagnostics `map` returns join the catalog's, with their source lines read back from
+    /// the descriptor files they point at.
+    pub fn map_each(
+        &mut self,
+        mut map: impl FnMut(&mut Entity, Option<&CodecovSpec>) -> Vec<Diagnostic>,
+    ) {
+        let mut found: Vec<Diagnostic> = Vec::new();
+        for (i, entity) in self.entities.iter_mut().enumerate() {
+            let spec = self.mapping_sources.get(i).and_then(|m| m.spec.as_ref());
+            found.extend(map(entity, spec));
+        }
+        load::attach_source_lines_from_files(&mut found);
+        self.diagnostics.extend(found);
     }
 
     /// Whether loading met any error.

@@ -5,10 +5,10 @@ use std::path::{Path, PathBuf};
 
 use super::yaml::{Node, NodeValue};
 use super::{
-    DescriptorFormat, Entity, GitProvider, Link, MappedBy, Owner, Repository, SourceLocation,
+    CodecovSpec, DescriptorFormat, Entity, Field, GitProvider, Link, MappedBy, Owner, Repository,
+    SourceLocation,
 };
 use crate::diag::Diagnostic;
-use crate::mapping::{CodecovSpec, Field};
 
 /// What one document turned out to be.
 #[derive(Debug)]

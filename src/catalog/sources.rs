@@ -118,23 +118,23 @@ impl CatalogSources {
 }
 
 impl Catalog {
-    /// Loads every configured source: files (as [`Catalog::load`]) and the Backstage catalog
-    /// over HTTP, concurrently. A tag defined twice (in files, or once in files and once in
+    /// Reads every configured source: files (as [`Catalog::read_dir`]) and the Backstage catalog
+    /// over HTTP, concurrently; the entities are not mapped yet ([`Catalog::load_sources`] maps
+    /// them). A tag defined twice (in files, or once in files and once in
     /// Backstage) is an error naming both sources; the file entity wins. An unreachable
     /// Backstage is one error; the files still load.
-    pub async fn load_sources(sources: &CatalogSources) -> Catalog {
+    pub async fn read_sources(sources: &CatalogSources) -> Catalog {
         let files = {
             let dir = sources.dir.clone();
             let allowed = sources.allowed_roots.clone();
-            let accounts = sources.accounts.clone();
             tokio::task::spawn_blocking(move || match dir {
-                Some(dir) => load::load_files(&dir, &allowed, &accounts),
+                Some(dir) => load::load_files(&dir, &allowed),
                 None => (Vec::new(), Vec::new()),
             })
         };
         let http = async {
             match &sources.backstage {
-                Some(b) => fetch_backstage(b, &sources.accounts).await,
+                Some(b) => fetch_backstage(b).await,
                 None => Vec::new(),
             }
         };
@@ -169,10 +169,7 @@ struct PageInfo {
 
 /// Reads every page of the Backstage catalog; failures are error diagnostics (the entities of
 /// the pages read before a failure are kept).
-pub(crate) async fn fetch_backstage(
-    src: &BackstageSource,
-    accounts: &[CodecovAccount],
-) -> Vec<FileResult> {
+pub(crate) async fn fetch_backstage(src: &BackstageSource) -> Vec<FileResult> {
     let endpoint = src.endpoint();
     let mut out = Vec::new();
     let fail = |message: String, hint: Option<&str>| {
@@ -292,7 +289,6 @@ pub(crate) async fn fetch_backstage(
                 std::slice::from_ref(&node),
                 path,
                 path,
-                accounts,
                 None,
             ));
         }

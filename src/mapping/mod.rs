@@ -14,63 +14,20 @@
 //!    its `*_enterprise` / `bitbucket_server` service.
 //! 5. The configured account serving the Codecov owner (`[[codecov.accounts]] owners`) is recorded.
 //! 6. No block and no repository: unmapped (`no repository`), which is not an error.
+//!
+//! The catalog reads descriptors and imports nothing of this module; the loaders that read
+//! *and* map (`Catalog::load`, `Catalog::load_sources`, `CatalogCache::load`, ...) are defined
+//! here, in [`load`], on top of the catalog's readers.
 
-use crate::catalog::{CodecovProject, GitProvider, MappedBy, Repository, SourceLocation};
+mod load;
+
+pub use load::map_catalog;
+
+use crate::catalog::{
+    CodecovProject, CodecovSpec, Field, GitProvider, MappedBy, Repository, SourceLocation,
+};
 use crate::config::CodecovAccount;
 use crate::diag::Diagnostic;
-
-/// A string read from a descriptor, with where it was read.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Field {
-    /// The value.
-    pub value: String,
-    /// Where it was read (line 0 when unknown).
-    pub at: SourceLocation,
-}
-
-impl Field {
-    /// A field with no known position.
-    pub fn unplaced(value: impl Into<String>) -> Field {
-        Field {
-            value: value.into(),
-            at: SourceLocation::default(),
-        }
-    }
-}
-
-/// An explicit Codecov mapping: a Cortex `codecov` block or Backstage `codecov.io/*` annotations.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CodecovSpec {
-    /// `Descriptor` for a Cortex block, `Annotation` for Backstage annotations.
-    pub origin: MappedBy,
-    /// Where the block (or the annotations map) starts.
-    pub at: SourceLocation,
-    /// Codecov owner (organisation).
-    pub owner: Option<Field>,
-    /// Repository, `name` or `org/name` (Backstage `codecov.io/repo` may also be `service/org/name`).
-    pub repo: Option<Field>,
-    /// Provider or Codecov service, in any spelling.
-    pub provider: Option<Field>,
-    /// Codecov flag.
-    pub flag: Option<Field>,
-    /// Account named by the entity (`codecov.io/account`).
-    pub account: Option<Field>,
-}
-
-impl CodecovSpec {
-    /// An empty spec of this origin at this place.
-    pub fn new(origin: MappedBy, at: SourceLocation) -> Self {
-        CodecovSpec {
-            origin,
-            at,
-            owner: None,
-            repo: None,
-            provider: None,
-            flag: None,
-            account: None,
-        }
-    }
-}
 
 /// The result of mapping one entity.
 #[derive(Clone, Debug, Default, PartialEq)]
