@@ -7,7 +7,7 @@ use super::yaml::{Node, NodeValue};
 use super::{
     DescriptorFormat, Entity, GitProvider, Link, MappedBy, Owner, Repository, SourceLocation,
 };
-use crate::diag::Diagnostic;
+use crate::diag::{Diagnostic, suggest};
 use crate::mapping::{CodecovSpec, Field};
 
 /// What one document turned out to be.
@@ -271,17 +271,6 @@ pub(crate) const ANNOTATION_KEYS: &[&str] = &[
     "backstage.io/source-location",
 ];
 
-/// The closest known key to `key` within a small edit distance (transpositions count once).
-pub(crate) fn did_you_mean<'k>(key: &str, known: &[&'k str]) -> Option<&'k str> {
-    known
-        .iter()
-        .filter(|k| k.len().abs_diff(key.len()) <= 3)
-        .map(|k| (strsim::osa_distance(key, k), *k))
-        .filter(|(d, k)| *d > 0 && *d <= (k.len() / 4).clamp(1, 3))
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, k)| k)
-}
-
 /// Keys of an OpenAPI `info` object: never reported as typos of x-cortex-* keys.
 const OPENAPI_INFO_KEYS: &[&str] = &[
     "title",
@@ -316,7 +305,7 @@ fn read_cortex(doc: &Node, ctx: &mut Ctx<'_>) -> Option<ReadEntity> {
                 .as_map()
                 .into_iter()
                 .flatten()
-                .find(|(k, _)| did_you_mean(&k.key_text(), &["x-cortex-tag"]).is_some())
+                .find(|(k, _)| suggest(&k.key_text(), ["x-cortex-tag"]).is_some())
                 .map(|(k, _)| format!("did you mean x-cortex-tag? (found `{}`)", k.key_text()))
                 .unwrap_or_else(|| "add `x-cortex-tag: my-service` under `info`".into());
             ctx.error(
@@ -344,11 +333,11 @@ fn read_cortex(doc: &Node, ctx: &mut Ctx<'_>) -> Option<ReadEntity> {
     for (k, _) in info.as_map().into_iter().flatten() {
         let key = k.key_text();
         if key.starts_with("x-cortex-") && !CORTEX_KEYS.contains(&key.as_ref()) {
-            let hint = did_you_mean(&key, CORTEX_KEYS).map(|s| format!("did you mean {s}?"));
+            let hint = suggest(&key, CORTEX_KEYS.iter().copied()).map(|s| format!("did you mean {s}?"));
             ctx.warn(k, format!("unknown Cortex key `{key}`"), hint);
         } else if !key.starts_with("x-cortex-")
             && !OPENAPI_INFO_KEYS.contains(&key.as_ref())
-            && let Some(s) = did_you_mean(&key, CORTEX_KEYS)
+            && let Some(s) = suggest(&key, CORTEX_KEYS.iter().copied())
         {
             ctx.warn(
                 k,
@@ -454,7 +443,7 @@ fn read_cortex(doc: &Node, ctx: &mut Ctx<'_>) -> Option<ReadEntity> {
                         "provider" => s.provider = field,
                         "flag" => s.flag = field,
                         other => {
-                            let hint = did_you_mean(other, CODECOV_BLOCK_KEYS)
+                            let hint = suggest(other, CODECOV_BLOCK_KEYS.iter().copied())
                                 .map(|s| format!("did you mean {s}?"));
                             ctx.warn(bk, format!("unknown key `{other}` in the codecov block (known: owner, repo, provider, flag)"), hint);
                         }
@@ -464,7 +453,7 @@ fn read_cortex(doc: &Node, ctx: &mut Ctx<'_>) -> Option<ReadEntity> {
             }
         } else {
             for (k, _) in sa.as_map().into_iter().flatten() {
-                if let Some(s) = did_you_mean(&k.key_text(), &["codecov"]) {
+                if let Some(s) = suggest(&k.key_text(), ["codecov"]) {
                     ctx.warn(
                         k,
                         format!("unknown static analysis tool `{}`", k.key_text()),
@@ -604,7 +593,7 @@ fn cortex_git(git: &Node, ctx: &mut Ctx<'_>) -> Option<(Repository, SourceLocati
             "bitbucket" => (GitProvider::Bitbucket, "bitbucket.org"),
             "azure" | "azure-devops" | "azuredevops" => (GitProvider::Azure, "dev.azure.com"),
             other => {
-                let hint = did_you_mean(other, &["github", "gitlab", "bitbucket", "azure"])
+                let hint = suggest(other, ["github", "gitlab", "bitbucket", "azure"])
                     .map(|s| format!("did you mean {s}?"));
                 ctx.warn(
                     k,
@@ -927,7 +916,7 @@ fn backstage_annotations(
             }
             "backstage.io/source-location" => source = field.map(|f| (f.value, v)),
             other => {
-                if let Some(s) = did_you_mean(other, ANNOTATION_KEYS) {
+                if let Some(s) = suggest(other, ANNOTATION_KEYS.iter().copied()) {
                     ctx.warn(
                         k,
                         format!("unknown annotation `{other}`"),
@@ -1171,17 +1160,17 @@ mod tests {
     }
 
     #[test]
-    fn suggestions_only_for_near_keys() {
+    fn key_suggestions_only_for_near_keys() {
         assert_eq!(
-            did_you_mean("x-cortex-static-analysys", CORTEX_KEYS),
+            suggest("x-cortex-static-analysys", CORTEX_KEYS.iter().copied()),
             Some("x-cortex-static-analysis")
         );
         assert_eq!(
-            did_you_mean("codecov.io/rep", ANNOTATION_KEYS),
+            suggest("codecov.io/rep", ANNOTATION_KEYS.iter().copied()),
             Some("codecov.io/repo")
         );
         assert_eq!(
-            did_you_mean("backstage.io/techdocs-ref", ANNOTATION_KEYS),
+            suggest("backstage.io/techdocs-ref", ANNOTATION_KEYS.iter().copied()),
             None
         );
     }

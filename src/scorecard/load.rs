@@ -11,7 +11,7 @@ use super::model::{
     ScorecardSpec, Selector, TextPosition,
 };
 use super::yaml::{self, Node, NodeValue};
-use crate::diag::{Diagnostic, Severity};
+use crate::diag::{Diagnostic, Severity, suggest};
 
 const SCORECARD_KEYS: &[&str] = &[
     "tag",
@@ -51,17 +51,6 @@ const EXEMPTION_KEYS: &[&str] = &[
     "until",
     "permanent",
 ];
-
-/// The closest of `known` to `name`, when it is close enough to be a likely typo.
-pub fn did_you_mean<'a>(name: &str, known: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    let lower = name.to_lowercase();
-    known
-        .into_iter()
-        .map(|k| (strsim::levenshtein(&lower, &k.to_lowercase()), k))
-        .filter(|(d, k)| *d <= 2.max(k.len() / 4))
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, k)| k)
-}
 
 /// Collects positioned diagnostics for one file.
 struct Reader<'a> {
@@ -116,7 +105,7 @@ impl<'a> Reader<'a> {
                 continue;
             }
             let hint =
-                did_you_mean(&name, known.iter().copied()).map(|k| format!("did you mean `{k}`?"));
+                suggest(&name, known.iter().copied()).map(|k| format!("did you mean `{k}`?"));
             self.warn(
                 key,
                 format!("unknown key `{name}` in {what}; it is ignored"),
@@ -669,7 +658,7 @@ fn fill_rule(
             };
             let mut d = r.at(Severity::Error, at, message.clone());
             d.hint =
-                did_you_mean(&level, names.iter().copied()).map(|n| format!("did you mean `{n}`?"));
+                suggest(&level, names.iter().copied()).map(|n| format!("did you mean `{n}`?"));
             r.diags.push(d);
             return Err(message);
         }
@@ -791,7 +780,7 @@ fn read_exemption(r: &mut Reader, item: &Node, spec: &ScorecardSpec) -> Result<E
             at,
             format!("scorecard `{}` has no rule `{rule}`", spec.tag),
         );
-        d.hint = did_you_mean(&rule, names).map(|n| format!("did you mean `{n}`?"));
+        d.hint = suggest(&rule, names).map(|n| format!("did you mean `{n}`?"));
         r.diags.push(d);
         return Err(rule);
     }

@@ -242,7 +242,7 @@ impl Scorecard {
                 .in_file(&e.file)
                 .at(e.line, e.column);
                 d.hint =
-                    load::did_you_mean(&e.entity, tags).map(|t| format!("did you mean `{t}`?"));
+                    crate::diag::suggest(&e.entity, tags).map(|t| format!("did you mean `{t}`?"));
                 d
             })
             .collect()
