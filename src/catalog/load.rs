@@ -7,11 +7,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::confine::{self, ReadError, Resolved, Roots};
 use super::read::{self, Ctx, Document};
-use super::yaml;
 use super::{Catalog, Entity, MappingSources, SourceLocation};
 use crate::config::CodecovAccount;
 use crate::diag::Diagnostic;
 use crate::mapping::{self, Field};
+use crate::yaml;
 
 /// What one file gave: mapped entities, diagnostics, and Location targets to follow.
 #[derive(Clone, Debug, Default)]
@@ -86,7 +86,7 @@ pub(crate) fn read_nodes(
             Document::Skipped => {}
         }
     }
-    out.diagnostics = ctx.diags;
+    out.diagnostics = std::mem::take(&mut ctx.diags);
     out
 }
 

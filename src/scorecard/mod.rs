@@ -13,7 +13,6 @@ pub mod load;
 pub mod model;
 pub mod report;
 pub mod score;
-pub mod yaml;
 
 use std::path::{Path, PathBuf};
 
