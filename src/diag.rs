@@ -136,6 +136,25 @@ impl Diagnostic {
     }
 }
 
+/// The candidate closest to `name`, when it is close enough to be a likely typo: the one
+/// suggestion rule for every "did you mean ...?" hint (unknown keys, levels, rules, entities,
+/// CQL names).
+///
+/// Distances are optimal string alignment (a transposition counts once) between lowercased
+/// spellings, and a candidate is close when it is at most a quarter of its length away (at
+/// least 1, at most 3 edits). A candidate spelled exactly like `name` is never suggested: it
+/// is the name that failed. On a tie the first candidate wins.
+pub fn suggest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let lower = name.to_lowercase();
+    candidates
+        .into_iter()
+        .filter(|c| *c != name)
+        .map(|c| (strsim::osa_distance(&lower, &c.to_lowercase()), c))
+        .filter(|(d, c)| *d <= (c.chars().count() / 4).clamp(1, 3))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
 /// 1-based line and column (in characters) of a byte offset, and the text of that line.
 pub fn locate(source: &str, offset: usize) -> (usize, usize, &str) {
     let offset = floor_char_boundary(source, offset.min(source.len()));
@@ -192,6 +211,20 @@ impl fmt::Display for Diagnostic {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn suggestions_are_near_and_never_the_name_that_failed() {
+        assert_eq!(suggest("codcov", ["codecov", "datadog"]), Some("codecov"));
+        assert_eq!(suggest("Hihg", ["Mapped", "High"]), Some("High"));
+        assert_eq!(suggest("Payments", ["payments"]), Some("payments"));
+        assert_eq!(suggest("xyz", ["codecov"]), None);
+        assert_eq!(suggest("lnes", ["lines", "files"]), Some("lines"));
+        assert_eq!(suggest("fles", ["lines"]), None);
+        assert_eq!(
+            suggest("pullRequest", ["codeCoverage", "pullRequest"]),
+            None
+        );
+    }
 
     #[test]
     fn locates_offsets_in_multiline_source() {

@@ -23,6 +23,10 @@ pub mod scorecard;
 pub mod server;
 pub mod store;
 pub mod value;
+/// YAML (and JSON) documents as trees of nodes that keep their line and column, parsed with
+/// budgets against hostile input, and a reader of typed fields with positioned diagnostics;
+/// shared by the catalog's descriptors and the scorecards.
+pub(crate) mod yaml;
 
 #[cfg(test)]
 mod tests {
@@ -35,6 +39,7 @@ mod tests {
         "value",
         "clock",
         "diag",
+        "yaml",
         "facts",
         "config",
         "cql",

@@ -8,9 +8,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use super::Field;
 use super::confine::{self, ReadError, Resolved, Roots};
 use super::read::{self, Ctx, Document};
-use super::yaml;
 use super::{Catalog, Entity, MappingSources, SourceLocation};
 use crate::diag::Diagnostic;
+use crate::yaml;
 
 /// What one file gave: entities (not yet mapped), diagnostics, and Location targets to follow.
 #[derive(Clone, Debug, Default)]
@@ -72,7 +72,7 @@ pub(crate) fn read_nodes(
             Document::Skipped => {}
         }
     }
-    out.diagnostics = ctx.diags;
+    out.diagnostics = std::mem::take(&mut ctx.diags);
     out
 }
 

@@ -6,7 +6,6 @@ mod entity;
 mod load;
 mod read;
 mod sources;
-mod yaml;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

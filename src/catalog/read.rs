@@ -3,12 +3,12 @@
 
 use std::path::{Path, PathBuf};
 
-use super::yaml::{Node, NodeValue};
 use super::{
     CodecovSpec, DescriptorFormat, Entity, Field, GitProvider, Link, MappedBy, Owner, Repository,
     SourceLocation,
 };
-use crate::diag::Diagnostic;
+use crate::diag::suggest;
+use crate::yaml::{self, Node, NodeValue};
 
 /// What one document turned out to be.
 #[derive(Debug)]
@@ -30,53 +30,46 @@ pub(crate) struct ReadEntity {
     pub repo_at: Option<SourceLocation>,
 }
 
-/// Where messages go while reading one file.
+/// Where messages go while reading one file: the shared [`yaml::Reader`] (reached through
+/// `Deref`), the path recorded on entities, and where the current document's errors start.
 pub(crate) struct Ctx<'a> {
-    /// The path shown in messages (the catalog folder joined with `rel`, or a URL).
-    pub display: &'a Path,
+    reader: yaml::Reader<'a>,
     /// The path recorded as the entity's source (relative to the catalog folder, or a URL).
     pub rel: &'a Path,
-    pub diags: Vec<Diagnostic>,
     errors_before: usize,
 }
 
+impl<'a> std::ops::Deref for Ctx<'a> {
+    type Target = yaml::Reader<'a>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.reader
+    }
+}
+
+impl std::ops::DerefMut for Ctx<'_> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.reader
+    }
+}
+
 impl<'a> Ctx<'a> {
+    /// `display` is the path shown in messages (the catalog folder joined with `rel`, or a
+    /// URL); source lines are attached by the caller.
     pub fn new(display: &'a Path, rel: &'a Path) -> Self {
         Ctx {
-            display,
+            reader: yaml::Reader::new(display, None),
             rel,
-            diags: Vec::new(),
             errors_before: 0,
         }
     }
 
     fn at(&self, n: &Node) -> SourceLocation {
         SourceLocation {
-            file: self.display.to_path_buf(),
+            file: self.file.to_path_buf(),
             line: n.line,
             column: n.column,
         }
-    }
-
-    fn place(&self, d: Diagnostic, n: &Node) -> Diagnostic {
-        let d = d.in_file(self.display);
-        if n.line > 0 {
-            d.at(n.line, n.column)
-        } else {
-            d
-        }
-    }
-
-    fn error(&mut self, n: &Node, message: impl Into<String>, hint: Option<String>) {
-        let mut d = self.place(Diagnostic::error(message), n);
-        d.hint = hint;
-        self.diags.push(d);
-    }
-
-    fn warn(&mut self, n: &Node, message: impl Into<String>, hint: Option<String>) {
-        let mut d = self.place(Diagnostic::warning(message), n);
-        d.hint = hint;
-        self.diags.push(d);
     }
 
     fn begin(&mut self) {
@@ -100,71 +93,45 @@ impl<'a> Ctx<'a> {
 
     /// A string (or other scalar, printed) at `key`; wrong types are schema errors.
     fn string(&mut self, map: &Node, key: &str, path: &str) -> Option<String> {
-        let (_, v) = map.entry(key)?;
-        match &v.value {
-            NodeValue::Null => None,
-            NodeValue::Seq(_) | NodeValue::Map(_) => {
-                self.error(
-                    v,
-                    format!("`{path}` must be a string, found {}", v.type_name()),
-                    None,
-                );
-                None
-            }
-            _ => v.scalar_text(),
-        }
+        self.reader
+            .field(map, key, Node::scalar_text, |found| {
+                format!("`{path}` must be a string, found {found}")
+            })
+            .ok()
+            .flatten()
     }
 
     /// A list at `key` (a missing or null key is an empty list).
     fn list<'n>(&mut self, map: &'n Node, key: &str, path: &str) -> &'n [Node] {
-        match map.get(key) {
-            None => &[],
-            Some(v) if v.is_null() => &[],
-            Some(v) => match v.as_seq() {
-                Some(items) => items,
-                None => {
-                    self.error(
-                        v,
-                        format!("`{path}` must be a list, found {}", v.type_name()),
-                        None,
-                    );
-                    &[]
-                }
-            },
-        }
+        self.reader
+            .field(map, key, Node::as_seq, |found| {
+                format!("`{path}` must be a list, found {found}")
+            })
+            .ok()
+            .flatten()
+            .unwrap_or_default()
     }
 
     /// A map at `key` (`None` when missing or null).
     fn map<'n>(&mut self, map: &'n Node, key: &str, path: &str) -> Option<&'n Node> {
-        let v = map.get(key)?;
-        if v.is_null() {
-            return None;
-        }
-        if v.as_map().is_none() {
-            self.error(
-                v,
-                format!("`{path}` must be a map, found {}", v.type_name()),
-                None,
-            );
-            return None;
-        }
-        Some(v)
+        self.reader
+            .field(
+                map,
+                key,
+                |v| v.as_map().map(|_| v),
+                |found| format!("`{path}` must be a map, found {found}"),
+            )
+            .ok()
+            .flatten()
     }
 
     /// A list of strings at `key`.
     fn strings(&mut self, map: &Node, key: &str, path: &str) -> Vec<String> {
         let mut out = Vec::new();
         for item in self.list(map, key, path) {
-            match item.scalar_text() {
-                Some(s) => out.push(s),
-                None => self.error(
-                    item,
-                    format!(
-                        "`{path}` must be a list of strings, found {}",
-                        item.type_name()
-                    ),
-                    None,
-                ),
+            let wrong = |found: &str| format!("`{path}` must be a list of strings, found {found}");
+            if let Ok(s) = self.reader.expect(item, Node::scalar_text, wrong) {
+                out.push(s);
             }
         }
         out
@@ -271,17 +238,6 @@ pub(crate) const ANNOTATION_KEYS: &[&str] = &[
     "backstage.io/source-location",
 ];
 
-/// The closest known key to `key` within a small edit distance (transpositions count once).
-pub(crate) fn did_you_mean<'k>(key: &str, known: &[&'k str]) -> Option<&'k str> {
-    known
-        .iter()
-        .filter(|k| k.len().abs_diff(key.len()) <= 3)
-        .map(|k| (strsim::osa_distance(key, k), *k))
-        .filter(|(d, k)| *d > 0 && *d <= (k.len() / 4).clamp(1, 3))
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, k)| k)
-}
-
 /// Keys of an OpenAPI `info` object: never reported as typos of x-cortex-* keys.
 const OPENAPI_INFO_KEYS: &[&str] = &[
     "title",
@@ -316,7 +272,7 @@ fn read_cortex(doc: &Node, ctx: &mut Ctx<'_>) -> Option<ReadEntity> {
                 .as_map()
                 .into_iter()
                 .flatten()
-                .find(|(k, _)| did_you_mean(&k.key_text(), &["x-cortex-tag"]).is_some())
+                .find(|(k, _)| suggest(&k.key_text(), ["x-cortex-tag"]).is_some())
                 .map(|(k, _)| format!("did you mean x-cortex-tag? (found `{}`)", k.key_text()))
                 .unwrap_or_else(|| "add `x-cortex-tag: my-service` under `info`".into());
             ctx.error(
@@ -344,11 +300,12 @@ fn read_cortex(doc: &Node, ctx: &mut Ctx<'_>) -> Option<ReadEntity> {
     for (k, _) in info.as_map().into_iter().flatten() {
         let key = k.key_text();
         if key.starts_with("x-cortex-") && !CORTEX_KEYS.contains(&key.as_ref()) {
-            let hint = did_you_mean(&key, CORTEX_KEYS).map(|s| format!("did you mean {s}?"));
+            let hint =
+                suggest(&key, CORTEX_KEYS.iter().copied()).map(|s| format!("did you mean {s}?"));
             ctx.warn(k, format!("unknown Cortex key `{key}`"), hint);
         } else if !key.starts_with("x-cortex-")
             && !OPENAPI_INFO_KEYS.contains(&key.as_ref())
-            && let Some(s) = did_you_mean(&key, CORTEX_KEYS)
+            && let Some(s) = suggest(&key, CORTEX_KEYS.iter().copied())
         {
             ctx.warn(
                 k,
@@ -396,7 +353,9 @@ fn read_cortex(doc: &Node, ctx: &mut Ctx<'_>) -> Option<ReadEntity> {
                     .unwrap_or_default(),
                 url,
             }),
-            None => ctx.error(item, "an `x-cortex-link` entry has no `url`", None),
+            None => {
+                ctx.error(item, "an `x-cortex-link` entry has no `url`", None);
+            }
         }
     }
     let dependencies = tag_list(info, "x-cortex-dependency", ctx);
@@ -454,7 +413,7 @@ fn read_cortex(doc: &Node, ctx: &mut Ctx<'_>) -> Option<ReadEntity> {
                         "provider" => s.provider = field,
                         "flag" => s.flag = field,
                         other => {
-                            let hint = did_you_mean(other, CODECOV_BLOCK_KEYS)
+                            let hint = suggest(other, CODECOV_BLOCK_KEYS.iter().copied())
                                 .map(|s| format!("did you mean {s}?"));
                             ctx.warn(bk, format!("unknown key `{other}` in the codecov block (known: owner, repo, provider, flag)"), hint);
                         }
@@ -464,7 +423,7 @@ fn read_cortex(doc: &Node, ctx: &mut Ctx<'_>) -> Option<ReadEntity> {
             }
         } else {
             for (k, _) in sa.as_map().into_iter().flatten() {
-                if let Some(s) = did_you_mean(&k.key_text(), &["codecov"]) {
+                if let Some(s) = suggest(&k.key_text(), ["codecov"]) {
                     ctx.warn(
                         k,
                         format!("unknown static analysis tool `{}`", k.key_text()),
@@ -517,14 +476,16 @@ fn tag_list(info: &Node, key: &str, ctx: &mut Ctx<'_>) -> Vec<String> {
         };
         match tag {
             Some(t) => out.push(t),
-            None => ctx.error(
-                item,
-                format!(
-                    "a `{key}` entry must be a map with a `tag`, found {}",
-                    item.type_name()
-                ),
-                Some("write `- tag: other-service`".into()),
-            ),
+            None => {
+                ctx.error(
+                    item,
+                    format!(
+                        "a `{key}` entry must be a map with a `tag`, found {}",
+                        item.type_name()
+                    ),
+                    Some("write `- tag: other-service`".into()),
+                );
+            }
         }
     }
     out
@@ -604,7 +565,7 @@ fn cortex_git(git: &Node, ctx: &mut Ctx<'_>) -> Option<(Repository, SourceLocati
             "bitbucket" => (GitProvider::Bitbucket, "bitbucket.org"),
             "azure" | "azure-devops" | "azuredevops" => (GitProvider::Azure, "dev.azure.com"),
             other => {
-                let hint = did_you_mean(other, &["github", "gitlab", "bitbucket", "azure"])
+                let hint = suggest(other, ["github", "gitlab", "bitbucket", "azure"])
                     .map(|s| format!("did you mean {s}?"));
                 ctx.warn(
                     k,
@@ -745,14 +706,16 @@ fn read_backstage(doc: &Node, ctx: &mut Ctx<'_>) -> Option<Document> {
             for item in ctx.list(spec, "targets", "spec.targets") {
                 match ctx.field(item) {
                     Some(t) => targets.push(t),
-                    None => ctx.error(
-                        item,
-                        format!(
-                            "a Location target must be a string, found {}",
-                            item.type_name()
-                        ),
-                        None,
-                    ),
+                    None => {
+                        ctx.error(
+                            item,
+                            format!(
+                                "a Location target must be a string, found {}",
+                                item.type_name()
+                            ),
+                            None,
+                        );
+                    }
                 }
             }
         }
@@ -807,7 +770,9 @@ fn read_backstage(doc: &Node, ctx: &mut Ctx<'_>) -> Option<Document> {
                     .unwrap_or_default(),
                 url,
             }),
-            None => ctx.error(item, "a `metadata.links` entry has no `url`", None),
+            None => {
+                ctx.error(item, "a `metadata.links` entry has no `url`", None);
+            }
         }
     }
 
@@ -927,7 +892,7 @@ fn backstage_annotations(
             }
             "backstage.io/source-location" => source = field.map(|f| (f.value, v)),
             other => {
-                if let Some(s) = did_you_mean(other, ANNOTATION_KEYS) {
+                if let Some(s) = suggest(other, ANNOTATION_KEYS.iter().copied()) {
                     ctx.warn(
                         k,
                         format!("unknown annotation `{other}`"),
@@ -1171,17 +1136,17 @@ mod tests {
     }
 
     #[test]
-    fn suggestions_only_for_near_keys() {
+    fn key_suggestions_only_for_near_keys() {
         assert_eq!(
-            did_you_mean("x-cortex-static-analysys", CORTEX_KEYS),
+            suggest("x-cortex-static-analysys", CORTEX_KEYS.iter().copied()),
             Some("x-cortex-static-analysis")
         );
         assert_eq!(
-            did_you_mean("codecov.io/rep", ANNOTATION_KEYS),
+            suggest("codecov.io/rep", ANNOTATION_KEYS.iter().copied()),
             Some("codecov.io/repo")
         );
         assert_eq!(
-            did_you_mean("backstage.io/techdocs-ref", ANNOTATION_KEYS),
+            suggest("backstage.io/techdocs-ref", ANNOTATION_KEYS.iter().copied()),
             None
         );
     }

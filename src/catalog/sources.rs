@@ -10,9 +10,9 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::Catalog;
 use super::load::{self, FileResult};
-use super::yaml::Node;
 use crate::config::{CodecovAccount, Config};
 use crate::diag::Diagnostic;
+use crate::yaml::Node;
 
 /// Most pages read from one Backstage catalog (a guard against a server that never stops).
 const MAX_PAGES: usize = 10_000;

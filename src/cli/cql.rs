@@ -261,7 +261,7 @@ async fn eval(expr: &str, tag: &str, catalog_dir: Option<PathBuf>, g: &Global) -
     let catalog = Catalog::load_sources(&sources).await;
     let Some(entity) = catalog.get(tag) else {
         let tags = catalog.entities.iter().map(|e| e.tag.as_str());
-        let hint = Registry::suggest(tag, tags)
+        let hint = crate::diag::suggest(tag, tags)
             .map(|s| format!(" (did you mean {s}?)"))
             .unwrap_or_default();
         return Err(CliError::Usage(format!(

@@ -313,7 +313,7 @@ pub async fn gate(args: GateArgs, g: &Global) -> CliResult {
             .collect::<Vec<_>>(),
     );
     let Some(entity) = catalog.get(&args.entity) else {
-        let hint = crate::scorecard::load::did_you_mean(
+        let hint = crate::diag::suggest(
             &args.entity,
             catalog.entities.iter().map(|e| e.tag.as_str()),
         )

@@ -9,7 +9,7 @@ use super::duration;
 use super::jq::{self, JqFilter};
 use super::parse;
 use super::registry::{Builtin, FnKind, Function, Method, Param, Registry, Ty};
-use crate::diag::Diagnostic;
+use crate::diag::{Diagnostic, suggest};
 use crate::facts::{FactKey, Source};
 use crate::value::Value;
 use chrono::{DateTime, Utc};
@@ -673,7 +673,7 @@ impl<'a> Compiler<'a> {
                 let f = self.reg.function("", name).ok_or_else(|| {
                     let mut d = self.error(&root.span, format!("unknown function {name}"));
                     let globals = self.reg.names_in("");
-                    if let Some(s) = Registry::suggest(name, globals) {
+                    if let Some(s) = suggest(name, globals) {
                         d = d.with_hint(format!("did you mean {s}?"));
                     }
                     d
@@ -732,7 +732,7 @@ impl<'a> Compiler<'a> {
                     .into());
             }
             // An unknown namespace: a data source rubric has never heard of.
-            let hint = Registry::suggest(name, reg.namespaces().iter().map(|n| n.name))
+            let hint = suggest(name, reg.namespaces().iter().map(|n| n.name))
                 .map(|s| format!("did you mean {s}?"));
             self.warn(
                 &root.span,
@@ -760,13 +760,25 @@ impl<'a> Compiler<'a> {
         // `codecov.pullRequest(1).patchCoverage()`: a dotted function spans two segments.
         if reg.has_chain(name, first.name)
             && let Some(second) = segs.get(1)
-            && second.args.is_some_and(|a| a.is_empty())
         {
             let dotted = format!("{}.{}", first.name, second.name);
-            if let Some(f) = reg.function(name, &dotted) {
-                let args = first.args.unwrap_or(&[]);
-                let (n, t) = self.call(f, args, second.expr)?;
-                return Ok((n, t, 2));
+            match reg.function(name, &dotted) {
+                Some(f) if second.args.is_some_and(|a| a.is_empty()) => {
+                    let args = first.args.unwrap_or(&[]);
+                    let (n, t) = self.call(f, args, second.expr)?;
+                    return Ok((n, t, 2));
+                }
+                Some(_) => {}
+                None => {
+                    let mut d = self.error(
+                        &second.name_span,
+                        format!("unknown function {name}.{dotted}"),
+                    );
+                    if let Some(s) = suggest(second.name, reg.chain_names(name, first.name)) {
+                        d = d.with_hint(format!("did you mean {name}.{}.{s}?", first.name));
+                    }
+                    return Err(d.into());
+                }
             }
         }
         match (reg.function(name, first.name), first.args) {
@@ -790,7 +802,7 @@ impl<'a> Compiler<'a> {
                     &first.name_span,
                     format!("unknown function {name}.{}", first.name),
                 );
-                if let Some(s) = Registry::suggest(first.name, reg.names_in(name)) {
+                if let Some(s) = suggest(first.name, reg.names_in(name)) {
                     d = d.with_hint(format!("did you mean {name}.{s}?"));
                 }
                 Err(d.into())
@@ -868,7 +880,7 @@ impl<'a> Compiler<'a> {
             let idx = match &arg.name {
                 Some(n) => f.params.iter().position(|p| p.name == n).ok_or_else(|| {
                     let mut d = self.error(&arg.span, format!("{fname} has no parameter `{n}`"));
-                    d = match Registry::suggest(n, f.params.iter().map(|p| p.name)) {
+                    d = match suggest(n, f.params.iter().map(|p| p.name)) {
                         Some(s) => d.with_hint(format!("did you mean `{s}`?")),
                         None if f.params.is_empty() => {
                             d.with_hint(format!("{fname} takes no arguments"))
@@ -1088,7 +1100,7 @@ impl<'a> Compiler<'a> {
             let mut d = self.error(&seg.name_span, format!("unknown method {}", seg.name));
             let mut names: Vec<&str> = reg.methods().iter().map(|m| m.name).collect();
             names.dedup();
-            if let Some(s) = Registry::suggest(seg.name, names) {
+            if let Some(s) = suggest(seg.name, names) {
                 d = d.with_hint(format!("did you mean {s}?"));
             }
             return Err(d.into());

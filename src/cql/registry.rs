@@ -469,32 +469,26 @@ impl Registry {
 
     /// Whether a dotted function in `namespace` starts with `first.` (`pullRequest.`).
     pub fn has_chain(&self, namespace: &str, first: &str) -> bool {
-        self.functions.iter().any(|f| {
-            f.namespace == namespace && f.name.split_once('.').is_some_and(|(a, _)| a == first)
-        })
+        self.chain_names(namespace, first).next().is_some()
+    }
+
+    /// The second segments of the dotted functions of `namespace` that start with `first.`
+    /// (`patchCoverage` for `pullRequest`).
+    pub fn chain_names<'a>(
+        &'a self,
+        namespace: &'a str,
+        first: &'a str,
+    ) -> impl Iterator<Item = &'a str> + 'a {
+        self.functions
+            .iter()
+            .filter(move |f| f.namespace == namespace)
+            .filter_map(move |f| f.name.split_once('.').filter(|(a, _)| *a == first))
+            .map(|(_, b)| b)
     }
 
     /// The methods of that name (one per receiver type).
     pub fn methods_named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Method> + 'a {
         self.methods.iter().filter(move |m| m.name == name)
-    }
-
-    /// The closest known name to `name` among `candidates` (Levenshtein distance < 3), if any.
-    pub fn suggest<'a>(
-        name: &str,
-        candidates: impl IntoIterator<Item = &'a str>,
-    ) -> Option<&'a str> {
-        candidates
-            .into_iter()
-            .map(|c| {
-                (
-                    strsim::levenshtein(&name.to_lowercase(), &c.to_lowercase()),
-                    c,
-                )
-            })
-            .filter(|(d, _)| *d < 3)
-            .min_by_key(|(d, _)| *d)
-            .map(|(_, c)| c)
     }
 
     /// Functions of a namespace, first segment only (`pullRequest` for `pullRequest.patchCoverage`).
@@ -560,16 +554,15 @@ mod tests {
     }
 
     #[test]
-    fn suggestions_use_edit_distance() {
-        assert_eq!(
-            Registry::suggest("codcov", ["codecov", "datadog"]),
-            Some("codecov")
-        );
-        assert_eq!(Registry::suggest("xyz", ["codecov"]), None);
+    fn names_in_and_chain_names_feed_suggestions() {
         let r = Registry::standard();
         assert_eq!(
-            Registry::suggest("codeCoverag", r.names_in("codecov")),
+            crate::diag::suggest("codeCoverag", r.names_in("codecov")),
             Some("codeCoverage")
+        );
+        assert_eq!(
+            crate::diag::suggest("patchCoverag", r.chain_names("codecov", "pullRequest")),
+            Some("patchCoverage")
         );
     }
 }

@@ -560,6 +560,13 @@ fn compile_errors_are_pinned() {
             Some("did you mean `flag`?"),
         ),
         (
+            "codecov.pullRequest(3).patchCoverag() > 1",
+            1,
+            24,
+            "unknown function codecov.pullRequest.patchCoverag",
+            Some("did you mean codecov.pullRequest.patchCoverage?"),
+        ),
+        (
             "codecov.codeCoverage(\"a\", \"b\") > 1",
             1,
             27,
@@ -645,6 +652,25 @@ fn compile_errors_are_pinned() {
         }
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+/// A hint never suggests the very name that failed (`codecov.pullRequest` is a known first
+/// segment, but `fooBar` is not a function after it).
+#[test]
+fn suggestions_never_repeat_the_name_that_failed() {
+    let mut slots = SlotTable::new();
+    let src = "codecov.pullRequest(3).fooBar() > 1";
+    let errs = Program::compile(src, Registry::standard(), &mut slots).expect_err(src);
+    let d = &errs[0];
+    assert_eq!(
+        (d.line, d.column, d.message.as_str()),
+        (1, 24, "unknown function codecov.pullRequest.fooBar")
+    );
+    assert_eq!(d.hint, None, "{d}");
+    for e in &errs {
+        let hint = e.hint.as_deref().unwrap_or_default();
+        assert!(!hint.contains("did you mean codecov.pullRequest?"), "{e}");
+    }
 }
 
 #[test]

@@ -10,8 +10,8 @@ use super::model::{
     Exemption, ExemptionSettings, FilterSpec, Ladder, Level, Notifications, RuleSpec,
     ScorecardSpec, Selector, TextPosition,
 };
-use super::yaml::{self, Node, NodeValue};
-use crate::diag::{Diagnostic, Severity};
+use crate::diag::{Diagnostic, suggest};
+use crate::yaml::{self, Node, NodeValue};
 
 const SCORECARD_KEYS: &[&str] = &[
     "tag",
@@ -52,58 +52,33 @@ const EXEMPTION_KEYS: &[&str] = &[
     "permanent",
 ];
 
-/// The closest of `known` to `name`, when it is close enough to be a likely typo.
-pub fn did_you_mean<'a>(name: &str, known: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    let lower = name.to_lowercase();
-    known
-        .into_iter()
-        .map(|k| (strsim::levenshtein(&lower, &k.to_lowercase()), k))
-        .filter(|(d, k)| *d <= 2.max(k.len() / 4))
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, k)| k)
+/// The shared [`yaml::Reader`] (reached through `Deref`) with the scorecard's own field rules
+/// and wording.
+struct Reader<'a> {
+    yaml: yaml::Reader<'a>,
+    src: &'a str,
 }
 
-/// Collects positioned diagnostics for one file.
-struct Reader<'a> {
-    file: &'a Path,
-    src: &'a str,
-    diags: Vec<Diagnostic>,
+impl<'a> std::ops::Deref for Reader<'a> {
+    type Target = yaml::Reader<'a>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.yaml
+    }
+}
+
+impl std::ops::DerefMut for Reader<'_> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.yaml
+    }
 }
 
 impl<'a> Reader<'a> {
     fn new(file: &'a Path, src: &'a str) -> Self {
         Reader {
-            file,
+            yaml: yaml::Reader::new(file, Some(src)),
             src,
-            diags: Vec::new(),
         }
-    }
-
-    /// A diagnostic pointing at `node`, with its source line and a caret under it.
-    fn at(&self, severity: Severity, node: &Node, message: impl Into<String>) -> Diagnostic {
-        let d = match severity {
-            Severity::Error => Diagnostic::error(message),
-            Severity::Warning => Diagnostic::warning(message),
-        };
-        let d = d.in_file(self.file).at(node.line, node.column);
-        let width = node.scalar_text().map_or(1, |t| t.chars().count().min(60));
-        match self.src.lines().nth(node.line.saturating_sub(1)) {
-            Some(text) if node.line > 0 => d.with_source_line(text, width),
-            _ => d,
-        }
-    }
-
-    fn error(&mut self, node: &Node, message: impl Into<String>) -> String {
-        let message = message.into();
-        let d = self.at(Severity::Error, node, message.clone());
-        self.diags.push(d);
-        message
-    }
-
-    fn warn(&mut self, node: &Node, message: impl Into<String>, hint: Option<String>) {
-        let mut d = self.at(Severity::Warning, node, message);
-        d.hint = hint;
-        self.diags.push(d);
     }
 
     /// Warns about keys of `map` that are not in `known`, suggesting the closest known key.
@@ -116,7 +91,7 @@ impl<'a> Reader<'a> {
                 continue;
             }
             let hint =
-                did_you_mean(&name, known.iter().copied()).map(|k| format!("did you mean `{k}`?"));
+                suggest(&name, known.iter().copied()).map(|k| format!("did you mean `{k}`?"));
             self.warn(
                 key,
                 format!("unknown key `{name}` in {what}; it is ignored"),
@@ -127,13 +102,11 @@ impl<'a> Reader<'a> {
 
     /// A required map node, or an error.
     fn map<'n>(&mut self, node: &'n Node, what: &str) -> Result<&'n Node, String> {
-        match node.value {
-            NodeValue::Map(_) => Ok(node),
-            _ => Err(self.error(
-                node,
-                format!("{what} must be a mapping, not {}", node.value.kind()),
-            )),
-        }
+        self.expect(
+            node,
+            |n| n.as_map().map(|_| n),
+            |found| format!("{what} must be a mapping, not {found}"),
+        )
     }
 
     /// An optional string field; numbers and booleans are taken as their text.
@@ -143,41 +116,15 @@ impl<'a> Reader<'a> {
         key: &str,
         what: &str,
     ) -> Result<Option<String>, String> {
-        match parent.get(key) {
-            None => Ok(None),
-            Some(Node {
-                value: NodeValue::Null,
-                ..
-            }) => Ok(None),
-            Some(node) => match node.scalar_text() {
-                Some(text) => Ok(Some(text)),
-                None => Err(self.error(
-                    node,
-                    format!("`{key}` of {what} must be text, not {}", node.value.kind()),
-                )),
-            },
-        }
+        self.field(parent, key, Node::scalar_text, |found| {
+            format!("`{key}` of {what} must be text, not {found}")
+        })
     }
 
     fn opt_bool(&mut self, parent: &Node, key: &str, what: &str) -> Result<Option<bool>, String> {
-        match parent.get(key) {
-            None
-            | Some(Node {
-                value: NodeValue::Null,
-                ..
-            }) => Ok(None),
-            Some(Node {
-                value: NodeValue::Bool(b),
-                ..
-            }) => Ok(Some(*b)),
-            Some(node) => Err(self.error(
-                node,
-                format!(
-                    "`{key}` of {what} must be true or false, not {}",
-                    node.value.kind()
-                ),
-            )),
-        }
+        self.field(parent, key, Node::as_bool, |found| {
+            format!("`{key}` of {what} must be true or false, not {found}")
+        })
     }
 
     fn opt_number<'n>(
@@ -186,26 +133,12 @@ impl<'a> Reader<'a> {
         key: &str,
         what: &str,
     ) -> Result<Option<(f64, &'n Node)>, String> {
-        match parent.get(key) {
-            None
-            | Some(Node {
-                value: NodeValue::Null,
-                ..
-            }) => Ok(None),
-            Some(
-                node @ Node {
-                    value: NodeValue::Number(n),
-                    ..
-                },
-            ) => Ok(Some((*n, node))),
-            Some(node) => Err(self.error(
-                node,
-                format!(
-                    "`{key}` of {what} must be a number, not {}",
-                    node.value.kind()
-                ),
-            )),
-        }
+        self.field(
+            parent,
+            key,
+            |n| Some((n.as_f64()?, n)),
+            |found| format!("`{key}` of {what} must be a number, not {found}"),
+        )
     }
 
     /// Where the text of a scalar starts: after an opening quote, or on the first line of a
@@ -289,24 +222,24 @@ pub fn embed_diagnostic(d: Diagnostic, file: &Path, src: &str, at: TextPosition)
 /// Parses one scorecard file. `None` when the scorecard cannot be used at all (malformed YAML,
 /// no tag, a broken ladder); rule problems only mark their rule.
 pub fn parse_scorecard(src: &str, file: &Path) -> (Option<ScorecardSpec>, Vec<Diagnostic>) {
-    let root = match yaml::parse(src, file) {
+    let root = match yaml::parse_document(src, file) {
         Ok(root) => root,
         Err(d) => return (None, vec![*d]),
     };
     let mut r = Reader::new(file, src);
     let spec = read_scorecard(&mut r, &root).ok();
-    (spec, r.diags)
+    (spec, r.yaml.diags)
 }
 
 fn read_scorecard(r: &mut Reader, root: &Node) -> Result<ScorecardSpec, String> {
     if root.value == NodeValue::Null {
-        return Err(r.error(root, "the scorecard file is empty"));
+        return Err(r.error(root, "the scorecard file is empty", None));
     }
     let root = r.map(root, "a scorecard")?;
     r.check_keys(root, SCORECARD_KEYS, "the scorecard");
     let tag = match r.opt_string(root, "tag", "the scorecard")? {
         Some(tag) if !tag.trim().is_empty() => tag,
-        _ => return Err(r.error(root, "the scorecard has no `tag`")),
+        _ => return Err(r.error(root, "the scorecard has no `tag`", None)),
     };
     let name = r
         .opt_string(root, "name", "the scorecard")?
@@ -350,6 +283,7 @@ fn read_scorecard(r: &mut Reader, root: &Node) -> Result<ScorecardSpec, String> 
                 return Err(r.error(
                     at,
                     "`evaluation.window` must be a whole number of hours, at least 1",
+                    None,
                 ));
             }
             evaluation_window_hours = Some(hours as u64);
@@ -383,7 +317,8 @@ fn read_scorecard(r: &mut Reader, root: &Node) -> Result<ScorecardSpec, String> 
         Some(node) => {
             return Err(r.error(
                 node,
-                format!("`rules` must be a list, not {}", node.value.kind()),
+                format!("`rules` must be a list, not {}", node.type_name()),
+                None,
             ));
         }
     }
@@ -448,7 +383,8 @@ fn read_ladder(r: &mut Reader, node: &Node) -> Result<Option<Ladder>, String> {
         Some(other) => {
             return Err(r.error(
                 other,
-                format!("`ladder.levels` must be a list, not {}", other.value.kind()),
+                format!("`ladder.levels` must be a list, not {}", other.type_name()),
+                None,
             ));
         }
     };
@@ -457,13 +393,14 @@ fn read_ladder(r: &mut Reader, node: &Node) -> Result<Option<Ladder>, String> {
         let item = r.map(item, "a ladder level")?;
         r.check_keys(item, LEVEL_KEYS, "a ladder level");
         let Some(level_name) = r.opt_string(item, "name", "a ladder level")? else {
-            return Err(r.error(item, "a ladder level has no `name`"));
+            return Err(r.error(item, "a ladder level has no `name`", None));
         };
         let rank = match r.opt_number(item, "rank", "a ladder level")? {
             Some((rank, at)) if rank < 1.0 || rank.fract() != 0.0 => {
                 return Err(r.error(
                     at,
                     "a level's `rank` must be a whole number, at least 1 (1 = lowest)",
+                    None,
                 ));
             }
             Some((rank, _)) => rank as i64,
@@ -471,11 +408,16 @@ fn read_ladder(r: &mut Reader, node: &Node) -> Result<Option<Ladder>, String> {
                 return Err(r.error(
                     item,
                     format!("level `{level_name}` has no `rank` (1 = lowest)"),
+                    None,
                 ));
             }
         };
         if let Some(other) = levels.iter().find(|l| l.name == level_name) {
-            return Err(r.error(item, format!("level `{}` is defined twice", other.name)));
+            return Err(r.error(
+                item,
+                format!("level `{}` is defined twice", other.name),
+                None,
+            ));
         }
         if let Some(other) = levels.iter().find(|l| l.rank == rank) {
             return Err(r.error(
@@ -484,6 +426,7 @@ fn read_ladder(r: &mut Reader, node: &Node) -> Result<Option<Ladder>, String> {
                     "levels `{}` and `{level_name}` both have rank {rank}",
                     other.name
                 ),
+                None,
             ));
         }
         levels.push(Level {
@@ -517,13 +460,14 @@ fn read_selector(r: &mut Reader, node: &Node, what: &str) -> Result<Option<Selec
                 .iter()
                 .map(|i| {
                     i.scalar_text()
-                        .ok_or_else(|| r.error(i, format!("{what}: `{key}` must list names")))
+                        .ok_or_else(|| r.error(i, format!("{what}: `{key}` must list names"), None))
                 })
                 .collect::<Result<Vec<_>, _>>()
                 .map(Some),
             Some(other) => Err(r.error(
                 other,
-                format!("{what}: `{key}` must be a list, not {}", other.value.kind()),
+                format!("{what}: `{key}` must be a list, not {}", other.type_name()),
+                None,
             )),
         }
     };
@@ -531,6 +475,7 @@ fn read_selector(r: &mut Reader, node: &Node, what: &str) -> Result<Option<Selec
         (Some(_), Some(_)) => Err(r.error(
             node,
             format!("{what} sets both `include` and `exclude`; set one"),
+            None,
         )),
         (Some(inc), None) => Ok(Some(Selector::Include(inc))),
         (None, Some(exc)) => Ok(Some(Selector::Exclude(exc))),
@@ -646,11 +591,11 @@ fn fill_rule(
             rule.expression = expr;
             rule.expression_at = r.text_position(at);
         }
-        _ => return Err(r.error(item, "the rule has no `expression`")),
+        _ => return Err(r.error(item, "the rule has no `expression`", None)),
     }
     if let Some((weight, at)) = r.opt_number(item, "weight", "a rule")? {
         if !(weight >= 0.0 && weight.is_finite()) {
-            return Err(r.error(at, "a rule's `weight` must be 0 or more"));
+            return Err(r.error(at, "a rule's `weight` must be 0 or more", None));
         }
         rule.weight = weight;
     }
@@ -667,11 +612,9 @@ fn fill_rule(
                     names.join(", ")
                 ),
             };
-            let mut d = r.at(Severity::Error, at, message.clone());
-            d.hint =
-                did_you_mean(&level, names.iter().copied()).map(|n| format!("did you mean `{n}`?"));
-            r.diags.push(d);
-            return Err(message);
+            let hint =
+                suggest(&level, names.iter().copied()).map(|n| format!("did you mean `{n}`?"));
+            return Err(r.error(at, message, hint));
         }
         rule.level = Some(level);
     } else if ladder.is_some() {
@@ -692,6 +635,7 @@ fn fill_rule(
                 return Err(r.error(
                     at,
                     format!("`effectiveFrom` {text:?} is not a date (2026-01-31 or RFC 3339)"),
+                    None,
                 ));
             }
         }
@@ -724,7 +668,7 @@ pub fn parse_exemptions(
     file: &Path,
     spec: &ScorecardSpec,
 ) -> (Vec<Exemption>, Vec<Diagnostic>) {
-    let root = match yaml::parse(src, file) {
+    let root = match yaml::parse_document(src, file) {
         Ok(root) => root,
         Err(d) => return (Vec::new(), vec![*d]),
     };
@@ -746,8 +690,9 @@ pub fn parse_exemptions(
             r.error(
                 &root,
                 "an exemptions file must have `exemptions:` with a list of entries",
+                None,
             );
-            return (Vec::new(), r.diags);
+            return (Vec::new(), r.yaml.diags);
         }
     };
     let mut out = Vec::new();
@@ -767,7 +712,7 @@ pub fn parse_exemptions(
         );
         out.clear();
     }
-    (out, r.diags)
+    (out, r.yaml.diags)
 }
 
 fn read_exemption(r: &mut Reader, item: &Node, spec: &ScorecardSpec) -> Result<Exemption, String> {
@@ -775,10 +720,14 @@ fn read_exemption(r: &mut Reader, item: &Node, spec: &ScorecardSpec) -> Result<E
     r.check_keys(item, EXEMPTION_KEYS, "an exemption");
     let entity = r
         .opt_string(item, "entity", "an exemption")?
-        .ok_or_else(|| r.error(item, "the exemption has no `entity`"))?;
-    let rule = r
-        .opt_string(item, "rule", "an exemption")?
-        .ok_or_else(|| r.error(item, "the exemption has no `rule` (identifier or title)"))?;
+        .ok_or_else(|| r.error(item, "the exemption has no `entity`", None))?;
+    let rule = r.opt_string(item, "rule", "an exemption")?.ok_or_else(|| {
+        r.error(
+            item,
+            "the exemption has no `rule` (identifier or title)",
+            None,
+        )
+    })?;
     if !spec.rules.iter().any(|x| x.is_named(&rule)) {
         let at = item.get("rule").unwrap_or(item);
         let names = spec
@@ -786,18 +735,17 @@ fn read_exemption(r: &mut Reader, item: &Node, spec: &ScorecardSpec) -> Result<E
             .iter()
             .flat_map(|x| [Some(x.title.as_str()), x.identifier.as_deref()])
             .flatten();
-        let mut d = r.at(
-            Severity::Error,
+        let hint = suggest(&rule, names).map(|n| format!("did you mean `{n}`?"));
+        r.error(
             at,
             format!("scorecard `{}` has no rule `{rule}`", spec.tag),
+            hint,
         );
-        d.hint = did_you_mean(&rule, names).map(|n| format!("did you mean `{n}`?"));
-        r.diags.push(d);
         return Err(rule);
     }
     let reason = r
         .opt_string(item, "reason", "an exemption")?
-        .ok_or_else(|| r.error(item, "the exemption has no `reason`"))?;
+        .ok_or_else(|| r.error(item, "the exemption has no `reason`", None))?;
     let requested_by = r.opt_string(item, "requested_by", "an exemption")?;
     let permanent = r
         .opt_bool(item, "permanent", "an exemption")?
@@ -807,7 +755,11 @@ fn read_exemption(r: &mut Reader, item: &Node, spec: &ScorecardSpec) -> Result<E
             Ok(d) => Some(d),
             Err(_) => {
                 let at = item.get("until").unwrap_or(item);
-                return Err(r.error(at, format!("`until` {text:?} is not a date (YYYY-MM-DD)")));
+                return Err(r.error(
+                    at,
+                    format!("`until` {text:?} is not a date (YYYY-MM-DD)"),
+                    None,
+                ));
             }
         },
         None => None,
@@ -816,10 +768,12 @@ fn read_exemption(r: &mut Reader, item: &Node, spec: &ScorecardSpec) -> Result<E
         (Some(_), true) => Err(r.error(
             item,
             "the exemption has both `until` and `permanent: true`; keep one",
+            None,
         )),
         (None, false) => Err(r.error(
             item,
             "the exemption needs `until: YYYY-MM-DD` or `permanent: true`",
+            None,
         )),
         _ => Ok(Exemption {
             entity,

@@ -13,7 +13,6 @@ pub mod load;
 pub mod model;
 pub mod report;
 pub mod score;
-pub mod yaml;
 
 use std::path::{Path, PathBuf};
 
@@ -235,7 +234,7 @@ impl Scorecard {
                 .in_file(&e.file)
                 .at(e.line, e.column);
                 d.hint =
-                    load::did_you_mean(&e.entity, tags).map(|t| format!("did you mean `{t}`?"));
+                    crate::diag::suggest(&e.entity, tags).map(|t| format!("did you mean `{t}`?"));
                 d
             })
             .collect()

@@ -224,7 +224,11 @@ pub(crate) fn opt_number<S: Serializer>(n: &Option<f64>, s: S) -> Result<S::Ok, 
 
 /// `3`, `2.5`: a number as people read it.
 pub fn format_number(n: f64) -> String {
-    super::yaml::number_text(n)
+    if n.fract() == 0.0 && n.abs() < 1e15 {
+        format!("{}", n as i64)
+    } else {
+        n.to_string()
+    }
 }
 
 impl EvalReport {

@@ -2,7 +2,8 @@
 //!
 //! serde-saphyr has no `Value` type of its own; this tree is ours. Each node is read through
 //! [`serde_saphyr::Spanned`] so that every map key and value keeps its position, which the
-//! descriptor readers and the mapping use to point their messages at the right place.
+//! descriptor readers, the mapping and the scorecard loader use to point their messages at
+//! the right place ([`Reader`] reads typed fields and places the messages).
 //! Scalars are read with YAML 1.2 rules (`strict_booleans`, leading-zero numbers kept as
 //! strings), so `no` stays the string `"no"` and `0755` stays `"0755"`.
 
@@ -14,6 +15,10 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 
 use crate::diag::Diagnostic;
+
+mod reader;
+
+pub(crate) use reader::Reader;
 
 /// A node of a YAML or JSON document with its 1-based position (0 when unknown).
 #[derive(Clone, Debug, PartialEq)]
@@ -75,6 +80,24 @@ impl Node {
     pub fn as_seq(&self) -> Option<&[Node]> {
         match &self.value {
             NodeValue::Seq(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The number, when this is one (integers as the nearest `f64`).
+    pub fn as_f64(&self) -> Option<f64> {
+        match self.value {
+            NodeValue::Int(i) => Some(i as f64),
+            NodeValue::UInt(u) => Some(u as f64),
+            NodeValue::Float(f) => Some(f),
+            _ => None,
+        }
+    }
+
+    /// The boolean, when this is one.
+    pub fn as_bool(&self) -> Option<bool> {
+        match self.value {
+            NodeValue::Bool(b) => Some(b),
             _ => None,
         }
     }
@@ -392,6 +415,22 @@ pub(crate) fn parse_documents(source: &str, file: &Path) -> Result<Vec<Node>, Bo
         Ok(Some(docs)) => Ok(docs),
         Ok(None) => serde_parse(source, file),
         Err(x) => Err(Box::new(x.diagnostic(file))),
+    }
+}
+
+/// Parses a file that holds one YAML document (a null node when it is empty); a second
+/// document is an error at its start, like a syntax error.
+pub(crate) fn parse_document(source: &str, file: &Path) -> Result<Node, Box<Diagnostic>> {
+    let mut docs = parse_documents(source, file)?.into_iter();
+    let first = docs.next().unwrap_or(Node::unplaced(NodeValue::Null));
+    match docs.next() {
+        None => Ok(first),
+        Some(second) => Err(Box::new(
+            Diagnostic::error("malformed YAML: more than one document in the file")
+                .in_file(file)
+                .at(second.line, second.column)
+                .with_hint("keep one document per file, without a second `---`"),
+        )),
     }
 }
 
@@ -713,6 +752,17 @@ mod tests {
         assert!(err.source_line.is_some(), "{err}");
         assert!(err.message.starts_with("malformed YAML: "), "{err}");
         assert!(!err.message.contains("line "), "{err}");
+    }
+
+    #[test]
+    fn one_document_files() {
+        let file = Path::new("one.yaml");
+        assert!(parse_document("# nothing\n", file).unwrap().is_null());
+        let doc = parse_document("a: 1\n", file).unwrap();
+        assert_eq!(doc.get("a").and_then(Node::as_f64), Some(1.0));
+        let err = parse_document("a: 1\n---\nb: 2\n", file).unwrap_err();
+        assert_eq!((err.line, err.column), (3, 1), "{err}");
+        assert!(err.message.starts_with("malformed YAML: "), "{err}");
     }
 
     #[test]
