@@ -20,7 +20,7 @@ async fn sync_writes_the_facts_the_scorecards_need_and_never_the_token() {
     let out = dir.path().join("facts.json");
     let url = server.url();
     let o = rubric()
-        .args(&["sync", "--all-facts", "--out", out.to_str().unwrap()])
+        .args(["sync", "--all-facts", "--out", out.to_str().unwrap()])
         .envs(&[
             ("RUBRIC_CODECOV_URL", &url),
             ("RUBRIC_CODECOV_TOKEN_ENV", "RUBRIC_CLI_TOKEN"),
@@ -91,7 +91,7 @@ async fn sync_without_all_facts_fetches_what_the_scorecards_read() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("facts.json");
     let o = rubric()
-        .args(&["sync", "--out", out.to_str().unwrap()])
+        .args(["sync", "--out", out.to_str().unwrap()])
         .envs(&[("RUBRIC_CODECOV_URL", &server.url())])
         .run_async()
         .await;
@@ -113,7 +113,7 @@ async fn sync_without_all_facts_fetches_what_the_scorecards_read() {
 async fn providers_test_passes_against_the_fixture_and_shows_four_characters() {
     let server = fixture::start().await.unwrap();
     let o = rubric()
-        .args(&["providers", "test"])
+        .args(["providers", "test"])
         .envs(&[
             ("RUBRIC_CODECOV_URL", &server.url()),
             ("RUBRIC_CODECOV_TOKEN_ENV", "RUBRIC_CLI_TOKEN"),
@@ -142,7 +142,7 @@ async fn test_against(url: &str, extra: &[(&str, &str)]) -> (bool, String) {
     ];
     env.extend_from_slice(extra);
     let o = rubric()
-        .args(&["providers", "test", "--repo", "github/acme/api"])
+        .args(["providers", "test", "--repo", "github/acme/api"])
         .envs(&env)
         .run_async()
         .await;
@@ -240,13 +240,13 @@ async fn eval_from_the_synced_facts_file_matches_a_live_eval() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("facts.json");
     let o = rubric()
-        .args(&["sync", "--out", out.to_str().unwrap()])
+        .args(["sync", "--out", out.to_str().unwrap()])
         .envs(&[("RUBRIC_CODECOV_URL", &url)])
         .run_async()
         .await;
     assert!(o.status.success(), "{}", o.text());
     let live = rubric()
-        .args(&["eval", "--format", "json"])
+        .args(["eval", "--format", "json"])
         .envs(&[("RUBRIC_CODECOV_URL", &url)])
         .run_async()
         .await;
@@ -255,7 +255,7 @@ async fn eval_from_the_synced_facts_file_matches_a_live_eval() {
     drop(server);
     // Offline: the server is gone, and the facts file answers every provider fact.
     let offline = rubric()
-        .args(&["eval", "--format", "json", "--facts", out.to_str().unwrap()])
+        .args(["eval", "--format", "json", "--facts", out.to_str().unwrap()])
         .envs(&[("RUBRIC_CODECOV_URL", "http://127.0.0.1:9")])
         .run_async()
         .await;
@@ -299,7 +299,7 @@ async fn providers_test_checks_datadog_keys_and_coverage() {
     ];
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let o = rubric()
-        .args(&["providers", "test"])
+        .args(["providers", "test"])
         .envs(&env)
         .run_async()
         .await;
@@ -347,7 +347,7 @@ async fn providers_test_checks_datadog_keys_and_coverage() {
         })
         .collect();
     let o = rubric()
-        .args(&["providers", "test"])
+        .args(["providers", "test"])
         .envs(&env)
         .run_async()
         .await;
