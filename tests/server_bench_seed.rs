@@ -1,7 +1,7 @@
 //! Seeds a store with 10,000 entities' results for `benches/serve.sh`. Ignored in normal runs;
 //! the bench runs it with `RUBRIC_BENCH_STORE=sqlite://FILE -- --ignored`.
 
-mod store_support;
+mod support;
 
 use chrono::Utc;
 use rubric::store::{NewRun, RunStatus, Store, Trigger};
@@ -23,7 +23,7 @@ async fn seed_ten_thousand_entities() {
                     2 => Some(("Silver", 2)),
                     _ => Some(("Gold", 3)),
                 };
-                store_support::entity(
+                support::store::entity(
                     &format!("svc-{i:05}"),
                     level,
                     (i % 101) as f64,

@@ -1,13 +1,12 @@
 //! Tokens never reach the logs, even at TRACE level. Alone in its binary: tracing's per-callsite
 //! interest cache is process-wide, so other tests' threads could hide events from this one.
 
-mod server_support;
-mod store_support;
+mod support;
 
 use std::sync::Arc;
 
-use server_support::{ADMIN, Fake, READ, alerts_config, runner, start};
-use store_support::entity;
+use support::server::{ADMIN, Fake, READ};
+use support::store::entity;
 
 fn fake() -> Arc<Fake> {
     let fake = Fake::new(&["api"]);
@@ -46,12 +45,7 @@ async fn tokens_never_reach_the_logs() {
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
 
-    let db = store_support::sqlite().await;
-    let s = start(
-        runner(db.store.clone(), fake(), alerts_config(), vec![]),
-        false,
-    )
-    .await;
+    let (db, s) = support::server::on_sqlite(fake(), false).await;
     assert_eq!(
         s.get("/api/v1/entities/api/scorecards", Some(READ))
             .await

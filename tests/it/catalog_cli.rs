@@ -1,0 +1,141 @@
+//! `rubric catalog` end to end: the real binary over real files.
+
+use std::path::PathBuf;
+
+use serde_json::{Value, json};
+
+use crate::support::{fixture, rubric};
+
+fn fixtures(name: &str) -> PathBuf {
+    fixture("catalog").join(name)
+}
+
+#[test]
+fn json_has_the_contract_shape_for_the_sample_catalog() {
+    let out = rubric()
+        .args(["catalog", "--catalog", "entities", "--format", "json"])
+        .run();
+    let (code, stdout, stderr) = (out.code(), out.stdout(), out.stderr());
+    assert_eq!(code, 0, "{stderr}");
+    let v: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["errors"], json!([]));
+    assert_eq!(v["warnings"], json!([]));
+    let entities = v["entities"].as_array().unwrap();
+    assert_eq!(entities.len(), 9);
+    let billing = entities
+        .iter()
+        .find(|e| e["tag"] == "billing-core")
+        .unwrap();
+    assert_eq!(
+        billing,
+        &json!({
+            "tag": "billing-core",
+            "source": {"file": "platform/cortex.yaml", "line": 3},
+            "type": "service",
+            "repository": {"provider": "github", "host": "github.com", "owner": "acme", "name": "platform", "basepath": "packages/billing"},
+            "codecov": {"service": "github", "owner": "acme", "repo": "platform", "flag": "billing", "account": null, "mapped_by": "descriptor"},
+            "unmapped_reason": null
+        })
+    );
+    let domain = entities
+        .iter()
+        .find(|e| e["tag"] == "payments-domain")
+        .unwrap();
+    assert_eq!(domain["codecov"], Value::Null);
+    assert_eq!(domain["repository"], Value::Null);
+    assert_eq!(domain["unmapped_reason"], "no repository");
+    let web = entities
+        .iter()
+        .find(|e| e["tag"] == "checkout-web")
+        .unwrap();
+    assert_eq!(web["codecov"]["mapped_by"], "annotation");
+    assert_eq!(
+        web["source"],
+        json!({"file": "web/catalog-info.yaml", "line": 2})
+    );
+    for e in entities {
+        let keys: Vec<&str> = e.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(
+            keys,
+            [
+                "tag",
+                "source",
+                "type",
+                "repository",
+                "codecov",
+                "unmapped_reason"
+            ]
+        );
+    }
+}
+
+#[test]
+fn table_lists_entities_then_problems_and_exits_1_on_errors() {
+    let dir = fixtures("mixed");
+    let out = rubric()
+        .args(["catalog", "--catalog", dir.to_str().unwrap()])
+        .run();
+    let (code, stdout, stderr) = (out.code(), out.stdout(), out.stderr());
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    for needle in [
+        "github/acme/good",
+        "discovery",
+        "unmapped: flag without provider",
+        "github_enterprise/platform/ghe-service",
+        "error: malformed YAML",
+        "broken.yaml:5:16",
+        "warning: unknown Cortex key `x-cortex-static-analysys`",
+        "= hint: did you mean x-cortex-static-analysis?",
+        "Location target `../../outside/extra.yaml` is outside the catalog folder",
+        "3 entities: 2 mapped, 1 unmapped;",
+    ] {
+        assert!(stdout.contains(needle), "missing {needle:?} in\n{stdout}");
+    }
+
+    let out = rubric()
+        .args([
+            "catalog",
+            "--catalog",
+            dir.to_str().unwrap(),
+            "--format",
+            "json",
+        ])
+        .run();
+    let (code, stdout) = (out.code(), out.stdout());
+    assert_eq!(code, 1);
+    let v: Value = serde_json::from_str(&stdout).unwrap();
+    let errors = v["errors"].as_array().unwrap();
+    let broken = errors
+        .iter()
+        .find(|e| e["file"].as_str().unwrap().ends_with("broken.yaml"))
+        .unwrap();
+    assert_eq!(
+        (broken["line"].as_u64(), broken["column"].as_u64()),
+        (Some(5), Some(16))
+    );
+    assert!(
+        broken["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("malformed YAML")
+    );
+    assert!(
+        v["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w["hint"] == "did you mean codecov.io/repo?")
+    );
+}
+
+#[test]
+fn a_missing_catalog_folder_exits_1_with_one_error() {
+    let out = rubric()
+        .args(["catalog", "--catalog", "no-such-dir", "--format", "json"])
+        .run();
+    let (code, stdout) = (out.code(), out.stdout());
+    assert_eq!(code, 1);
+    let v: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["entities"], json!([]));
+    assert_eq!(v["errors"].as_array().unwrap().len(), 1);
+}

@@ -1,0 +1,294 @@
+//! Alerts after runs, delivered over real HTTP to a fake webhook receiver on 127.0.0.1.
+
+use crate::support::store;
+use crate::support::{self, server};
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use chrono::{NaiveDate, Utc};
+use rubric::jobs::alerts::{Format, Webhook};
+use rubric::store::{CoveragePoint, Trigger};
+use server::{Fake, alerts_config, runner};
+use store::entity;
+use tokio::sync::mpsc;
+
+/// A webhook receiver answering 500 to its first `failures` requests, then 200; every body
+/// received is sent on the channel.
+struct Receiver {
+    url: String,
+    bodies: mpsc::UnboundedReceiver<serde_json::Value>,
+}
+
+#[derive(Clone)]
+struct ReceiverState {
+    failures: usize,
+    seen: Arc<AtomicUsize>,
+    tx: mpsc::UnboundedSender<serde_json::Value>,
+}
+
+async fn receive(
+    State(s): State<ReceiverState>,
+    Json(body): Json<serde_json::Value>,
+) -> StatusCode {
+    let n = s.seen.fetch_add(1, Ordering::SeqCst);
+    let _ = s.tx.send(body);
+    if n < s.failures {
+        StatusCode::INTERNAL_SERVER_ERROR
+    } else {
+        StatusCode::OK
+    }
+}
+
+async fn receiver(failures: usize) -> Receiver {
+    let (tx, bodies) = mpsc::unbounded_channel();
+    let state = ReceiverState {
+        failures,
+        seen: Arc::new(AtomicUsize::new(0)),
+        tx,
+    };
+    let app = axum::Router::new()
+        .route("/hook", axum::routing::post(receive))
+        .with_state(state);
+    let url = format!("{}/hook", support::serve(app).await);
+    Receiver { url, bodies }
+}
+
+fn hook(name: &str, format: Format, url: &str) -> Webhook {
+    Webhook {
+        name: name.into(),
+        format,
+        url: url.into(),
+    }
+}
+
+fn point(day: u32, coverage: f64) -> CoveragePoint {
+    CoveragePoint {
+        entity: "api".into(),
+        repository: "acme/api".into(),
+        flag: String::new(),
+        provider: "codecov".into(),
+        day: NaiveDate::from_ymd_opt(2026, 11, day).unwrap(),
+        coverage,
+        last_upload_at: None,
+    }
+}
+
+#[tokio::test]
+async fn a_level_drop_fires_once_and_a_failed_delivery_is_retried_and_recorded() {
+    let db = store::sqlite().await;
+    let mut rx = receiver(1).await;
+    let fake = Arc::new(Fake::new(&["api"]));
+    fake.set("coverage", entity("api", Some(("Silver", 2)), 80.0, &[]));
+    let r = runner(
+        db.store.clone(),
+        fake.clone(),
+        alerts_config(),
+        vec![hook("team", Format::Slack, &rx.url)],
+    );
+    let first = r.run("coverage", None, Trigger::Schedule).await.unwrap();
+    assert!(
+        first.alerts.await.unwrap().is_empty(),
+        "no previous result, nothing dropped"
+    );
+
+    fake.set("coverage", entity("api", Some(("Bronze", 1)), 40.0, &[]));
+    let ids = r
+        .run("coverage", None, Trigger::Schedule)
+        .await
+        .unwrap()
+        .alerts
+        .await
+        .unwrap();
+    assert_eq!(ids.len(), 1);
+    let slack = rx.bodies.recv().await.unwrap();
+    let text = slack["text"].as_str().unwrap();
+    assert!(
+        text.contains("api dropped to Bronze in scorecard coverage (rank 2 → 1)"),
+        "{text}"
+    );
+    assert_eq!(
+        rx.bodies.recv().await.unwrap(),
+        slack,
+        "the retry sends the same body"
+    );
+    let deliveries = db.store.deliveries(ids[0]).await.unwrap();
+    assert_eq!(
+        deliveries
+            .iter()
+            .map(|d| (d.attempt, d.http_status, d.delivered))
+            .collect::<Vec<_>>(),
+        [(1, Some(500), false), (2, Some(200), true)]
+    );
+
+    // Same level again: no change of state, no alert.
+    let ids = r
+        .run("coverage", None, Trigger::Schedule)
+        .await
+        .unwrap()
+        .alerts
+        .await
+        .unwrap();
+    assert!(ids.is_empty());
+    // A lower score at the same level is a score drop.
+    fake.set("coverage", entity("api", Some(("Bronze", 1)), 30.0, &[]));
+    let ids = r
+        .run("coverage", None, Trigger::Schedule)
+        .await
+        .unwrap()
+        .alerts
+        .await
+        .unwrap();
+    assert_eq!(db.store.alerts(1).await.unwrap()[0].1, "score_drop");
+    assert_eq!(ids.len(), 1);
+    db.finish().await;
+}
+
+#[tokio::test]
+async fn coverage_under_its_minimum_fires_on_each_change_of_state() {
+    let db = store::sqlite().await;
+    let mut rx = receiver(0).await;
+    let fake = Arc::new(Fake::new(&["api"]));
+    fake.set("coverage", entity("api", None, 0.0, &[]));
+    let mut cfg = alerts_config();
+    cfg.min_coverage = 50.0;
+    cfg.min_coverage_by_scorecard
+        .insert("coverage".into(), 60.0);
+    cfg.min_coverage_by_repository
+        .insert("acme/api".into(), 80.0);
+    cfg.trend_drop_points = 0.0;
+    let r = runner(
+        db.store.clone(),
+        fake.clone(),
+        cfg,
+        vec![hook("json", Format::Json, &rx.url)],
+    );
+    let mut kinds = Vec::new();
+    for coverage in [75.0, 74.0, 85.0, 86.0, 79.0] {
+        *fake.coverage.lock().unwrap() = vec![CoveragePoint {
+            day: Utc::now().date_naive(),
+            ..point(1, coverage)
+        }];
+        let ids = r
+            .run("coverage", None, Trigger::Schedule)
+            .await
+            .unwrap()
+            .alerts
+            .await
+            .unwrap();
+        for _ in &ids {
+            let body = rx.bodies.recv().await.unwrap();
+            kinds.push((
+                body["kind"].as_str().unwrap().to_string(),
+                body["current"].as_f64().unwrap(),
+            ));
+            assert_eq!(body["minimum"], 80.0, "the per-repository minimum wins");
+            assert_eq!(body["repository"], "acme/api");
+        }
+    }
+    assert_eq!(
+        kinds,
+        [
+            ("coverage_below".to_string(), 75.0),
+            ("coverage_recovered".to_string(), 85.0),
+            ("coverage_below".to_string(), 79.0)
+        ]
+    );
+    db.finish().await;
+}
+
+#[tokio::test]
+async fn a_declining_trend_above_the_minimum_fires_once() {
+    let db = store::sqlite().await;
+    let mut rx = receiver(0).await;
+    let fake = Arc::new(Fake::new(&["api"]));
+    fake.set("coverage", entity("api", None, 0.0, &[]));
+    let mut cfg = alerts_config();
+    cfg.min_coverage = 50.0;
+    cfg.trend_drop_points = 3.0;
+    let r = runner(
+        db.store.clone(),
+        fake.clone(),
+        cfg,
+        vec![hook("json", Format::Json, &rx.url)],
+    );
+    let today = Utc::now().date_naive();
+    let day = |back: i64| CoveragePoint {
+        day: today - chrono::TimeDelta::days(back),
+        ..point(1, 0.0)
+    };
+    let mut fired = Vec::new();
+    for (back, coverage) in [(20, 90.0), (10, 88.0), (5, 86.5), (0, 86.0)] {
+        *fake.coverage.lock().unwrap() = vec![CoveragePoint {
+            coverage,
+            ..day(back)
+        }];
+        let ids = r
+            .run("coverage", None, Trigger::Schedule)
+            .await
+            .unwrap()
+            .alerts
+            .await
+            .unwrap();
+        for _ in &ids {
+            fired.push(rx.bodies.recv().await.unwrap());
+        }
+    }
+    assert_eq!(fired.len(), 1, "{fired:?}");
+    assert_eq!(fired[0]["kind"], "coverage_declining");
+    assert_eq!(
+        fired[0]["summary"],
+        "acme/api coverage fell 3.5 points in 30 days (90.0% → 86.5%)"
+    );
+    db.finish().await;
+}
+
+#[tokio::test]
+async fn an_unreachable_webhook_is_tried_max_attempts_times_and_recorded() {
+    let db = store::sqlite().await;
+    // Bind then drop a listener: its port now refuses connections.
+    let closed = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let fake = Arc::new(Fake::new(&["api"]));
+    fake.set("coverage", entity("api", Some(("Gold", 3)), 100.0, &[]));
+    let url = format!("http://{closed}/secret-path-token");
+    let r = runner(
+        db.store.clone(),
+        fake.clone(),
+        alerts_config(),
+        vec![hook("down", Format::Slack, &url)],
+    );
+    r.run("coverage", None, Trigger::Schedule)
+        .await
+        .unwrap()
+        .alerts
+        .await
+        .unwrap();
+    fake.set("coverage", entity("api", None, 0.0, &[]));
+    let ids = r
+        .run("coverage", None, Trigger::Schedule)
+        .await
+        .unwrap()
+        .alerts
+        .await
+        .unwrap();
+    let deliveries = db.store.deliveries(ids[0]).await.unwrap();
+    assert_eq!(deliveries.len(), 3, "max_attempts");
+    assert!(
+        deliveries
+            .iter()
+            .all(|d| !d.delivered && d.http_status.is_none())
+    );
+    let error = deliveries[0].error.as_deref().unwrap();
+    assert!(
+        !error.contains("secret-path-token"),
+        "webhook URLs are secrets: {error}"
+    );
+    db.finish().await;
+}
