@@ -29,4 +29,5 @@ mod server_api;
 mod server_cli;
 mod server_edges;
 mod server_kill;
+mod service_parity;
 mod store_history;

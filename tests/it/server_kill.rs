@@ -2,14 +2,12 @@
 //! hang, and one SQLite file shared by three processes in turn. The run killed mid-way must leave
 //! the previous results served, and nothing of itself.
 
-use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use axum::extract::State;
 use axum::response::IntoResponse;
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Child;
 use tokio::sync::mpsc;
 
@@ -38,32 +36,14 @@ async fn codecov(State(c): State<Codecov>) -> axum::response::Response {
 
 /// Starts `rubric serve` on a free port and returns it with its base URL.
 async fn serve(store: &str, codecov_url: &str) -> (Child, String) {
-    let mut child = rubric()
+    rubric()
         .args(["serve", "--bind", "127.0.0.1:0", "--store", store])
         .env("RUBRIC_CODECOV_URL", codecov_url)
         .env("RUBRIC_API_TOKENS", format!("test:admin:{ADMIN}"))
         .env("RUBRIC_SCHEDULE_JITTER_SECS", "0")
         .env("RUBRIC_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .into_tokio()
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start rubric serve");
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let url = tokio::time::timeout(Duration::from_secs(60), async {
-        while let Some(line) = lines.next_line().await.unwrap() {
-            if let Some(rest) = line.strip_prefix("rubric serve: http://") {
-                return format!("http://{}", rest.split_whitespace().next().unwrap());
-            }
-        }
-        panic!("rubric serve exited before listening");
-    })
-    .await
-    .expect("rubric serve listens within 60 s");
-    // Keep draining stderr so the child never blocks on a full pipe.
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    (child, url)
+        .listen()
+        .await
 }
 
 async fn get(client: &reqwest::Client, url: &str) -> serde_json::Value {

@@ -112,6 +112,34 @@ impl Rubric {
     pub fn into_tokio(self) -> tokio::process::Command {
         tokio::process::Command::from(self.cmd)
     }
+
+    /// Starts `rubric serve ...` (give `--bind 127.0.0.1:0`) and waits, within the bound, for it
+    /// to announce its address; returns the process (killed when dropped) and its base URL.
+    pub async fn listen(self) -> (tokio::process::Child, String) {
+        use tokio::io::{AsyncBufReadExt, BufReader};
+        let bound = self.bound;
+        let mut child = self
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .into_tokio()
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start rubric serve");
+        let mut lines = BufReader::new(child.stderr.take().expect("stderr is piped")).lines();
+        let url = tokio::time::timeout(bound, async {
+            while let Some(line) = lines.next_line().await.unwrap() {
+                if let Some(rest) = line.strip_prefix("rubric serve: http://") {
+                    return format!("http://{}", rest.split_whitespace().next().unwrap());
+                }
+            }
+            panic!("rubric serve exited before listening");
+        })
+        .await
+        .unwrap_or_else(|_| panic!("rubric serve listens within {bound:?}"));
+        // Keep draining stderr so the child never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        (child, url)
+    }
 }
 
 /// A started `rubric` process.

@@ -2,77 +2,17 @@
 //! --format json` and through `rubric serve --fixture` (on-demand evaluation, then the stored
 //! result the API serves), compared field by field.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::support::rubric;
+
 const NOW: &str = "2026-11-22T06:00:00Z";
 const TOKEN: &str = "parity-token-0001";
 
-/// `rubric serve` killed when the test ends, however it ends.
-struct Server {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve_fixture(store: &std::path::Path) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rubric"))
-        .args(["serve", "--fixture", "--bind", "127.0.0.1:0", "--store"])
-        .arg(format!("sqlite://{}", store.display()))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("RUBRIC_NOW", NOW)
-        .env("RUBRIC_SCHEDULE_ENABLED", "false")
-        .env("RUBRIC_API_TOKENS", format!("parity:admin:{TOKEN}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("rubric serve starts");
-    let stderr = child.stderr.take().expect("stderr is piped");
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(rest) = line.strip_prefix("rubric serve: http://") {
-                let addr = rest.split_whitespace().next().unwrap_or_default();
-                let _ = tx.send(format!("http://{addr}"));
-            }
-        }
-    });
-    let url = match rx.recv_timeout(Duration::from_secs(60)) {
-        Ok(url) => url,
-        Err(_) => {
-            let _ = child.kill();
-            panic!("rubric serve did not announce its address within 60 s");
-        }
-    };
-    Server { child, url }
-}
-
-fn demo_json() -> Value {
-    let out = Command::new(env!("CARGO_BIN_EXE_rubric"))
-        .args(["demo", "--format", "json"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("RUBRIC_NOW", NOW)
-        .output()
-        .expect("rubric demo runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("demo prints JSON")
-}
-
-/// Every key of `a` and `b` (both rule objects) with equal values; the differences otherwise.
+/// Records in `out` every key whose value differs between `a` (eval) and `b` (the service), or
+/// the two values when they are not objects.
 fn differences(context: &str, a: &Value, b: &Value, out: &mut Vec<String>) {
     let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else {
         if a != b {
@@ -93,9 +33,29 @@ fn differences(context: &str, a: &Value, b: &Value, out: &mut Vec<String>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_service_and_eval_agree_field_by_field_on_the_sample_catalog() {
-    let demo = demo_json();
+    let demo = rubric()
+        .args(["demo", "--format", "json"])
+        .env("RUBRIC_NOW", NOW)
+        .run_async()
+        .await
+        .expect_code(0)
+        .json();
     let dir = tempfile::tempdir().unwrap();
-    let server = serve_fixture(&dir.path().join("parity.db"));
+    let store = format!("sqlite://{}", dir.path().join("parity.db").display());
+    let (_server, url) = rubric()
+        .args([
+            "serve",
+            "--fixture",
+            "--bind",
+            "127.0.0.1:0",
+            "--store",
+            &store,
+        ])
+        .env("RUBRIC_NOW", NOW)
+        .env("RUBRIC_SCHEDULE_ENABLED", "false")
+        .env("RUBRIC_API_TOKENS", format!("parity:admin:{TOKEN}"))
+        .listen()
+        .await;
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(60))
         .build()
@@ -107,17 +67,13 @@ async fn the_service_and_eval_agree_field_by_field_on_the_sample_catalog() {
         let tag = card["tag"].as_str().expect("scorecard tag");
         for entity in card["entities"].as_array().expect("entities") {
             let name = entity["entity"].as_str().expect("entity tag");
-            let url = format!(
-                "{}/api/v1/scorecards/{tag}/entities/{name}/evaluate",
-                server.url
-            );
-            let answer = http.post(&url).bearer_auth(TOKEN).send().await.unwrap();
-            assert_eq!(answer.status(), 200, "{url}");
+            let run = format!("{url}/api/v1/scorecards/{tag}/entities/{name}/evaluate");
+            let answer = http.post(&run).bearer_auth(TOKEN).send().await.unwrap();
+            assert_eq!(answer.status(), 200, "{run}");
             let fresh: Value = answer.json().await.unwrap();
 
-            let url = format!("{}/api/v1/entities/{name}/scorecards", server.url);
             let stored: Value = http
-                .get(&url)
+                .get(format!("{url}/api/v1/entities/{name}/scorecards"))
                 .bearer_auth(TOKEN)
                 .send()
                 .await
