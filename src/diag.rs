@@ -15,11 +15,42 @@ pub enum Severity {
     Error,
 }
 
+/// What kind of problem a diagnostic reports, for tools that act on it (`kind` in JSON;
+/// left out for [`Kind::Other`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// Not classified: descriptor, scorecard and configuration problems.
+    #[default]
+    Other,
+    /// The text does not parse.
+    Syntax,
+    /// Past a length, nesting or depth limit.
+    Limit,
+    /// A name that does not exist: function, method, namespace, parameter or property.
+    Name,
+    /// A value or name of the wrong type for where it stands.
+    Type,
+    /// Arguments that do not fit: their number, names, constancy or values.
+    Argument,
+    /// A CQL v1 form that v2 does not accept.
+    Unsupported,
+}
+
+impl Kind {
+    fn is_other(&self) -> bool {
+        *self == Kind::Other
+    }
+}
+
 /// One message pointing at a place in a file or expression.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Diagnostic {
     /// Error or warning.
     pub severity: Severity,
+    /// What kind of problem it is.
+    #[serde(skip_serializing_if = "Kind::is_other")]
+    pub kind: Kind,
     /// The file the message is about, when there is one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub file: Option<PathBuf>,
@@ -54,6 +85,7 @@ impl Diagnostic {
     fn new(severity: Severity, message: impl Into<String>) -> Self {
         Diagnostic {
             severity,
+            kind: Kind::Other,
             file: None,
             line: 0,
             column: 0,
@@ -91,6 +123,12 @@ impl Diagnostic {
     pub fn with_source_line(mut self, text: impl Into<String>, width: usize) -> Self {
         self.source_line = Some(text.into());
         self.width = width.max(1);
+        self
+    }
+
+    /// Says what kind of problem it is.
+    pub fn with_kind(mut self, kind: Kind) -> Self {
+        self.kind = kind;
         self
     }
 

@@ -9,7 +9,7 @@ use super::duration;
 use super::jq::{self, JqFilter};
 use super::parse;
 use super::registry::{Builtin, FnKind, Function, Method, Param, Registry, Ty};
-use crate::diag::{Diagnostic, suggest};
+use crate::diag::{Diagnostic, Kind, suggest};
 use crate::facts::{FactKey, Source};
 use crate::value::Value;
 use chrono::{DateTime, Utc};
@@ -368,9 +368,11 @@ fn is_const(n: &Node) -> bool {
 }
 
 impl<'a> Compiler<'a> {
-    fn error(&self, span: &Span, message: impl Into<String>) -> Diagnostic {
+    fn error(&self, kind: Kind, span: &Span, message: impl Into<String>) -> Diagnostic {
         let width = self.src[span.clone()].chars().count();
-        Diagnostic::error(message).at_offset(self.src, span.start, width)
+        Diagnostic::error(message)
+            .at_offset(self.src, span.start, width)
+            .with_kind(kind)
     }
 
     fn warn(&mut self, span: &Span, message: impl Into<String>, hint: Option<String>) {
@@ -462,7 +464,9 @@ impl<'a> Compiler<'a> {
             } => {
                 let (node, ty) = self.expr(expr)?;
                 if !matches!(ty, Ty::Any | Ty::Null | Ty::Number | Ty::Duration) {
-                    return Err(self.error(&e.span, format!("cannot negate a {ty}")).into());
+                    return Err(self
+                        .error(Kind::Type, &e.span, format!("cannot negate a {ty}"))
+                        .into());
                 }
                 Ok((
                     Node::Neg(Box::new(node), At::from(&e.span)),
@@ -477,6 +481,7 @@ impl<'a> Compiler<'a> {
         if ty.conflicts_with(Ty::Bool) {
             return Err(self
                 .error(
+                    Kind::Type,
                     span,
                     format!("{what} needs true or false, but this is a {ty}"),
                 )
@@ -528,6 +533,7 @@ impl<'a> Compiler<'a> {
                 let (r, rt) = self.expr(rhs)?;
                 let ty = arith_type(aop, lt, rt).ok_or_else(|| {
                     self.error(
+                        Kind::Type,
                         &e.span,
                         format!("cannot apply `{}` to a {lt} and a {rt}", aop.symbol()),
                     )
@@ -583,7 +589,11 @@ impl<'a> Compiler<'a> {
         let (l, lt) = self.expr(lhs)?;
         let (r, rt) = self.expr(rhs)?;
         if lt.conflicts_with(rt) {
-            let mut d = self.error(&e.span, format!("cannot compare a {lt} with a {rt}"));
+            let mut d = self.error(
+                Kind::Type,
+                &e.span,
+                format!("cannot compare a {lt} with a {rt}"),
+            );
             let number_text = |x: &Expr| match &x.kind {
                 ExprKind::String(s) if s.trim().parse::<f64>().is_ok() => {
                     Some(s.trim().to_string())
@@ -599,7 +609,7 @@ impl<'a> Compiler<'a> {
             for (t, s) in [(lt, &lhs.span), (rt, &rhs.span)] {
                 if matches!(t, Ty::Bool | Ty::List | Ty::Object | Ty::Null) {
                     return Err(self
-                        .error(s, format!("`{}` cannot order a {t}", op.symbol()))
+                        .error(Kind::Type, s, format!("`{}` cannot order a {t}", op.symbol()))
                         .into());
                 }
             }
@@ -671,7 +681,8 @@ impl<'a> Compiler<'a> {
             ExprKind::Ident(name) => self.root_name(root, name, &segs)?,
             ExprKind::Call { name, args } => {
                 let f = self.reg.function("", name).ok_or_else(|| {
-                    let mut d = self.error(&root.span, format!("unknown function {name}"));
+                    let mut d =
+                        self.error(Kind::Name, &root.span, format!("unknown function {name}"));
                     let globals = self.reg.names_in("");
                     if let Some(s) = suggest(name, globals) {
                         d = d.with_hint(format!("did you mean {s}?"));
@@ -721,13 +732,13 @@ impl<'a> Compiler<'a> {
         let Some(ns) = reg.namespace(name) else {
             if let Some((_, v2)) = LEGACY_NAMES.iter().find(|(v1, _)| *v1 == name) {
                 return Err(self
-                    .error(&root.span, format!("`{name}` is CQL v1"))
+                    .error(Kind::Unsupported, &root.span, format!("`{name}` is CQL v1"))
                     .with_hint(format!("in CQL v2 write `{v2}`"))
                     .into());
             }
             if reg.function("", name).is_some() {
                 return Err(self
-                    .error(&root.span, format!("{name} is a function"))
+                    .error(Kind::Type, &root.span, format!("{name} is a function"))
                     .with_hint(format!("call it: `{name}(...)`"))
                     .into());
             }
@@ -744,7 +755,11 @@ impl<'a> Compiler<'a> {
         let Some(first) = segs.first() else {
             let Some(ty) = ns.bare else {
                 return Err(self
-                    .error(&root.span, format!("`{name}` is a namespace, not a value"))
+                    .error(
+                        Kind::Type,
+                        &root.span,
+                        format!("`{name}` is a namespace, not a value"),
+                    )
                     .with_hint(format!(
                         "call one of its functions, e.g. {}",
                         self.example_in(name)
@@ -771,6 +786,7 @@ impl<'a> Compiler<'a> {
                 Some(_) => {}
                 None => {
                     let mut d = self.error(
+                        Kind::Name,
                         &second.name_span,
                         format!("unknown function {name}.{dotted}"),
                     );
@@ -788,6 +804,7 @@ impl<'a> Compiler<'a> {
             }
             (Some(f), None) => Err(self
                 .error(
+                    Kind::Type,
                     &first.name_span,
                     format!("{} is a function", f.qualified_name()),
                 )
@@ -799,6 +816,7 @@ impl<'a> Compiler<'a> {
             }
             (None, _) => {
                 let mut d = self.error(
+                    Kind::Name,
                     &first.name_span,
                     format!("unknown function {name}.{}", first.name),
                 );
@@ -879,7 +897,11 @@ impl<'a> Compiler<'a> {
         for arg in args {
             let idx = match &arg.name {
                 Some(n) => f.params.iter().position(|p| p.name == n).ok_or_else(|| {
-                    let mut d = self.error(&arg.span, format!("{fname} has no parameter `{n}`"));
+                    let mut d = self.error(
+                        Kind::Name,
+                        &arg.span,
+                        format!("{fname} has no parameter `{n}`"),
+                    );
                     d = match suggest(n, f.params.iter().map(|p| p.name)) {
                         Some(s) => d.with_hint(format!("did you mean `{s}`?")),
                         None if f.params.is_empty() => {
@@ -894,6 +916,7 @@ impl<'a> Compiler<'a> {
                     if positional > f.params.len() {
                         return Err(self
                             .error(
+                                Kind::Argument,
                                 &arg.span,
                                 format!(
                                     "{fname} takes {}, got {}",
@@ -910,6 +933,7 @@ impl<'a> Compiler<'a> {
             if bound[idx].is_some() {
                 return Err(self
                     .error(
+                        Kind::Argument,
                         &arg.span,
                         format!("argument `{}` given twice", f.params[idx].name),
                     )
@@ -917,7 +941,11 @@ impl<'a> Compiler<'a> {
             }
             let ArgValue::Expr(x) = &arg.value else {
                 return Err(self
-                    .error(&arg.span, format!("{fname} does not take a lambda"))
+                    .error(
+                        Kind::Argument,
+                        &arg.span,
+                        format!("{fname} does not take a lambda"),
+                    )
                     .into());
             };
             let (node, ty) = self.expr(x)?;
@@ -925,6 +953,7 @@ impl<'a> Compiler<'a> {
             if ty.conflicts_with(p.ty) && p.ty != Ty::Any {
                 return Err(self
                     .error(
+                        Kind::Type,
                         &arg.span,
                         format!(
                             "argument `{}` of {fname} must be a {}, but this is a {ty}",
@@ -938,7 +967,11 @@ impl<'a> Compiler<'a> {
         for (p, b) in f.params.iter().zip(&bound) {
             if p.required && b.is_none() {
                 return Err(self
-                    .error(&call.span, format!("{fname} needs argument `{}`", p.name))
+                    .error(
+                        Kind::Argument,
+                        &call.span,
+                        format!("{fname} needs argument `{}`", p.name),
+                    )
                     .with_hint(format!("signature: {}", f.signature()))
                     .into());
             }
@@ -962,7 +995,7 @@ impl<'a> Compiler<'a> {
                         }
                         Some((_, _, arg)) => {
                             return Err(self
-                                .error(&arg.span, format!("argument `{}` of {fname} must be a constant", p.name))
+                                .error(Kind::Argument, &arg.span, format!("argument `{}` of {fname} must be a constant", p.name))
                                 .with_hint("facts are fetched before evaluation, so their arguments cannot depend on other values").into());
                         }
                         None => match p.default {
@@ -1015,7 +1048,8 @@ impl<'a> Compiler<'a> {
                 };
                 match first {
                     Node::Const(Value::String(text)) => {
-                        let v = parse(&text).map_err(|m| self.error(&first_arg.span, m))?;
+                        let v = parse(&text)
+                            .map_err(|m| self.error(Kind::Argument, &first_arg.span, m))?;
                         Ok((Node::Const(v), ty))
                     }
                     node => Ok((
@@ -1032,10 +1066,15 @@ impl<'a> Compiler<'a> {
                 let (filter, _, filter_arg) = args.next().expect("jq has a filter");
                 let Node::Const(Value::String(code)) = filter else {
                     return Err(self
-                        .error(&filter_arg.span, "the jq filter must be a constant string")
+                        .error(
+                            Kind::Argument,
+                            &filter_arg.span,
+                            "the jq filter must be a constant string",
+                        )
                         .into());
                 };
-                let compiled = jq::compile(&code).map_err(|m| self.error(&filter_arg.span, m))?;
+                let compiled = jq::compile(&code)
+                    .map_err(|m| self.error(Kind::Argument, &filter_arg.span, m))?;
                 Ok((
                     Node::Jq {
                         input: Box::new(first),
@@ -1049,6 +1088,7 @@ impl<'a> Compiler<'a> {
                 let Node::Const(Value::String(name)) = first else {
                     return Err(self
                         .error(
+                            Kind::Argument,
                             &first_arg.span,
                             "the capture name must be a constant string",
                         )
@@ -1075,6 +1115,7 @@ impl<'a> Compiler<'a> {
             {
                 return Err(self
                     .error(
+                        Kind::Name,
                         &seg.name_span,
                         format!("a {ty} has no property `{}`", seg.name),
                     )
@@ -1097,7 +1138,11 @@ impl<'a> Compiler<'a> {
         let reg = self.reg;
         let candidates: Vec<&Method> = reg.methods_named(seg.name).collect();
         if candidates.is_empty() {
-            let mut d = self.error(&seg.name_span, format!("unknown method {}", seg.name));
+            let mut d = self.error(
+                Kind::Name,
+                &seg.name_span,
+                format!("unknown method {}", seg.name),
+            );
             let mut names: Vec<&str> = reg.methods().iter().map(|m| m.name).collect();
             names.dedup();
             if let Some(s) = suggest(seg.name, names) {
@@ -1113,6 +1158,7 @@ impl<'a> Compiler<'a> {
             let on: Vec<&str> = candidates.iter().map(|m| m.receiver.name()).collect();
             return Err(self
                 .error(
+                    Kind::Type,
                     &seg.name_span,
                     format!(
                         "`.{}()` is a method of {}, not of a {ty}",
@@ -1125,6 +1171,7 @@ impl<'a> Compiler<'a> {
         if args.len() != m.params.len() && !(m.property && args.is_empty()) {
             return Err(self
                 .error(
+                    Kind::Argument,
                     &seg.name_span,
                     format!(
                         "`.{}()` takes {}, got {}",
@@ -1138,6 +1185,7 @@ impl<'a> Compiler<'a> {
         if let Some(named) = args.iter().find(|a| a.name.is_some()) {
             return Err(self
                 .error(
+                    Kind::Argument,
                     &named.span,
                     format!("`.{}()` takes no named arguments", m.name),
                 )
@@ -1156,7 +1204,11 @@ impl<'a> Compiler<'a> {
             "any" | "all" | "filter" | "map" => {
                 let ArgValue::Lambda { param, body } = &args[0].value else {
                     return Err(self
-                        .error(&args[0].span, format!("`.{}()` needs a lambda", m.name))
+                        .error(
+                            Kind::Argument,
+                            &args[0].span,
+                            format!("`.{}()` needs a lambda", m.name),
+                        )
                         .with_hint(format!("e.g. `.{}(x => x.type == \"service\")`", m.name))
                         .into());
                 };
@@ -1212,13 +1264,21 @@ impl<'a> Compiler<'a> {
                         (Node::Const(Value::String(p)), _) => p,
                         _ => {
                             return Err(self
-                                .error(&arg.span, "the regex must be a constant string")
+                                .error(
+                                    Kind::Argument,
+                                    &arg.span,
+                                    "the regex must be a constant string",
+                                )
                                 .into());
                         }
                     },
                     ArgValue::Lambda { .. } => {
                         return Err(self
-                            .error(&arg.span, "the regex must be a constant string")
+                            .error(
+                                Kind::Argument,
+                                &arg.span,
+                                "the regex must be a constant string",
+                            )
                             .into());
                     }
                 };
@@ -1227,8 +1287,8 @@ impl<'a> Compiler<'a> {
                     "matchesIn" => (RegexKind::MatchesIn, false),
                     _ => (RegexKind::AnyMatch, true),
                 };
-                let re =
-                    compile_regex(&pattern, anchored).map_err(|msg| self.error(&arg.span, msg))?;
+                let re = compile_regex(&pattern, anchored)
+                    .map_err(|msg| self.error(Kind::Argument, &arg.span, msg))?;
                 Ok((
                     Node::Regex {
                         kind,

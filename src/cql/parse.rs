@@ -7,7 +7,7 @@ use pest::iterators::{Pair, Pairs};
 use pest::pratt_parser::{Assoc, Op, PrattParser};
 
 use super::ast::{Arg, ArgValue, BinaryOp, Expr, ExprKind, Span, UnaryOp};
-use crate::diag::Diagnostic;
+use crate::diag::{Diagnostic, Kind};
 
 /// The pest parser generated from grammar/cql.pest (private: users see [`Expr`]s and diagnostics).
 #[allow(missing_docs)]
@@ -74,6 +74,7 @@ pub fn parse_with(src: &str, limits: &Limits) -> Result<Expr> {
             src.len(),
             limits.max_len
         ))
+        .with_kind(Kind::Limit)
         .at_offset(src, limits.max_len, 1)
         .into());
     }
@@ -89,6 +90,7 @@ pub fn parse_with(src: &str, limits: &Limits) -> Result<Expr> {
             "expression is too deeply nested: more than {} levels",
             limits.max_depth
         ))
+        .with_kind(Kind::Limit)
         .at_offset(src, 0, 1)
         .with_hint("split the rule into simpler rules")
         .into());
@@ -155,6 +157,7 @@ fn too_deep(src: &str, offset: usize, limits: &Limits) -> Diagnostic {
         "expression nests deeper than {} levels",
         limits.max_nesting
     ))
+    .with_kind(Kind::Limit)
     .at_offset(src, offset, 1)
     .with_hint("split the rule into simpler rules")
 }
@@ -195,7 +198,7 @@ fn parse_error(src: &str, e: pest::error::Error<Rule>) -> Diagnostic {
     };
     let rest = &src[pos..];
     if let Some(d) = legacy_form(src, pos) {
-        return d;
+        return d.with_kind(Kind::Unsupported);
     }
     let found = describe_token(rest);
     let expected = match &e.variant {
@@ -203,8 +206,9 @@ fn parse_error(src: &str, e: pest::error::Error<Rule>) -> Diagnostic {
         ErrorVariant::CustomError { message } => message.clone(),
     };
     let width = token_width(rest);
-    let mut d =
-        Diagnostic::error(format!("expected {expected}, found {found}")).at_offset(src, pos, width);
+    let mut d = Diagnostic::error(format!("expected {expected}, found {found}"))
+        .with_kind(Kind::Syntax)
+        .at_offset(src, pos, width);
     let before = src[..pos].trim_end();
     let last_word = before
         .rsplit(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
@@ -213,6 +217,7 @@ fn parse_error(src: &str, e: pest::error::Error<Rule>) -> Diagnostic {
     if last_word.eq_ignore_ascii_case("not") {
         let at = before.len() - last_word.len();
         return Diagnostic::error(format!("`{last_word}` is not a CQL operator"))
+            .with_kind(Kind::Syntax)
             .at_offset(src, at, last_word.len())
             .with_hint("write `!` (e.g. `!(a == b)`)");
     }
@@ -428,11 +433,9 @@ fn build_primary(src: &str, pair: Pair<'_, Rule>) -> Result<Expr> {
     let kind = match pair.as_rule() {
         Rule::number => {
             let n: f64 = pair.as_str().parse().map_err(|_| {
-                Diagnostic::error(format!("`{}` is not a number", pair.as_str())).at_offset(
-                    src,
-                    span.start,
-                    span.len(),
-                )
+                Diagnostic::error(format!("`{}` is not a number", pair.as_str()))
+                    .with_kind(Kind::Syntax)
+                    .at_offset(src, span.start, span.len())
             })?;
             ExprKind::Number(n)
         }
@@ -537,6 +540,7 @@ fn unescape(src: &str, text: &str, at: usize) -> Result<String> {
                     .and_then(char::from_u32)
                     .ok_or_else(|| {
                         Diagnostic::error(format!("`\\u{{{hex}}}` is not a Unicode character"))
+                            .with_kind(Kind::Syntax)
                             .at_offset(src, at + i, hex.len() + 4)
                     })?;
                 out.push(ch);

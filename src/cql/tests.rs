@@ -673,6 +673,29 @@ fn suggestions_never_repeat_the_name_that_failed() {
     }
 }
 
+/// Compile errors are data: each says what kind of problem it is, as well as where.
+#[test]
+fn compile_errors_have_a_kind() {
+    use crate::diag::Kind;
+    let cases: &[(&str, Kind)] = &[
+        ("codecov.codeCoverage() >=", Kind::Syntax),
+        ("codecov.codeCoverag() >= 95", Kind::Name),
+        ("codecov.codeCoverage(flg=\"x\") > 1", Kind::Name),
+        ("!codecov.codeCoverage()", Kind::Type),
+        ("\"a\" > 1", Kind::Type),
+        ("hasGroup()", Kind::Argument),
+        ("[\"a\"].any(g => codecov.codeCoverage(flag=g) > 1)", Kind::Argument),
+        ("tag = \"x\"", Kind::Unsupported),
+        (&"(".repeat(200), Kind::Limit),
+    ];
+    for (src, kind) in cases {
+        let mut slots = SlotTable::new();
+        let errs = Program::compile(src, Registry::standard(), &mut slots).expect_err(src);
+        assert_eq!(errs[0].kind, *kind, "{src}: {}", errs[0]);
+        assert!(errs[0].line > 0 && errs[0].column > 0, "{src}: placed");
+    }
+}
+
 #[test]
 fn unknown_and_unconfigured_namespaces_warn() {
     let cases: &[(&str, &str, Option<&str>)] = &[
