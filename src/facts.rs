@@ -197,6 +197,41 @@ pub enum FactStatus {
     Error(String),
 }
 
+/// The state of a fact without its reason, as reports and the store name it: `ok`, `no_data`
+/// or `error`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FactState {
+    /// [`FactStatus::Ok`].
+    Ok,
+    /// [`FactStatus::NoData`].
+    NoData,
+    /// [`FactStatus::Error`].
+    Error,
+}
+
+impl FactState {
+    /// `ok`, `no_data` or `error`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FactState::Ok => "ok",
+            FactState::NoData => "no_data",
+            FactState::Error => "error",
+        }
+    }
+}
+
+impl FactStatus {
+    /// The state, without the reason.
+    pub fn state(&self) -> FactState {
+        match self {
+            FactStatus::Ok => FactState::Ok,
+            FactStatus::NoData(_) => FactState::NoData,
+            FactStatus::Error(_) => FactState::Error,
+        }
+    }
+}
+
 /// One fetched fact: the value, its status, where it came from and how old it is.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Fact {

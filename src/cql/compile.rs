@@ -609,7 +609,11 @@ impl<'a> Compiler<'a> {
             for (t, s) in [(lt, &lhs.span), (rt, &rhs.span)] {
                 if matches!(t, Ty::Bool | Ty::List | Ty::Object | Ty::Null) {
                     return Err(self
-                        .error(Kind::Type, s, format!("`{}` cannot order a {t}", op.symbol()))
+                        .error(
+                            Kind::Type,
+                            s,
+                            format!("`{}` cannot order a {t}", op.symbol()),
+                        )
                         .into());
                 }
             }

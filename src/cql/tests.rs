@@ -684,7 +684,10 @@ fn compile_errors_have_a_kind() {
         ("!codecov.codeCoverage()", Kind::Type),
         ("\"a\" > 1", Kind::Type),
         ("hasGroup()", Kind::Argument),
-        ("[\"a\"].any(g => codecov.codeCoverage(flag=g) > 1)", Kind::Argument),
+        (
+            "[\"a\"].any(g => codecov.codeCoverage(flag=g) > 1)",
+            Kind::Argument,
+        ),
         ("tag = \"x\"", Kind::Unsupported),
         (&"(".repeat(200), Kind::Limit),
     ];

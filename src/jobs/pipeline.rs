@@ -13,7 +13,7 @@ use crate::catalog::{Catalog, CatalogSources, Entity};
 use crate::config::Config;
 use crate::cql::Registry;
 use crate::diag::Diagnostic;
-use crate::facts::{Fact, FactKey, FactStatus, Source};
+use crate::facts::{Fact, FactKey, Source};
 use crate::pipeline::{FetchPlan, Pipeline};
 use crate::providers::{Providers, StatsSnapshot};
 use crate::scorecard::Scorecard;
@@ -269,18 +269,13 @@ fn entity_result(e: &Entity, r: EntityReport, facts: &[Fact], now: DateTime<Utc>
 }
 
 fn fact_record(entity: &str, key: &FactKey, fact: &Fact) -> FactRecord {
-    let (status, reason) = match &fact.status {
-        FactStatus::Ok => ("ok", None),
-        FactStatus::NoData(r) => ("no_data", Some(r.clone())),
-        FactStatus::Error(r) => ("error", Some(r.clone())),
-    };
     FactRecord {
         entity: entity.to_string(),
-        provider: key.source.to_string(),
+        provider: key.source.clone(),
         key: key.to_string(),
         value: fact.value.to_json(),
-        status: status.to_string(),
-        reason,
+        status: fact.status.state(),
+        reason: fact.null_reason().map(str::to_string),
         stale_secs: fact
             .stale_secs
             .map(|s| i64::try_from(s).unwrap_or(i64::MAX)),

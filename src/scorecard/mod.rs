@@ -21,7 +21,7 @@ use chrono::{DateTime, Utc};
 use crate::catalog::{Catalog, Entity};
 use crate::cql::{Program, Registry, SlotTable, Verdict};
 use crate::diag::Diagnostic;
-use crate::facts::{Fact, FactKey, FactStatus, Lookup};
+use crate::facts::{Fact, FactKey, Lookup};
 use explain::FailureTemplates;
 use model::{Exemption, FilterSpec, RuleSpec, ScorecardSpec, TextPosition};
 use report::{EntityReport, InputReport, LevelReport, NextStep, RuleReport, ScorecardReport};
@@ -410,12 +410,7 @@ impl Scorecard {
             .map(|(key, fact)| InputReport {
                 fact: key.to_string(),
                 value: fact.value.to_json(),
-                status: match fact.status {
-                    FactStatus::Ok => "ok",
-                    FactStatus::NoData(_) => "no_data",
-                    FactStatus::Error(_) => "error",
-                }
-                .to_string(),
+                status: fact.status.state(),
                 reason: fact.null_reason().map(str::to_string),
                 origin: fact.origin.clone(),
             })

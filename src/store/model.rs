@@ -123,13 +123,13 @@ pub struct FactRecord {
     /// Entity tag.
     pub entity: String,
     /// Provider (`codecov`, `datadog`, `catalog`).
-    pub provider: String,
+    pub provider: crate::facts::Source,
     /// The fact key as text, e.g. `codecov.codeCoverage(flag="backend")`.
     pub key: String,
     /// The value (JSON; `null` when none).
     pub value: serde_json::Value,
     /// `ok`, `no_data` or `error`.
-    pub status: String,
+    pub status: crate::facts::FactState,
     /// Why the value is missing, when it is.
     pub reason: Option<String>,
     /// Age of a cached value served after an error, in seconds.

@@ -213,10 +213,10 @@ async fn coverage_points_make_a_daily_series_per_repository_and_flag() {
         ];
         r.facts = vec![FactRecord {
             entity: "api".into(),
-            provider: "codecov".into(),
+            provider: rubric::facts::Source::Codecov,
             key: "codecov.codeCoverage()".into(),
             value: serde_json::json!(71.0),
-            status: "ok".into(),
+            status: rubric::facts::FactState::Ok,
             reason: None,
             stale_secs: None,
         }];

@@ -157,7 +157,7 @@ pub struct InputReport {
     /// Its value (null when missing).
     pub value: serde_json::Value,
     /// `ok`, `no_data` or `error`.
-    pub status: String,
+    pub status: crate::facts::FactState,
     /// Why it is missing, when it is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
