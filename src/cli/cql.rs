@@ -180,8 +180,13 @@ pub fn functions(reg: &Registry, format: CqlFormat) -> String {
         }
         return out;
     }
-    let mut namespaces: Vec<&str> = reg.functions().iter().map(|f| f.namespace).collect();
-    namespaces.dedup();
+    // Each namespace once, in registry order (its functions need not be next to each other).
+    let mut namespaces: Vec<&str> = Vec::new();
+    for f in reg.functions() {
+        if !namespaces.contains(&f.namespace) {
+            namespaces.push(f.namespace);
+        }
+    }
     for ns in namespaces {
         let title = if ns.is_empty() {
             "global functions".to_string()
@@ -338,6 +343,10 @@ mod tests {
             text.contains("  list.any(lambda: any) -> boolean\n      Whether the lambda"),
             "{text}"
         );
+        for title in text.lines().filter(|l| !l.starts_with(' ') && !l.is_empty()) {
+            let times = text.lines().filter(|l| *l == title).count();
+            assert_eq!(times, 1, "{title} is listed {times} times");
+        }
         let json = functions(Registry::standard(), CqlFormat::Json);
         assert!(
             json.lines()
