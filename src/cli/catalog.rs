@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
 use serde::Serialize;
 
-use super::{CliResult, Global};
+use super::{CliResult, Global, missing};
 use crate::catalog::{Catalog, CatalogSources, CodecovProject, MappedBy, Repository};
 use crate::diag::Diagnostic;
 
@@ -35,9 +35,18 @@ pub struct CatalogArgs {
 /// Runs `rubric catalog`.
 pub async fn run(args: CatalogArgs, g: &Global) -> CliResult {
     let cfg = g.load_config()?;
+    let given = args.catalog.is_some();
     let mut sources = CatalogSources::from_config(&cfg);
     if let Some(dir) = args.catalog {
         sources = sources.with_dir(dir);
+    }
+    // A folder that is not there is a configuration error (exit 2), as for every command; the
+    // configured one may be missing when a Backstage catalog is the source.
+    if let Some(dir) = &sources.dir
+        && !dir.exists()
+        && (given || sources.backstage.is_none())
+    {
+        return Err(missing("catalog", dir));
     }
     let catalog = Catalog::load_sources(&sources).await;
     match args.format {

@@ -343,7 +343,10 @@ mod tests {
             text.contains("  list.any(lambda: any) -> boolean\n      Whether the lambda"),
             "{text}"
         );
-        for title in text.lines().filter(|l| !l.starts_with(' ') && !l.is_empty()) {
+        for title in text
+            .lines()
+            .filter(|l| !l.starts_with(' ') && !l.is_empty())
+        {
             let times = text.lines().filter(|l| *l == title).count();
             assert_eq!(times, 1, "{title} is listed {times} times");
         }

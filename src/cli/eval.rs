@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use super::{CliError, CliResult, Global};
+use super::{CliError, CliResult, Global, existing_dir};
 use crate::catalog::{Catalog, CatalogSources};
 use crate::config::Config;
 use crate::cql::Registry;
@@ -105,23 +105,6 @@ pub struct GateArgs {
     /// Folder of scorecards (default from config).
     #[arg(long, value_name = "DIR")]
     pub scorecards: Option<PathBuf>,
-}
-
-/// A folder given on the command line or in the configuration that must exist.
-fn existing_dir(
-    given: Option<PathBuf>,
-    configured: &Path,
-    what: &str,
-) -> Result<PathBuf, CliError> {
-    let dir = given.unwrap_or_else(|| configured.to_path_buf());
-    if dir.is_dir() {
-        Ok(dir)
-    } else {
-        Err(CliError::Usage(format!(
-            "the {what} folder {} does not exist (give --{what} DIR or set it in the configuration)",
-            dir.display()
-        )))
-    }
 }
 
 /// Writes to stdout; a closed pipe (`rubric eval | head`) ends the output quietly instead of
@@ -345,6 +328,21 @@ pub async fn gate(args: GateArgs, g: &Global) -> CliResult {
                 dir.display()
             )));
         };
+        // Arguments first: a level the scorecard lacks is a usage error before any evaluation.
+        let wanted_rank = match &args.min_level {
+            Some(min) => {
+                let levels = card.report().levels;
+                let Some(wanted) = levels.iter().find(|l| &l.name == min) else {
+                    let names: Vec<&str> = levels.iter().map(|l| l.name.as_str()).collect();
+                    return Err(CliError::Usage(format!(
+                        "scorecard `{tag}` has no level `{min}` (levels: {})",
+                        names.join(", ")
+                    )));
+                };
+                Some(wanted.rank)
+            }
+            None => None,
+        };
         let pipeline = Pipeline {
             catalog: &catalog,
             scorecards: std::slice::from_ref(&card),
@@ -367,20 +365,11 @@ pub async fn gate(args: GateArgs, g: &Global) -> CliResult {
                 entity.tag, card.spec.tag
             ));
         }
-        if let Some(min) = &args.min_level
+        if let (Some(min), Some(wanted)) = (&args.min_level, wanted_rank)
             && result.skipped.is_none()
+            && result.rank.is_none_or(|rank| rank < wanted)
         {
-            let levels = card.report().levels;
-            let Some(wanted) = levels.iter().find(|l| &l.name == min) else {
-                let names: Vec<&str> = levels.iter().map(|l| l.name.as_str()).collect();
-                return Err(CliError::Usage(format!(
-                    "scorecard `{tag}` has no level `{min}` (levels: {})",
-                    names.join(", ")
-                )));
-            };
-            if result.rank.is_none_or(|rank| rank < wanted.rank) {
-                failures.push(format!("level {} is below {min}", result.level_text()));
-            }
+            failures.push(format!("level {} is below {min}", result.level_text()));
         }
         if let Some(min) = args.min_score
             && result.skipped.is_none()

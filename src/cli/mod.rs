@@ -6,7 +6,7 @@ mod eval;
 mod providers;
 mod serve;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -140,6 +140,29 @@ async fn run(cli: Cli) -> CliResult {
         Command::Gate(args) => eval::gate(args, g).await,
         Command::Serve(args) => serve::run(args, g).await,
     }
+}
+
+/// A folder given on the command line or in the configuration that must exist; a missing one
+/// is a usage error (exit 2).
+fn existing_dir(
+    given: Option<PathBuf>,
+    configured: &Path,
+    what: &str,
+) -> Result<PathBuf, CliError> {
+    let dir = given.unwrap_or_else(|| configured.to_path_buf());
+    if dir.is_dir() {
+        Ok(dir)
+    } else {
+        Err(missing(what, &dir))
+    }
+}
+
+/// The usage error for a `what` folder that does not exist.
+fn missing(what: &str, dir: &Path) -> CliError {
+    CliError::Usage(format!(
+        "the {what} folder {} does not exist (give --{what} DIR or set it in the configuration)",
+        dir.display()
+    ))
 }
 
 fn init_tracing(json: bool) {

@@ -129,13 +129,18 @@ fn table_lists_entities_then_problems_and_exits_1_on_errors() {
 }
 
 #[test]
-fn a_missing_catalog_folder_exits_1_with_one_error() {
-    let out = rubric()
-        .args(["catalog", "--catalog", "no-such-dir", "--format", "json"])
-        .run();
-    let (code, stdout) = (out.code(), out.stdout());
-    assert_eq!(code, 1);
-    let v: Value = serde_json::from_str(&stdout).unwrap();
-    assert_eq!(v["entities"], json!([]));
-    assert_eq!(v["errors"].as_array().unwrap().len(), 1);
+fn a_missing_catalog_folder_is_a_configuration_error_exit_2_as_in_eval() {
+    for command in ["catalog", "eval"] {
+        let out = rubric()
+            .args([command, "--catalog", "no-such-dir", "--format", "json"])
+            .run();
+        assert_eq!(out.code(), 2, "{command}");
+        assert_eq!(out.stdout(), "", "{command}: nothing is printed");
+        assert!(
+            out.stderr()
+                .contains("the catalog folder no-such-dir does not exist (give --catalog DIR"),
+            "{command}: {}",
+            out.stderr()
+        );
+    }
 }

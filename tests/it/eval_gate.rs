@@ -257,10 +257,15 @@ async fn gate_configuration_errors_exit_2() {
             "need --scorecard",
         ),
     ] {
+        let asked = server.received_requests().await.unwrap_or_default().len();
         let out = rubric_with(&server, &args).run_async().await;
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(stderr.contains(says), "{args:?}: {stderr}");
+        // Arguments are checked before anything is evaluated or printed.
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "", "{args:?}");
+        let now = server.received_requests().await.unwrap_or_default().len();
+        assert_eq!(now, asked, "{args:?}: no request to Codecov");
     }
 }
 
