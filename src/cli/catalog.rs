@@ -17,7 +17,7 @@ pub enum CatalogFormat {
     /// A table for people.
     #[default]
     Table,
-    /// The JSON contract of issue 5.
+    /// JSON: `{"entities": [...], "warnings": [...], "errors": [...]}`.
     Json,
 }
 

@@ -93,10 +93,7 @@ pub(super) async fn entity_page(
     match state.inner.pages.render("entity", &data) {
         Ok(html) => {
             let mut resp = Html(html).into_response();
-            let csp = format!(
-                "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; frame-ancestors {}",
-                state.inner.settings.frame_ancestors
-            );
+            let csp = content_security_policy(&state.inner.settings.frame_ancestors);
             if let Ok(v) = HeaderValue::from_str(&csp) {
                 resp.headers_mut()
                     .insert(header::CONTENT_SECURITY_POLICY, v);
@@ -274,9 +271,27 @@ fn trim(x: f64) -> String {
     }
 }
 
+/// The entity page's `Content-Security-Policy`: nothing but its own inline styles and images,
+/// embeddable by `frame_ancestors` (`[server] frame_ancestors`).
+fn content_security_policy(frame_ancestors: &str) -> String {
+    format!(
+        "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; frame-ancestors {frame_ancestors}"
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_readme_states_the_policy_the_page_sends() {
+        let readme = include_str!("../../README.md");
+        let policy = content_security_policy("<[server] frame_ancestors>");
+        assert!(
+            readme.contains(&format!("`Content-Security-Policy: {policy}`")),
+            "README.md should state `Content-Security-Policy: {policy}`"
+        );
+    }
     use crate::store::DailyPoint;
     use chrono::NaiveDate;
 

@@ -144,3 +144,28 @@ fn a_missing_catalog_folder_is_a_configuration_error_exit_2_as_in_eval() {
         );
     }
 }
+
+/// Help texts say what a thing is, not which issue it came from.
+#[test]
+fn help_texts_do_not_point_at_issues() {
+    for command in [
+        "catalog",
+        "eval",
+        "demo",
+        "gate",
+        "scorecard",
+        "cql",
+        "providers",
+        "sync",
+        "serve",
+    ] {
+        let help = rubric()
+            .args([command, "--help"])
+            .run()
+            .expect_code(0)
+            .stdout();
+        assert!(!help.contains("issue"), "rubric {command} --help: {help}");
+    }
+    let help = rubric().args(["catalog", "--help"]).run().stdout();
+    assert!(help.contains("JSON: `{\"entities\""), "{help}");
+}
