@@ -302,7 +302,9 @@ impl Scorecard {
                         bare(rule, Outcome::Error, format!("scorecard filter: {why}"))
                     }
                 };
-                report.counted = rule.effective_from.is_none_or(|from| now >= from);
+                // Skipped rules (out of scope) and rules not yet in force take no part.
+                report.counted = report.outcome != Outcome::Skipped
+                    && rule.effective_from.is_none_or(|from| now >= from);
                 report
             })
             .collect();

@@ -135,7 +135,8 @@ pub struct RuleReport {
     /// The facts the rule read, with their values, statuses and origins.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub inputs: Vec<InputReport>,
-    /// False when the rule is before its `effectiveFrom` (shown, not counted).
+    /// False when the rule is skipped (out of scope) or before its `effectiveFrom`: shown, not
+    /// counted.
     #[serde(default = "yes")]
     pub counted: bool,
     /// `effectiveFrom`, when set.
