@@ -192,7 +192,7 @@ pub(super) async fn scores(
         ));
     }
     let level = q.level.as_deref().map(|l| {
-        if l.eq_ignore_ascii_case("none") {
+        if l.eq_ignore_ascii_case(crate::store::NO_LEVEL) {
             ""
         } else {
             l

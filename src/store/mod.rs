@@ -435,7 +435,13 @@ impl Store {
                 ));
             }
             if let Some((p, sum)) = points.last_mut() {
-                p.levels.insert(row.try_get("level")?, n);
+                let level: String = row.try_get("level")?;
+                let level = if level.is_empty() {
+                    NO_LEVEL.to_string()
+                } else {
+                    level
+                };
+                p.levels.insert(level, n);
                 p.entities += n;
                 *sum += pct;
             }

@@ -82,6 +82,10 @@ pub struct NewRun {
     pub coverage: Vec<CoveragePoint>,
 }
 
+/// How the API names "below every level": the key of such entities in `/history` level counts,
+/// and the `level` filter of `/scores` that selects them.
+pub const NO_LEVEL: &str = "none";
+
 /// One entity's result in one scorecard.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EntityResult {
@@ -195,7 +199,7 @@ pub struct HistoryPoint {
     pub run_id: i64,
     /// When the run ended.
     pub finished_at: DateTime<Utc>,
-    /// Entities per level name; entities below every level count under `""`.
+    /// Entities per level name; entities below every level count under [`NO_LEVEL`].
     pub levels: std::collections::BTreeMap<String, i64>,
     /// Entities evaluated.
     pub entities: i64,

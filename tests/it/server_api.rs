@@ -306,7 +306,10 @@ async fn results_coverage_scores_and_history_after_runs() {
     .await;
     let runs = hist["runs"].as_array().unwrap();
     assert_eq!(runs.len(), 2);
-    assert_eq!(runs[0]["levels"], serde_json::json!({"": 1, "Silver": 1}));
+    assert_eq!(
+        runs[0]["levels"],
+        serde_json::json!({"none": 1, "Silver": 1})
+    );
     assert_eq!(
         runs[1]["levels"],
         serde_json::json!({"Bronze": 1, "Silver": 1})

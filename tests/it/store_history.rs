@@ -130,9 +130,9 @@ async fn history_counts_levels_per_scheduled_run() {
             "{}: on-demand runs are not trend points",
             db.name
         );
-        assert_eq!(h[0].levels.get(""), Some(&2));
+        assert_eq!(h[0].levels.get("none"), Some(&2));
         assert_eq!(h[1].levels.get("Bronze"), Some(&1));
-        assert_eq!(h[1].levels.get(""), Some(&1));
+        assert_eq!(h[1].levels.get("none"), Some(&1));
         assert_eq!(h[1].entities, 2);
         assert!((h[1].mean_percentage - 75.0).abs() < 1e-9);
         assert_eq!(s.history("c", 1).await.unwrap().len(), 1);
