@@ -25,6 +25,7 @@ fn xml(text: &str) -> String {
 
 fn counts<'a>(rules: impl Iterator<Item = &'a RuleReport>) -> (usize, usize, usize, usize) {
     rules.fold((0, 0, 0, 0), |(t, f, e, s), r| match r.outcome {
+        _ if r.not_yet_in_force() => (t + 1, f, e, s + 1),
         Outcome::Fail | Outcome::NoData => (t + 1, f + 1, e, s),
         Outcome::Error => (t + 1, f, e + 1, s),
         Outcome::Skipped | Outcome::Exempt => (t + 1, f, e, s + 1),
@@ -66,6 +67,14 @@ pub fn render(report: &EvalReport) -> String {
                 let message = xml(&r.message);
                 let detail = xml(r.failure_message.as_deref().unwrap_or(&r.message));
                 match r.outcome {
+                    // Not yet in force: whatever its outcome, a skip that names the date.
+                    _ if r.not_yet_in_force() => {
+                        let _ = writeln!(
+                            out,
+                            "    <testcase classname=\"{classname}\" name=\"{name}\">\n      <skipped message=\"{}: {message}\"/>\n    </testcase>",
+                            xml(&r.outcome_text())
+                        );
+                    }
                     Outcome::Pass => {
                         let _ = writeln!(
                             out,
@@ -105,6 +114,26 @@ pub fn render(report: &EvalReport) -> String {
 mod tests {
     use super::super::tests::sample;
     use super::*;
+
+    #[test]
+    fn rules_not_yet_in_force_are_skipped_with_their_date() {
+        let before = render(&super::super::tests::sample());
+        let text = render(&super::super::tests::sample_with_a_rule_not_yet_in_force());
+        assert!(
+            text.contains(
+                "<testsuites name=\"rubric\" tests=\"5\" failures=\"1\" errors=\"1\" skipped=\"2\">"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("<testcase classname=\"cov.api\" name=\"Has a runbook link\">\n      <skipped message=\"fail (counts from 2030-01-01): links(&quot;runbook&quot;).length = 0, needs &gt; 0\"/>"),
+            "{text}"
+        );
+        assert_eq!(
+            before.matches("<failure").count(),
+            text.matches("<failure").count()
+        );
+    }
 
     #[test]
     fn counts_and_escapes() {

@@ -3,7 +3,7 @@
 use std::fmt::Write;
 
 use super::visible::visible;
-use super::{EntityReport, EvalReport, ScorecardReport};
+use super::{EntityReport, EvalReport, RuleReport, ScorecardReport};
 use crate::scorecard::score::Outcome;
 
 /// Renders the whole report as GitHub-flavoured markdown.
@@ -18,8 +18,11 @@ pub fn render(report: &EvalReport) -> String {
     out
 }
 
-fn icon(outcome: Outcome) -> &'static str {
-    match outcome {
+fn icon(rule: &RuleReport) -> &'static str {
+    if rule.not_yet_in_force() {
+        return "🕒";
+    }
+    match rule.outcome {
         Outcome::Pass => "✅",
         Outcome::Fail => "❌",
         Outcome::NoData => "⚪",
@@ -85,7 +88,7 @@ fn render_scorecard(out: &mut String, card: &ScorecardReport) {
         let failing = e
             .rules
             .iter()
-            .filter(|r| !r.outcome.is_passing() && r.outcome != Outcome::Skipped)
+            .filter(|r| !r.outcome.is_passing() && r.counted)
             .count();
         let _ = writeln!(
             out,
@@ -121,7 +124,7 @@ fn render_entity(out: &mut String, card: &ScorecardReport, e: &EntityReport) {
         let _ = writeln!(
             out,
             "| {} | {} | {} | {} | {} |",
-            icon(r.outcome),
+            icon(r),
             cell(&r.title),
             cell(r.level.as_deref().unwrap_or("")),
             cell(&r.outcome_text()),
@@ -183,6 +186,27 @@ mod tests {
     fn code_spans_survive_backticks_and_pipes() {
         assert_eq!(code("api"), "`api`");
         assert_eq!(code("a`b|c"), "`` a`b\\|c ``");
+    }
+
+    #[test]
+    fn rules_not_yet_in_force_are_neither_failures_nor_counted_as_not_passing() {
+        let before = render(&super::super::tests::sample());
+        let text = render(&super::super::tests::sample_with_a_rule_not_yet_in_force());
+        assert!(
+            text.contains("| 🕒 | Has a runbook link | Silver | fail (counts from 2030-01-01) |"),
+            "{text}"
+        );
+        assert_eq!(
+            before.matches('❌').count(),
+            text.matches('❌').count(),
+            "{text}"
+        );
+        let summary = |t: &str| {
+            t.lines()
+                .find(|l| l.starts_with("| `api`"))
+                .map(str::to_string)
+        };
+        assert_eq!(summary(&before), summary(&text), "the counts do not change");
     }
 
     #[test]

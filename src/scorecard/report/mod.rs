@@ -279,6 +279,12 @@ impl EntityReport {
 
 impl RuleReport {
     /// The outcome as tables show it, with `exempt until ...` and `not counted before ...`.
+    /// Whether the rule is before its `effectiveFrom`: shown with its outcome, not in force.
+    pub fn not_yet_in_force(&self) -> bool {
+        !self.counted && self.outcome != Outcome::Skipped && self.effective_from.is_some()
+    }
+
+    /// The outcome as people read it, with an exemption's end or the day the rule counts from.
     pub fn outcome_text(&self) -> String {
         let mut text = self.outcome.as_str().to_string();
         if let Some(until) = &self.exempt_until {
@@ -297,6 +303,20 @@ impl RuleReport {
 pub(crate) mod tests {
     use super::*;
     use serde_json::json;
+
+    /// [`sample`] with one more failing rule that counts only from 2030-01-01.
+    pub fn sample_with_a_rule_not_yet_in_force() -> EvalReport {
+        let mut report = sample();
+        let rules = &mut report.scorecards[0].entities[0].rules;
+        let mut later = rules[0].clone();
+        later.title = "Has a runbook link".into();
+        later.outcome = Outcome::Fail;
+        later.message = "links(\"runbook\").length = 0, needs > 0".into();
+        later.counted = false;
+        later.effective_from = Some("2030-01-01T00:00:00Z".parse().unwrap());
+        rules.push(later);
+        report
+    }
 
     /// A small report used by the renderer tests.
     pub fn sample() -> EvalReport {
