@@ -51,11 +51,9 @@ pub async fn run(args: CatalogArgs, g: &Global) -> CliResult {
     let catalog = Catalog::load_sources(&sources).await;
     match args.format {
         CatalogFormat::Json => {
-            let text =
-                serde_json::to_string_pretty(&report(&catalog)).map_err(anyhow::Error::from)?;
-            println!("{text}");
+            say!("{}", super::json_document(&report(&catalog))?);
         }
-        CatalogFormat::Table => print!("{}", render_table(&catalog)),
+        CatalogFormat::Table => super::emit(&render_table(&catalog)),
     }
     Ok(if catalog.has_errors() {
         ExitCode::from(1)

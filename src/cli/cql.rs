@@ -6,21 +6,12 @@ use std::process::ExitCode;
 
 use serde_json::json;
 
-use super::{CliError, CliResult, Global};
+use super::{CliError, CliResult, Global, TextFormat};
 use crate::catalog::{Catalog, CatalogSources};
 use crate::cql::{Program, Registry, SlotTable};
 use crate::diag::Diagnostic;
 use crate::providers::Providers;
-
-/// Output formats of `rubric cql check` and `rubric cql functions`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
-pub enum CqlFormat {
-    /// Diagnostics with carets, for people.
-    #[default]
-    Text,
-    /// One JSON object per line.
-    Json,
-}
+use crate::scorecard::report::InputReport;
 
 /// `rubric cql ...`.
 #[derive(Debug, clap::Subcommand)]
@@ -37,7 +28,7 @@ pub enum CqlCommand {
         /// Output format: `json` prints `{"ok": true, "warnings": [...]}` or
         /// `{"ok": false, "error": {"message", "line", "column"}}` per expression.
         #[arg(long, value_enum, default_value_t)]
-        format: CqlFormat,
+        format: TextFormat,
     },
     /// Evaluate an expression against one catalog entity (with its providers) and explain it.
     Eval {
@@ -49,12 +40,17 @@ pub enum CqlCommand {
         /// Folder of entity descriptors (default: `[catalog] path`).
         #[arg(long, value_name = "DIR")]
         catalog: Option<PathBuf>,
+        /// Output format: `json` prints `{"expression", "entity", "value", "verdict",
+        /// "explanation", "inputs", "captures", "warnings"}`.
+        #[arg(long, value_enum, default_value_t)]
+        format: TextFormat,
     },
     /// List every function: name, parameters, return type, data source and documentation.
     Functions {
-        /// Output format.
+        /// Output format: `json` prints `{"functions": [...], "methods": [...],
+        /// "unsupported_namespaces": [...]}`.
         #[arg(long, value_enum, default_value_t)]
-        format: CqlFormat,
+        format: TextFormat,
     },
 }
 
@@ -73,7 +69,7 @@ pub async fn run(cmd: CqlCommand, g: &Global) -> CliResult {
                 (None, None) => return Err(CliError::Usage("give an expression or --file".into())),
             };
             let (out, failed) = check(&text, file.as_deref(), format);
-            print!("{out}");
+            super::emit(&out);
             Ok(if failed {
                 ExitCode::from(1)
             } else {
@@ -81,14 +77,15 @@ pub async fn run(cmd: CqlCommand, g: &Global) -> CliResult {
             })
         }
         CqlCommand::Functions { format } => {
-            print!("{}", functions(Registry::standard(), format));
+            super::emit(&functions(Registry::standard(), format));
             Ok(ExitCode::SUCCESS)
         }
         CqlCommand::Eval {
             expr,
             entity,
             catalog,
-        } => eval(&expr, &entity, catalog, g).await,
+            format,
+        } => eval(&expr, &entity, catalog, format, g).await,
     }
 }
 
@@ -106,7 +103,7 @@ fn expressions(text: &str, from_file: bool) -> Vec<(usize, &str)> {
 }
 
 /// Checks every expression; returns the output and whether any failed.
-pub fn check(text: &str, file: Option<&std::path::Path>, format: CqlFormat) -> (String, bool) {
+pub fn check(text: &str, file: Option<&std::path::Path>, format: TextFormat) -> (String, bool) {
     let mut out = String::new();
     let mut failed = false;
     for (line, src) in expressions(text, file.is_some()) {
@@ -118,7 +115,7 @@ pub fn check(text: &str, file: Option<&std::path::Path>, format: CqlFormat) -> (
         let result = Program::compile(src, Registry::standard(), &mut slots);
         failed |= result.is_err();
         match (format, result) {
-            (CqlFormat::Json, Ok(c)) => {
+            (TextFormat::Json, Ok(c)) => {
                 let warnings: Vec<_> = c
                     .warnings
                     .into_iter()
@@ -126,7 +123,7 @@ pub fn check(text: &str, file: Option<&std::path::Path>, format: CqlFormat) -> (
                     .collect();
                 let _ = writeln!(out, "{}", json!({"ok": true, "warnings": warnings}));
             }
-            (CqlFormat::Json, Err(errors)) => {
+            (TextFormat::Json, Err(errors)) => {
                 let first = errors.into_iter().next().map(place);
                 let error = first
                     .as_ref()
@@ -134,13 +131,13 @@ pub fn check(text: &str, file: Option<&std::path::Path>, format: CqlFormat) -> (
                     .unwrap_or_else(|| json!({}));
                 let _ = writeln!(out, "{}", json!({"ok": false, "error": error}));
             }
-            (CqlFormat::Text, Ok(c)) => {
+            (TextFormat::Text, Ok(c)) => {
                 let _ = writeln!(out, "ok: {}", src.trim());
                 for w in c.warnings {
                     let _ = write!(out, "{}", place(w));
                 }
             }
-            (CqlFormat::Text, Err(errors)) => {
+            (TextFormat::Text, Err(errors)) => {
                 for e in errors {
                     let _ = write!(out, "{}", place(e));
                 }
@@ -159,26 +156,32 @@ fn position_json(d: &Diagnostic) -> serde_json::Value {
     json!({"message": message, "line": d.line, "column": d.column})
 }
 
-/// The registry as text (grouped by namespace) or as JSON lines.
-pub fn functions(reg: &Registry, format: CqlFormat) -> String {
+/// The registry as text (grouped by namespace) or as one JSON document.
+pub fn functions(reg: &Registry, format: TextFormat) -> String {
     let mut out = String::new();
-    if format == CqlFormat::Json {
-        for f in reg.functions() {
+    let unsupported: Vec<&str> = reg
+        .namespaces()
+        .iter()
+        .filter(|n| !n.implemented)
+        .map(|n| n.name)
+        .collect();
+    if format == TextFormat::Json {
+        let functions: Vec<_> = reg.functions().iter().map(|f| {
             let params: Vec<_> = f
                 .params
                 .iter()
                 .map(|p| json!({"name": p.name, "type": p.ty.name(), "required": p.required, "default": p.default}))
                 .collect();
-            let line = json!({"name": f.qualified_name(), "signature": f.signature(), "params": params,
-                "returns": f.returns.name(), "source": f.source, "doc": f.doc});
-            let _ = writeln!(out, "{line}");
-        }
-        for m in reg.methods() {
-            let line = json!({"name": format!("{}.{}", m.receiver.name(), m.name), "signature": method_signature(m),
-                "returns": m.returns.name(), "source": "builtin", "doc": m.doc});
-            let _ = writeln!(out, "{line}");
-        }
-        return out;
+            json!({"name": f.qualified_name(), "signature": f.signature(), "params": params,
+                "returns": f.returns.name(), "source": f.source, "doc": f.doc})
+        }).collect();
+        let methods: Vec<_> = reg.methods().iter().map(|m| {
+            json!({"name": format!("{}.{}", m.receiver.name(), m.name), "signature": method_signature(m),
+                "returns": m.returns.name(), "source": "builtin", "doc": m.doc})
+        }).collect();
+        let doc = json!({"functions": functions, "methods": methods,
+            "unsupported_namespaces": unsupported});
+        return format!("{doc:#}\n");
     }
     // Each namespace once, in registry order (its functions need not be next to each other).
     let mut namespaces: Vec<&str> = Vec::new();
@@ -211,16 +214,10 @@ pub fn functions(reg: &Registry, format: CqlFormat) -> String {
         let _ = writeln!(out, "  {}\n      {}", method_signature(m), m.doc);
     }
     let _ = writeln!(out);
-    let others: Vec<&str> = reg
-        .namespaces()
-        .iter()
-        .filter(|n| !n.implemented)
-        .map(|n| n.name)
-        .collect();
     let _ = writeln!(
         out,
         "Cortex namespaces rubric has no data for (rules load with a warning; evaluating them is an error outcome):\n  {}",
-        others.join(", ")
+        unsupported.join(", ")
     );
     out
 }
@@ -244,7 +241,13 @@ fn method_signature(m: &crate::cql::registry::Method) -> String {
     }
 }
 
-async fn eval(expr: &str, tag: &str, catalog_dir: Option<PathBuf>, g: &Global) -> CliResult {
+async fn eval(
+    expr: &str,
+    tag: &str,
+    catalog_dir: Option<PathBuf>,
+    format: TextFormat,
+    g: &Global,
+) -> CliResult {
     let cfg = g.load_config()?;
     let mut slots = SlotTable::new();
     let compiled = match Program::compile(expr, Registry::standard(), &mut slots) {
@@ -256,8 +259,10 @@ async fn eval(expr: &str, tag: &str, catalog_dir: Option<PathBuf>, g: &Global) -
             return Ok(ExitCode::from(1));
         }
     };
-    for w in &compiled.warnings {
-        eprint!("{w}");
+    if format == TextFormat::Text {
+        for w in &compiled.warnings {
+            eprint!("{w}");
+        }
     }
     let mut sources = CatalogSources::from_config(&cfg);
     if let Some(dir) = catalog_dir {
@@ -283,11 +288,31 @@ async fn eval(expr: &str, tag: &str, catalog_dir: Option<PathBuf>, g: &Global) -
     let e = compiled
         .program
         .evaluate_with(&facts, &lookup, crate::clock::now());
-    println!("value: {}", e.value);
-    println!("verdict: {}", e.verdict.as_str());
-    println!("explanation: {}", e.explanation);
+    if format == TextFormat::Json {
+        let inputs: Vec<InputReport> = slots
+            .keys()
+            .iter()
+            .zip(&facts)
+            .chain(e.looked_up.iter().map(|(k, f)| (k, f)))
+            .map(|(key, fact)| InputReport::new(key, fact))
+            .collect();
+        let captures: serde_json::Map<_, _> = e
+            .captures
+            .iter()
+            .map(|(k, v)| (k.clone(), v.to_json()))
+            .collect();
+        let warnings: Vec<_> = compiled.warnings.iter().map(position_json).collect();
+        let doc = json!({"expression": expr, "entity": entity.tag, "value": e.value.to_json(),
+            "verdict": e.verdict.as_str(), "explanation": e.explanation, "inputs": inputs,
+            "captures": captures, "warnings": warnings});
+        say!("{doc:#}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    say!("value: {}", e.value);
+    say!("verdict: {}", e.verdict.as_str());
+    say!("explanation: {}", e.explanation);
     for (name, v) in &e.captures {
-        println!("capture {name}: {v}");
+        say!("capture {name}: {v}");
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -302,7 +327,7 @@ mod tests {
         let (out, failed) = check(
             text,
             Some(std::path::Path::new("rules.cql")),
-            CqlFormat::Json,
+            TextFormat::Json,
         );
         assert!(failed);
         let lines: Vec<serde_json::Value> = out
@@ -321,20 +346,20 @@ mod tests {
 
     #[test]
     fn check_text_shows_carets() {
-        let (out, failed) = check("codecov.codeCoverage( >= 95", None, CqlFormat::Text);
+        let (out, failed) = check("codecov.codeCoverage( >= 95", None, TextFormat::Text);
         assert!(failed);
         assert_eq!(
             out,
             "error: expected an expression, found `>=`\n  --> 1:23\n  |\n1 | codecov.codeCoverage( >= 95\n  |                       ^^\n  = hint: expected `)` to close the `(` at 1:21\n"
         );
-        let (out, failed) = check("hasGroup('x')", None, CqlFormat::Text);
+        let (out, failed) = check("hasGroup('x')", None, TextFormat::Text);
         assert!(!failed);
         assert_eq!(out, "ok: hasGroup('x')\n");
     }
 
     #[test]
     fn functions_lists_the_registry() {
-        let text = functions(Registry::standard(), CqlFormat::Text);
+        let text = functions(Registry::standard(), TextFormat::Text);
         assert!(
             text.contains("codecov.codeCoverage(flag?: string) -> number  [codecov]"),
             "{text}"
@@ -350,10 +375,26 @@ mod tests {
             let times = text.lines().filter(|l| *l == title).count();
             assert_eq!(times, 1, "{title} is listed {times} times");
         }
-        let json = functions(Registry::standard(), CqlFormat::Json);
+    }
+
+    #[test]
+    fn functions_json_is_one_document() {
+        let json = functions(Registry::standard(), TextFormat::Json);
+        let doc: serde_json::Value = serde_json::from_str(&json).expect("one JSON document");
+        let names: Vec<&str> = doc["functions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["name"].as_str().unwrap())
+            .collect();
+        assert!(names.contains(&"codecov.codeCoverage"), "{names:?}");
         assert!(
-            json.lines()
-                .all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok())
+            doc["methods"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|m| m["name"] == "list.any")
         );
+        assert!(!doc["unsupported_namespaces"].as_array().unwrap().is_empty());
     }
 }

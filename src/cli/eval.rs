@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use super::{CliError, CliResult, Global, existing_dir};
+use super::{CliError, CliResult, Global, TextFormat, emit, existing_dir, json_document};
 use crate::catalog::{Catalog, CatalogSources};
 use crate::config::Config;
 use crate::cql::Registry;
@@ -72,6 +72,10 @@ pub enum ScorecardCommand {
     Validate {
         /// Folder of scorecards (default from config).
         dir: Option<PathBuf>,
+        /// Output format: `json` prints `{"scorecards", "rules", "errors", "warnings",
+        /// "diagnostics": [...]}` (diagnostics as in `rubric eval --format json`).
+        #[arg(long, value_enum, default_value_t)]
+        format: TextFormat,
     },
 }
 
@@ -105,21 +109,10 @@ pub struct GateArgs {
     /// Folder of scorecards (default from config).
     #[arg(long, value_name = "DIR")]
     pub scorecards: Option<PathBuf>,
-}
-
-/// Writes to stdout; a closed pipe (`rubric eval | head`) ends the output quietly instead of
-/// panicking.
-fn emit(text: &str) {
-    use std::io::Write;
-    let mut out = std::io::stdout().lock();
-    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
-}
-
-/// `println!` through [`emit`].
-macro_rules! say {
-    ($($arg:tt)*) => {
-        emit(&format!("{}\n", format_args!($($arg)*)))
-    };
+    /// Output format: `json` prints `{"entity", "passed", "scorecard", "result", "checks",
+    /// "failures"}` (`result` as in `rubric eval --format json`).
+    #[arg(long, value_enum, default_value_t)]
+    pub format: TextFormat,
 }
 
 fn print_diagnostics(diags: &[Diagnostic]) {
@@ -218,18 +211,29 @@ pub async fn demo(args: DemoArgs, g: &Global) -> CliResult {
 /// Runs `rubric scorecard validate`: every scorecard parsed, every rule compiled, every error
 /// printed; exit 1 on any error.
 pub async fn scorecard(cmd: ScorecardCommand, g: &Global) -> CliResult {
-    let ScorecardCommand::Validate { dir } = cmd;
+    let ScorecardCommand::Validate { dir, format } = cmd;
     let cfg = g.load_config()?;
     let dir = existing_dir(dir, &cfg.scorecards.path, "scorecards")?;
     let (cards, diags) = Scorecard::load_dir(&dir, Registry::standard());
-    print_diagnostics(&diags);
     let errors = diags.iter().filter(|d| d.is_error()).count();
     let warnings = diags.len() - errors;
     let rules: usize = cards.iter().map(|c| c.spec.rules.len()).sum();
-    say!(
-        "{} scorecard(s), {rules} rule(s): {errors} error(s), {warnings} warning(s)",
-        cards.len()
-    );
+    match format {
+        TextFormat::Text => {
+            print_diagnostics(&diags);
+            say!(
+                "{} scorecard(s), {rules} rule(s): {errors} error(s), {warnings} warning(s)",
+                cards.len()
+            );
+        }
+        TextFormat::Json => {
+            let diagnostics: Vec<DiagnosticReport> =
+                diags.iter().map(DiagnosticReport::from).collect();
+            let doc = serde_json::json!({"scorecards": cards.len(), "rules": rules,
+                "errors": errors, "warnings": warnings, "diagnostics": diagnostics});
+            say!("{}", json_document(&doc)?);
+        }
+    }
     Ok(if errors > 0 {
         ExitCode::from(1)
     } else {
@@ -237,9 +241,92 @@ pub async fn scorecard(cmd: ScorecardCommand, g: &Global) -> CliResult {
     })
 }
 
+/// One `--min-coverage` or `--min-patch-coverage` condition and what the fact said.
+#[derive(Debug, serde::Serialize)]
+struct GateCheck {
+    /// The fact as a CQL call: `codecov.codeCoverage()`.
+    fact: String,
+    /// Its value (null when missing).
+    value: serde_json::Value,
+    /// The lowest acceptable value.
+    #[serde(serialize_with = "report::number")]
+    min: f64,
+    /// Whether the value meets `min`.
+    met: bool,
+    /// `codecov.codeCoverage() = 61.2 (github/acme/api), needs >= 90`.
+    reason: String,
+}
+
+/// What `rubric gate` found: printed as lines, or as one JSON document.
+#[derive(Debug, serde::Serialize)]
+struct GateReport {
+    entity: String,
+    passed: bool,
+    /// The scorecard of `--min-level` or `--min-score`.
+    scorecard: Option<String>,
+    /// The entity's result on it, as `rubric eval --format json` reports it.
+    result: Option<report::EntityReport>,
+    checks: Vec<GateCheck>,
+    /// Each condition that does not hold, as a sentence.
+    failures: Vec<String>,
+}
+
+impl GateReport {
+    /// The lines people read: the result, the rules not passing, next steps when the gate
+    /// fails, each coverage check, then the verdict.
+    fn text(&self) -> String {
+        use std::fmt::Write as _;
+        let mut out = String::new();
+        if let (Some(card), Some(result)) = (&self.scorecard, &self.result) {
+            let _ = writeln!(
+                out,
+                "{} on {card}: level {}, score {}",
+                self.entity,
+                result.level_text(),
+                result.score_text()
+            );
+            for rule in result.rules.iter().filter(|r| {
+                !r.outcome.is_passing() && r.outcome != crate::scorecard::score::Outcome::Skipped
+            }) {
+                let _ = writeln!(
+                    out,
+                    "  {}: {}: {}",
+                    rule.outcome.as_str(),
+                    rule.title,
+                    rule.message
+                );
+            }
+            if !self.passed && !result.next_steps.is_empty() {
+                let target = result
+                    .next_level
+                    .as_deref()
+                    .map(|l| format!(" to reach {l}"))
+                    .unwrap_or_default();
+                let _ = writeln!(out, "Next steps{target}:");
+                for (i, step) in result.next_steps.iter().enumerate() {
+                    let _ = writeln!(out, "  {}. {}: {}", i + 1, step.title, step.message);
+                }
+            }
+        }
+        for check in &self.checks {
+            let verdict = if check.met { "pass" } else { "fail" };
+            let _ = writeln!(out, "{} {verdict}: {}", self.entity, check.reason);
+        }
+        if self.passed {
+            out.push_str("gate passed\n");
+        } else {
+            out.push_str("gate failed:\n");
+            for f in &self.failures {
+                let _ = writeln!(out, "  - {f}");
+            }
+        }
+        out
+    }
+}
+
 /// Whether a coverage fact meets `min`, and the sentence that says so:
 /// `codecov.codeCoverage() = 61.2 (github/acme/api), needs >= 90`.
-fn coverage_check(key: &FactKey, min: f64, fact: &Fact) -> (bool, String) {
+fn coverage_check(key: &FactKey, min: f64, fact: &Fact) -> GateCheck {
     let label = match key.arg("id") {
         Some(id) => format!("codecov.pullRequest({id}).patchCoverage()"),
         None => key.to_string(),
@@ -249,14 +336,11 @@ fn coverage_check(key: &FactKey, min: f64, fact: &Fact) -> (bool, String) {
         .as_deref()
         .map(|o| format!(" ({o})"))
         .unwrap_or_default();
-    let needs = format!("needs >= {}", crate::scorecard::report::format_number(min));
-    match (&fact.value, fact.null_reason()) {
+    let needs = format!("needs >= {}", report::format_number(min));
+    let (met, reason) = match (&fact.value, fact.null_reason()) {
         (Value::Number(n), None) => (
             *n >= min,
-            format!(
-                "{label} = {}{origin}, {needs}",
-                crate::scorecard::report::format_number(*n)
-            ),
+            format!("{label} = {}{origin}, {needs}", report::format_number(*n)),
         ),
         (_, Some(reason)) => (
             false,
@@ -266,6 +350,13 @@ fn coverage_check(key: &FactKey, min: f64, fact: &Fact) -> (bool, String) {
             false,
             format!("{label} = {other}{origin} is not a number, {needs}"),
         ),
+    };
+    GateCheck {
+        fact: label,
+        value: fact.value.to_json(),
+        min,
+        met,
+        reason,
     }
 }
 
@@ -309,7 +400,14 @@ pub async fn gate(args: GateArgs, g: &Global) -> CliResult {
         )));
     };
     let providers = Providers::from_config(&cfg)?;
-    let mut failures = Vec::new();
+    let mut gate = GateReport {
+        entity: entity.tag.clone(),
+        passed: false,
+        scorecard: args.scorecard.clone(),
+        result: None,
+        checks: Vec::new(),
+        failures: Vec::new(),
+    };
     let now = crate::clock::now();
 
     if let Some(tag) = &args.scorecard {
@@ -352,15 +450,8 @@ pub async fn gate(args: GateArgs, g: &Global) -> CliResult {
         let Some(result) = report.scorecards.pop().and_then(|mut c| c.entities.pop()) else {
             return Err(CliError::Usage(format!("scorecard `{tag}` gave no result")));
         };
-        say!(
-            "{} on {}: level {}, score {}",
-            entity.tag,
-            card.spec.tag,
-            result.level_text(),
-            result.score_text()
-        );
         if let Some(why) = &result.skipped {
-            failures.push(format!(
+            gate.failures.push(format!(
                 "{} is outside scorecard {}: {why}",
                 entity.tag, card.spec.tag
             ));
@@ -369,74 +460,52 @@ pub async fn gate(args: GateArgs, g: &Global) -> CliResult {
             && result.skipped.is_none()
             && result.rank.is_none_or(|rank| rank < wanted)
         {
-            failures.push(format!("level {} is below {min}", result.level_text()));
+            gate.failures
+                .push(format!("level {} is below {min}", result.level_text()));
         }
         if let Some(min) = args.min_score
             && result.skipped.is_none()
             && result.percentage.unwrap_or(0.0) < min
         {
-            failures.push(format!("score {} is below {min}%", result.score_text()));
+            gate.failures
+                .push(format!("score {} is below {min}%", result.score_text()));
         }
-        for rule in result.rules.iter().filter(|r| {
-            !r.outcome.is_passing() && r.outcome != crate::scorecard::score::Outcome::Skipped
-        }) {
-            say!(
-                "  {}: {}: {}",
-                rule.outcome.as_str(),
-                rule.title,
-                rule.message
-            );
-        }
-        if !failures.is_empty() && !result.next_steps.is_empty() {
-            let target = result
-                .next_level
-                .as_deref()
-                .map(|l| format!(" to reach {l}"))
-                .unwrap_or_default();
-            say!("Next steps{target}:");
-            for (i, step) in result.next_steps.iter().enumerate() {
-                say!("  {}. {}: {}", i + 1, step.title, step.message);
-            }
-        }
+        gate.result = Some(result);
     }
 
-    let mut checks: Vec<(FactKey, f64)> = Vec::new();
+    let mut keys: Vec<(FactKey, f64)> = Vec::new();
     if let Some(min) = args.min_coverage {
-        checks.push((FactKey::new("codecov", "codecov", "codeCoverage"), min));
+        keys.push((FactKey::new("codecov", "codecov", "codeCoverage"), min));
     }
     if let (Some(min), Some(pull)) = (args.min_patch_coverage, args.pull) {
         let key = FactKey::new("codecov", "codecov", "pullRequest.patchCoverage")
             .with_arg("id", pull.into());
-        checks.push((key, min));
+        keys.push((key, min));
     }
-    if !checks.is_empty() {
-        let keys: Vec<FactKey> = checks.iter().map(|(k, _)| k.clone()).collect();
+    if !keys.is_empty() {
+        let wanted: Vec<FactKey> = keys.iter().map(|(k, _)| k.clone()).collect();
         let facts = providers
-            .fetch(&catalog, &[entity], &keys)
+            .fetch(&catalog, &[entity], &wanted)
             .await
             .pop()
             .unwrap_or_default();
-        for ((key, min), fact) in checks.iter().zip(&facts) {
-            let (met, why) = coverage_check(key, *min, fact);
-            say!(
-                "{} {}: {why}",
-                entity.tag,
-                if met { "pass" } else { "fail" }
-            );
-            if !met {
-                failures.push(why);
+        for ((key, min), fact) in keys.iter().zip(&facts) {
+            let check = coverage_check(key, *min, fact);
+            if !check.met {
+                gate.failures.push(check.reason.clone());
             }
+            gate.checks.push(check);
         }
     }
 
-    if failures.is_empty() {
-        say!("gate passed");
-        Ok(ExitCode::SUCCESS)
-    } else {
-        say!("gate failed:");
-        for f in &failures {
-            say!("  - {f}");
-        }
-        Ok(ExitCode::from(1))
+    gate.passed = gate.failures.is_empty();
+    match args.format {
+        TextFormat::Text => emit(&gate.text()),
+        TextFormat::Json => say!("{}", json_document(&gate)?),
     }
+    Ok(if gate.passed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }

@@ -1,5 +1,12 @@
 //! The `rubric` command line: one subcommand per job, each in its own file.
 
+/// `println!` through [`emit`]: every command's stdout goes through it.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        $crate::cli::emit(&format!("{}\n", format_args!($($arg)*)))
+    };
+}
+
 mod catalog;
 mod cql;
 mod eval;
@@ -71,6 +78,17 @@ pub enum Command {
     Serve(serve::ServeArgs),
 }
 
+/// The output of commands that print for people or for tools: `--format text|json`. JSON is
+/// always one document on stdout (`cql check --file`: one per expression, a line each).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum TextFormat {
+    /// Lines for people.
+    #[default]
+    Text,
+    /// One JSON document.
+    Json,
+}
+
 /// Why a command stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
@@ -140,6 +158,19 @@ async fn run(cli: Cli) -> CliResult {
         Command::Gate(args) => eval::gate(args, g).await,
         Command::Serve(args) => serve::run(args, g).await,
     }
+}
+
+/// Writes to stdout, the one writer of every command: a closed pipe (`rubric eval | head`) ends
+/// the output quietly instead of panicking, and the command still exits with its own code.
+pub(crate) fn emit(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+}
+
+/// `value` as one pretty-printed JSON document, the form of every `--format json`.
+fn json_document(value: &impl serde::Serialize) -> Result<String, CliError> {
+    serde_json::to_string_pretty(value).map_err(|e| CliError::Other(e.into()))
 }
 
 /// A folder given on the command line or in the configuration that must exist; a missing one

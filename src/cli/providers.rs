@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use super::{CliError, CliResult, Global};
+use super::{CliError, CliResult, Global, TextFormat};
 use crate::catalog::{Catalog, CatalogSources, Entity};
 use crate::config::Config;
 use crate::cql::Registry;
@@ -13,16 +13,6 @@ use crate::facts::{FactKey, Source};
 use crate::pipeline::sync;
 use crate::providers::{Providers, save_facts_file, self_test};
 use crate::scorecard::Scorecard;
-
-/// Output formats of `rubric providers test`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
-pub enum TestFormat {
-    /// Lines for people.
-    #[default]
-    Text,
-    /// `[{"provider", "checks": [{"name", "status", "detail"}]}]`.
-    Json,
-}
 
 /// `rubric providers ...`.
 #[derive(Debug, clap::Subcommand)]
@@ -40,9 +30,9 @@ pub struct TestArgs {
     /// Folder of entity descriptors to pick a repository from (default: `[catalog] path`).
     #[arg(long, value_name = "DIR")]
     pub catalog: Option<PathBuf>,
-    /// Output format.
+    /// Output format: `json` prints `[{"provider", "checks": [{"name", "status", "detail"}]}]`.
     #[arg(long, value_enum, default_value_t)]
-    pub format: TestFormat,
+    pub format: TextFormat,
 }
 
 /// `rubric sync`.
@@ -81,15 +71,12 @@ pub async fn run(cmd: ProvidersCommand, g: &Global) -> CliResult {
     };
     let reports = providers.self_test(catalog.as_ref(), repo.as_ref()).await;
     match args.format {
-        TestFormat::Json => {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&reports).map_err(anyhow::Error::from)?
-            );
+        TextFormat::Json => {
+            say!("{}", super::json_document(&reports)?);
         }
-        TestFormat::Text => {
+        TextFormat::Text => {
             for r in &reports {
-                print!("{r}");
+                super::emit(&r.to_string());
             }
         }
     }

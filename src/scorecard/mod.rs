@@ -409,13 +409,7 @@ impl Scorecard {
             .iter()
             .filter_map(|&slot| Some((self.slots.keys().get(slot)?, facts.get(slot)?)))
             .chain(looked_up)
-            .map(|(key, fact)| InputReport {
-                fact: key.to_string(),
-                value: fact.value.to_json(),
-                status: fact.status.state(),
-                reason: fact.null_reason().map(str::to_string),
-                origin: fact.origin.clone(),
-            })
+            .map(|(key, fact)| InputReport::new(key, fact))
             .collect();
         report.captures = evaluation
             .captures

@@ -167,6 +167,19 @@ pub struct InputReport {
     pub origin: Option<String>,
 }
 
+impl InputReport {
+    /// The report of one fact a rule read.
+    pub fn new(key: &crate::facts::FactKey, fact: &crate::facts::Fact) -> Self {
+        InputReport {
+            fact: key.to_string(),
+            value: fact.value.to_json(),
+            status: fact.status.state(),
+            reason: fact.null_reason().map(str::to_string),
+            origin: fact.origin.clone(),
+        }
+    }
+}
+
 fn yes() -> bool {
     true
 }
