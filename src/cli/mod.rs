@@ -1,17 +1,19 @@
 //! The `rubric` command line: one subcommand per job, each in its own file.
 
 mod catalog;
+mod config;
 mod cql;
 mod eval;
 mod providers;
 mod serve;
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
-use crate::config::{Config, ConfigError};
+use crate::config::{Config, ConfigError, LOG_ENV, Loaded};
 
 /// rubric: scorecards for internal developer portals.
 #[derive(Debug, Parser)]
@@ -34,14 +36,29 @@ pub struct Global {
     /// Log as JSON lines on stderr (level from RUBRIC_LOG, default `warn`).
     #[arg(long, global = true)]
     pub log_json: bool,
+    /// Refuse unknown configuration keys and RUBRIC_* variables (exit 2) instead of warning.
+    #[arg(long, global = true)]
+    pub strict: bool,
 }
 
 impl Global {
     /// Loads the configuration these options name.
     pub fn load_config(&self) -> Result<Config, CliError> {
-        let cfg = Config::load(self.config.as_deref()).map_err(CliError::Config)?;
-        cfg.cql.install();
-        Ok(cfg)
+        Ok(self.load_sourced()?.config)
+    }
+
+    /// Loads the configuration with the source of every value. Unknown keys and variables are
+    /// warnings on stderr, or under `--strict` a configuration error.
+    fn load_sourced(&self) -> Result<Loaded, CliError> {
+        let loaded = Config::load(self.config.as_deref())?;
+        if self.strict && !loaded.unknown.is_empty() {
+            return Err(ConfigError::Unknown(loaded.unknown).into());
+        }
+        for unknown in &loaded.unknown {
+            eprintln!("warning: {unknown}");
+        }
+        loaded.config.cql.install();
+        Ok(loaded)
     }
 }
 
@@ -69,6 +86,18 @@ pub enum Command {
     Gate(eval::GateArgs),
     /// Run the service: scheduled evaluations, history, the API and entity pages.
     Serve(serve::ServeArgs),
+    /// Inspect the configuration.
+    #[command(subcommand)]
+    Config(config::ConfigCommand),
+    /// Print the shell completion script of a shell.
+    ///
+    /// E.g. `rubric completions bash > ~/.local/share/bash-completion/completions/rubric`,
+    /// `rubric completions zsh > ~/.zfunc/_rubric`,
+    /// `rubric completions fish > ~/.config/fish/completions/rubric.fish`.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
 }
 
 /// Why a command stopped.
@@ -139,7 +168,20 @@ async fn run(cli: Cli) -> CliResult {
         Command::Scorecard(cmd) => eval::scorecard(cmd, g).await,
         Command::Gate(args) => eval::gate(args, g).await,
         Command::Serve(args) => serve::run(args, g).await,
+        Command::Config(cmd) => config::run(cmd, g),
+        Command::Completions { shell } => completions(shell),
     }
+}
+
+/// Prints the completion script of `shell`.
+fn completions(shell: clap_complete::Shell) -> CliResult {
+    // Written whole, so that a closed pipe is an error rather than clap_complete's panic.
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "rubric", &mut script);
+    std::io::stdout()
+        .write_all(&script)
+        .map_err(anyhow::Error::from)?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// A folder given on the command line or in the configuration that must exist; a missing one
@@ -167,7 +209,7 @@ fn missing(what: &str, dir: &Path) -> CliError {
 
 fn init_tracing(json: bool) {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("RUBRIC_LOG").unwrap_or_else(|_| EnvFilter::new("warn"));
+    let filter = EnvFilter::try_from_env(LOG_ENV).unwrap_or_else(|_| EnvFilter::new("warn"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
