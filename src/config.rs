@@ -796,6 +796,119 @@ mod tests {
     }
 
     #[test]
+    fn unknown_file_keys_are_reported_with_the_key_meant_and_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rubric.toml");
+        std::fs::write(
+            &path,
+            "[server]\nbnd = \"0.0.0.0:9000\"\n[servr]\nbind = \"x\"\n\
+             [alerts.min_coverage_by_repository]\n\"acme/api\" = 80.0\n\
+             [[codecov.accounts]]\nname = \"oss\"\nowners = [\"acme-oss\"]\n",
+        )
+        .unwrap();
+        let loaded = Config::load_from(Some(&path), env(&[])).unwrap();
+        assert_eq!(loaded.config.server.bind, "127.0.0.1:8080");
+        assert_eq!(
+            loaded.config.alerts.min_coverage_by_repository["acme/api"],
+            80.0
+        );
+        assert_eq!(loaded.config.codecov.accounts[0].name, "oss");
+        let file = Source::File(path.clone());
+        assert_eq!(
+            loaded.unknown,
+            [
+                Unknown {
+                    name: "server.bnd".into(),
+                    source: file.clone(),
+                    suggestion: Some("server.bind".into()),
+                },
+                Unknown {
+                    name: "servr".into(),
+                    source: file,
+                    suggestion: Some("server".into()),
+                },
+            ]
+        );
+        assert_eq!(
+            loaded.unknown[0].to_string(),
+            format!(
+                "unknown configuration key server.bnd in {} (did you mean server.bind?)",
+                path.display()
+            )
+        );
+    }
+
+    #[test]
+    fn unknown_variables_are_reported_but_not_secrets_or_the_log_filter() {
+        let loaded = Config::load_from(
+            None,
+            env(&[
+                ("RUBRIC_CODECOV_URLL", "http://127.0.0.1:9000"),
+                ("RUBRIC_LGO", "debug"),
+                ("RUBRIC_NOTHING_LIKE_IT", "1"),
+                ("RUBRIC_LOG", "debug"),
+                ("RUBRIC_NOW", "2026-11-22T06:00:00Z"),
+                ("RUBRIC_API_TOKENS", "portal:read:abc"),
+                ("RUBRIC_CODECOV_TOKEN_ENV", "RUBRIC_CODECOV_TOKEN"),
+                ("RUBRIC_CODECOV_TOKEN", "secret-token-value"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(loaded.config.codecov.url, "https://api.codecov.io");
+        let found: Vec<(&str, Option<&str>)> = loaded
+            .unknown
+            .iter()
+            .map(|u| (u.name.as_str(), u.suggestion.as_deref()))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                ("RUBRIC_CODECOV_URLL", Some("RUBRIC_CODECOV_URL")),
+                ("RUBRIC_LGO", Some("RUBRIC_LOG")),
+                ("RUBRIC_NOTHING_LIKE_IT", None),
+            ]
+        );
+        assert_eq!(
+            loaded.unknown[0].to_string(),
+            "unknown configuration variable RUBRIC_CODECOV_URLL (did you mean RUBRIC_CODECOV_URL?)"
+        );
+    }
+
+    #[test]
+    fn every_value_names_its_source_and_urls_hide_passwords() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rubric.toml");
+        std::fs::write(&path, "[server]\nbind = \"0.0.0.0:9000\"\n").unwrap();
+        let loaded = Config::load_from(
+            Some(&path),
+            env(&[("RUBRIC_STORE_URL", "postgres://u:hunter2@h/db")]),
+        )
+        .unwrap();
+        let get = |key: &str| loaded.settings.iter().find(|s| s.key == key).unwrap();
+        assert_eq!(get("server.bind").source, Source::File(path.clone()));
+        assert_eq!(get("server.max_body_bytes").source, Source::Default);
+        assert_eq!(
+            get("store.url").source,
+            Source::Env("RUBRIC_STORE_URL".into())
+        );
+        assert_eq!(
+            get("store.url").value.as_str(),
+            Some("postgres://u:****@h/db")
+        );
+        assert_eq!(loaded.config.store.url, "postgres://u:hunter2@h/db");
+        assert_eq!(loaded.settings[0].key, "plugin.name");
+        assert_eq!(
+            loaded.settings.len(),
+            keys(&parse_table(DEFAULT_CONFIG, Path::new("plugin.toml")).unwrap()).count()
+        );
+        assert!(
+            loaded
+                .secret_variables()
+                .contains(&("codecov.token_env".into(), "CODECOV_TOKEN".into()))
+        );
+    }
+
+    #[test]
     fn a_bad_override_names_the_variable() {
         let err = Config::load_with_env(None, env(&[("RUBRIC_CODECOV_CONCURRENCY", "many")]))
             .unwrap_err();
