@@ -1,6 +1,9 @@
 //! Configuration: `plugin.toml` defaults, an optional user file, then `RUBRIC_<SECTION>_<KEY>`
-//! environment overrides.
+//! environment overrides. The keys of `plugin.toml` are all the keys there are: others, in the
+//! file or the environment, are reported as [`Unknown`] (with the likely key meant) and ignored.
 
+use std::collections::HashMap;
+use std::fmt;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -311,37 +314,297 @@ pub enum ConfigError {
     /// The TOML is malformed or has wrong types.
     #[error("{0}")]
     Invalid(String),
+    /// Keys or variables that are not configuration, refused (`--strict`): one per line, each
+    /// line after the first with its own `error: `.
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\nerror: "))]
+    Unknown(Vec<Unknown>),
+}
+
+/// The variable holding the log filter (`rubric --log-json`, `rubric serve`).
+pub const LOG_ENV: &str = "RUBRIC_LOG";
+
+/// `RUBRIC_*` variables that are not configuration keys, never reported as unknown: the log
+/// filter, the pinned clock, and those of the repository's own scripts, tests and benches.
+const NOT_CONFIGURATION: &[&str] = &[
+    LOG_ENV,
+    crate::clock::ENV,
+    "RUBRIC_JQ_WORKER",
+    "RUBRIC_URL",
+    "RUBRIC_TOKEN",
+    "RUBRIC_TEST_POSTGRES_URL",
+    "RUBRIC_PG_DIR",
+    "RUBRIC_PG_PORT",
+    "RUBRIC_BENCH_DIR",
+    "RUBRIC_BENCH_ENTITIES",
+    "RUBRIC_BENCH_NO_BUILD",
+    "RUBRIC_BENCH_STORE",
+];
+
+/// Where a value of the effective configuration was set.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// The built-in `plugin.toml`.
+    Default,
+    /// The configuration file (`--config`).
+    File(PathBuf),
+    /// An environment variable, by name.
+    Env(String),
+}
+
+/// `default`, `file PATH` or `env NAME`.
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::Default => f.write_str("default"),
+            Source::File(path) => write!(f, "file {}", path.display()),
+            Source::Env(name) => write!(f, "env {name}"),
+        }
+    }
+}
+
+/// A key of the configuration file or a `RUBRIC_*` variable that names no configuration key:
+/// ignored (a warning, or an error under `--strict`). A variable's value is never kept.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unknown {
+    /// The file's key (`server.bnd`) or the variable (`RUBRIC_CODECOV_URLL`).
+    pub name: String,
+    /// The file or the variable.
+    pub source: Source,
+    /// The known key or variable it is likely a misspelling of.
+    pub suggestion: Option<String>,
+}
+
+/// `unknown configuration key server.bnd in FILE (did you mean server.bind?)`.
+impl fmt::Display for Unknown {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.source {
+            Source::File(path) => {
+                let what = if self.name.contains('.') {
+                    "key"
+                } else {
+                    "section"
+                };
+                write!(
+                    f,
+                    "unknown configuration {what} {} in {}",
+                    self.name,
+                    path.display()
+                )?
+            }
+            _ => write!(f, "unknown configuration variable {}", self.name)?,
+        }
+        match &self.suggestion {
+            Some(s) => write!(f, " (did you mean {s}?)"),
+            None => Ok(()),
+        }
+    }
+}
+
+/// One key of the effective configuration, as shown to people: passwords in URLs redacted.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Setting {
+    /// `section.key`.
+    pub key: String,
+    /// The value (a table or array shown whole).
+    pub value: toml::Value,
+    /// Where it was set.
+    pub source: Source,
+}
+
+/// A loaded configuration with the provenance of every value and what was ignored.
+#[derive(Debug)]
+pub struct Loaded {
+    /// The configuration.
+    pub config: Config,
+    /// Every key in `plugin.toml` order, with its value and source.
+    pub settings: Vec<Setting>,
+    /// Keys and variables ignored, the file's first (in file order), then the variables by name.
+    pub unknown: Vec<Unknown>,
+}
+
+impl Loaded {
+    /// Every `*_env` key naming the variable of a secret (token, key, webhook URL), as
+    /// `(key, variable)`: `("codecov.token_env", "CODECOV_TOKEN")`,
+    /// `("codecov.accounts[0].token_env", ...)`.
+    pub fn secret_variables(&self) -> Vec<(String, String)> {
+        let mut found = Vec::new();
+        for setting in &self.settings {
+            secret_variables(&setting.key, &setting.value, &mut found);
+        }
+        found
+    }
 }
 
 impl Config {
-    /// Loads the defaults, then `file` (if given) over them, then environment overrides.
-    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
-        Self::load_with_env(file, std::env::vars())
+    /// Loads the defaults, then `file` (if given) over them, then the process environment's
+    /// overrides.
+    pub fn load(file: Option<&Path>) -> Result<Loaded, ConfigError> {
+        Self::load_from(file, std::env::vars())
     }
 
-    /// [`Config::load`] with an explicit environment (for tests).
+    /// [`Config::load`] with an explicit environment, keeping only the configuration (unknown
+    /// keys and variables are ignored unreported).
     pub fn load_with_env(
         file: Option<&Path>,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Config, ConfigError> {
-        let mut table = parse_table(DEFAULT_CONFIG, Path::new("plugin.toml (built in)"))?;
+        Self::load_from(file, env).map(|loaded| loaded.config)
+    }
+
+    /// [`Config::load`] with an explicit environment.
+    pub fn load_from(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Loaded, ConfigError> {
+        let defaults = parse_table(DEFAULT_CONFIG, Path::new("plugin.toml (built in)"))?;
+        let mut table = defaults.clone();
+        let mut sources = HashMap::new();
+        let mut unknown = Vec::new();
         if let Some(path) = file {
             let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
                 path: path.to_path_buf(),
                 source,
             })?;
-            merge(&mut table, parse_table(&text, path)?);
+            let mut over = parse_table(&text, path)?;
+            let mut dropped = Vec::new();
+            drop_unknown(&defaults, &mut over, "", &mut dropped);
+            unknown.extend(dropped.into_iter().map(|(name, suggestion)| Unknown {
+                name,
+                source: Source::File(path.to_path_buf()),
+                suggestion,
+            }));
+            for (section, value) in &over {
+                for key in value.as_table().into_iter().flat_map(|t| t.keys()) {
+                    sources.insert(format!("{section}.{key}"), Source::File(path.to_path_buf()));
+                }
+            }
+            merge(&mut table, over);
         }
+        let mut unmatched = Vec::new();
         for (name, value) in env {
-            if let Some(rest) = name.strip_prefix("RUBRIC_") {
-                apply_override(&mut table, rest, &value)?;
+            if !name.starts_with("RUBRIC_") {
+                continue;
+            }
+            match apply_override(&mut table, &name, &value)? {
+                Some(key) => {
+                    sources.insert(key, Source::Env(name));
+                }
+                None => unmatched.push(name),
             }
         }
-        toml::Value::Table(table)
+        // Variables that `*_env` keys name hold secrets (`RUBRIC_API_TOKENS`), not configuration.
+        let mut secrets = Vec::new();
+        for (section, value) in &table {
+            secret_variables(section, value, &mut secrets);
+        }
+        unmatched.retain(|name| {
+            !NOT_CONFIGURATION.contains(&name.as_str()) && !secrets.iter().any(|(_, v)| v == name)
+        });
+        unmatched.sort();
+        let variables: Vec<String> = keys(&defaults)
+            .map(|(section, key)| format!("RUBRIC_{section}_{key}").to_ascii_uppercase())
+            .collect();
+        let known = variables
+            .iter()
+            .map(String::as_str)
+            .chain(NOT_CONFIGURATION.iter().copied());
+        unknown.extend(unmatched.into_iter().map(|name| Unknown {
+            suggestion: crate::diag::suggest(&name, known.clone()).map(str::to_string),
+            source: Source::Env(name.clone()),
+            name,
+        }));
+        let settings = keys(&table)
+            .map(|(section, key)| {
+                let name = format!("{section}.{key}");
+                Setting {
+                    value: redact_urls(&table[section][key]),
+                    source: sources.remove(&name).unwrap_or(Source::Default),
+                    key: name,
+                }
+            })
+            .collect();
+        let config = toml::Value::Table(table)
             .try_into()
             .map_err(|e: toml::de::Error| {
                 ConfigError::Invalid(format!("configuration: {}", e.message()))
-            })
+            })?;
+        Ok(Loaded {
+            config,
+            settings,
+            unknown,
+        })
+    }
+}
+
+/// Every `(section, key)` of a configuration table, in order.
+fn keys(table: &toml::Table) -> impl Iterator<Item = (&str, &str)> {
+    table.iter().flat_map(|(section, value)| {
+        value
+            .as_table()
+            .into_iter()
+            .flat_map(move |t| t.keys().map(move |key| (section.as_str(), key.as_str())))
+    })
+}
+
+/// Removes from `over` every key that `known` lacks, collecting its dotted name and the known
+/// key nearest to it. A table the defaults leave empty is a map of names (minimums per
+/// repository): any key goes there.
+fn drop_unknown(
+    known: &toml::Table,
+    over: &mut toml::Table,
+    prefix: &str,
+    dropped: &mut Vec<(String, Option<String>)>,
+) {
+    let dotted = |key: &str| {
+        if prefix.is_empty() {
+            key.to_string()
+        } else {
+            format!("{prefix}.{key}")
+        }
+    };
+    over.retain(|key, value| match (known.get(key), value) {
+        (None, _) => {
+            let near = crate::diag::suggest(key, known.keys().map(String::as_str));
+            dropped.push((dotted(key), near.map(dotted)));
+            false
+        }
+        (Some(toml::Value::Table(k)), toml::Value::Table(o)) if !k.is_empty() => {
+            drop_unknown(k, o, &dotted(key), dropped);
+            true
+        }
+        _ => true,
+    });
+}
+
+/// Collects `(path, variable)` for every non-empty string under a key ending in `_env`.
+fn secret_variables(path: &str, value: &toml::Value, found: &mut Vec<(String, String)>) {
+    match value {
+        toml::Value::String(name) if path.ends_with("_env") && !name.is_empty() => {
+            found.push((path.to_string(), name.clone()));
+        }
+        toml::Value::Table(t) => {
+            for (key, value) in t {
+                secret_variables(&format!("{path}.{key}"), value, found);
+            }
+        }
+        toml::Value::Array(items) => {
+            for (i, value) in items.iter().enumerate() {
+                secret_variables(&format!("{path}[{i}]"), value, found);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// `value` with [`redact_url`] applied to every string in it.
+fn redact_urls(value: &toml::Value) -> toml::Value {
+    match value {
+        toml::Value::String(s) => toml::Value::String(redact_url(s)),
+        toml::Value::Array(items) => toml::Value::Array(items.iter().map(redact_urls).collect()),
+        toml::Value::Table(t) => {
+            toml::Value::Table(t.iter().map(|(k, v)| (k.clone(), redact_urls(v))).collect())
+        }
+        other => other.clone(),
     }
 }
 
@@ -374,28 +637,35 @@ fn merge(base: &mut toml::Table, over: toml::Table) {
     }
 }
 
-/// Applies `SECTION_KEY=value` (the part after `RUBRIC_`). The section is the longest known
-/// section name that prefixes the variable; the value takes the type of the default it replaces.
-fn apply_override(table: &mut toml::Table, name: &str, raw: &str) -> Result<(), ConfigError> {
-    let lower = name.to_ascii_lowercase();
+/// Applies the variable `RUBRIC_SECTION_KEY=raw` and returns the key it set (`section.key`), or
+/// `None` when it names no key. The section is the longest known section name that prefixes
+/// the variable; the value takes the type of the default it replaces, and a list is a TOML
+/// array (`["a", "b"]`) or comma-separated (`a,b`).
+fn apply_override(
+    table: &mut toml::Table,
+    name: &str,
+    raw: &str,
+) -> Result<Option<String>, ConfigError> {
+    let lower = name["RUBRIC_".len()..].to_ascii_lowercase();
     let section = table
         .iter()
         .filter(|(s, v)| v.is_table() && lower.starts_with(&format!("{s}_")))
         .map(|(s, _)| s.clone())
         .max_by_key(String::len);
     let Some(section) = section else {
-        return Ok(()); // RUBRIC_* variables that are not configuration (e.g. RUBRIC_LOG).
+        return Ok(None);
     };
     let key = lower[section.len() + 1..].to_string();
     let Some(toml::Value::Table(sec)) = table.get_mut(&section) else {
-        return Ok(());
+        return Ok(None);
     };
     let bad = |what: &str| {
         ConfigError::Invalid(format!(
-            "environment variable RUBRIC_{name}={raw:?}: expected {what}"
+            "environment variable {name}={raw:?}: expected {what}"
         ))
     };
     let value = match sec.get(&key) {
+        None => return Ok(None),
         Some(toml::Value::Integer(_)) => {
             toml::Value::Integer(raw.trim().parse().map_err(|_| bad("an integer"))?)
         }
@@ -405,6 +675,12 @@ fn apply_override(table: &mut toml::Table, name: &str, raw: &str) -> Result<(), 
         Some(toml::Value::Boolean(_)) => {
             toml::Value::Boolean(raw.trim().parse().map_err(|_| bad("true or false"))?)
         }
+        Some(toml::Value::Array(_)) if raw.trim_start().starts_with('[') => format!("list = {raw}")
+            .parse::<toml::Table>()
+            .ok()
+            .and_then(|mut t| t.remove("list"))
+            .filter(toml::Value::is_array)
+            .ok_or_else(|| bad("a TOML array ([\"a\", \"b\"]) or comma-separated values"))?,
         Some(toml::Value::Array(_)) => toml::Value::Array(
             raw.split(',')
                 .map(str::trim)
@@ -412,10 +688,10 @@ fn apply_override(table: &mut toml::Table, name: &str, raw: &str) -> Result<(), 
                 .map(|s| toml::Value::String(s.to_string()))
                 .collect(),
         ),
-        _ => toml::Value::String(raw.to_string()),
+        Some(_) => toml::Value::String(raw.to_string()),
     };
-    sec.insert(key, value);
-    Ok(())
+    sec.insert(key.clone(), value);
+    Ok(Some(format!("{section}.{key}")))
 }
 
 /// `url` with any password replaced by `****`, for logs and errors.
@@ -490,6 +766,146 @@ mod tests {
         .unwrap();
         assert_eq!(c.codecov.url, "http://127.0.0.1:9000");
         assert_eq!(c.codecov.cache_ttl_secs, 60);
+    }
+
+    #[test]
+    fn list_variables_take_a_toml_array_or_commas() {
+        let filters = |raw: &str| {
+            Config::load_with_env(None, env(&[("RUBRIC_CATALOG_BACKSTAGE_FILTER", raw)]))
+                .map(|c| c.catalog.backstage_filter)
+        };
+        assert_eq!(
+            filters(r#"["kind=component"]"#).unwrap(),
+            ["kind=component"]
+        );
+        assert_eq!(
+            filters(r#" ["kind=component,spec.type=service", 'kind=api'] "#).unwrap(),
+            ["kind=component,spec.type=service", "kind=api"]
+        );
+        assert_eq!(
+            filters("kind=component, kind=api").unwrap(),
+            ["kind=component", "kind=api"]
+        );
+        assert!(filters("").unwrap().is_empty());
+        let err = filters(r#"["kind=component""#).unwrap_err().to_string();
+        assert!(
+            err.starts_with("environment variable RUBRIC_CATALOG_BACKSTAGE_FILTER="),
+            "{err}"
+        );
+        assert!(err.contains("expected a TOML array"), "{err}");
+    }
+
+    #[test]
+    fn unknown_file_keys_are_reported_with_the_key_meant_and_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rubric.toml");
+        std::fs::write(
+            &path,
+            "[server]\nbnd = \"0.0.0.0:9000\"\n[servr]\nbind = \"x\"\n\
+             [alerts.min_coverage_by_repository]\n\"acme/api\" = 80.0\n\
+             [[codecov.accounts]]\nname = \"oss\"\nowners = [\"acme-oss\"]\n",
+        )
+        .unwrap();
+        let loaded = Config::load_from(Some(&path), env(&[])).unwrap();
+        assert_eq!(loaded.config.server.bind, "127.0.0.1:8080");
+        assert_eq!(
+            loaded.config.alerts.min_coverage_by_repository["acme/api"],
+            80.0
+        );
+        assert_eq!(loaded.config.codecov.accounts[0].name, "oss");
+        let file = Source::File(path.clone());
+        assert_eq!(
+            loaded.unknown,
+            [
+                Unknown {
+                    name: "server.bnd".into(),
+                    source: file.clone(),
+                    suggestion: Some("server.bind".into()),
+                },
+                Unknown {
+                    name: "servr".into(),
+                    source: file,
+                    suggestion: Some("server".into()),
+                },
+            ]
+        );
+        assert_eq!(
+            loaded.unknown[0].to_string(),
+            format!(
+                "unknown configuration key server.bnd in {} (did you mean server.bind?)",
+                path.display()
+            )
+        );
+    }
+
+    #[test]
+    fn unknown_variables_are_reported_but_not_secrets_or_the_log_filter() {
+        let loaded = Config::load_from(
+            None,
+            env(&[
+                ("RUBRIC_CODECOV_URLL", "http://127.0.0.1:9000"),
+                ("RUBRIC_LGO", "debug"),
+                ("RUBRIC_NOTHING_LIKE_IT", "1"),
+                ("RUBRIC_LOG", "debug"),
+                ("RUBRIC_NOW", "2026-11-22T06:00:00Z"),
+                ("RUBRIC_API_TOKENS", "portal:read:abc"),
+                ("RUBRIC_CODECOV_TOKEN_ENV", "RUBRIC_CODECOV_TOKEN"),
+                ("RUBRIC_CODECOV_TOKEN", "secret-token-value"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(loaded.config.codecov.url, "https://api.codecov.io");
+        let found: Vec<(&str, Option<&str>)> = loaded
+            .unknown
+            .iter()
+            .map(|u| (u.name.as_str(), u.suggestion.as_deref()))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                ("RUBRIC_CODECOV_URLL", Some("RUBRIC_CODECOV_URL")),
+                ("RUBRIC_LGO", Some("RUBRIC_LOG")),
+                ("RUBRIC_NOTHING_LIKE_IT", None),
+            ]
+        );
+        assert_eq!(
+            loaded.unknown[0].to_string(),
+            "unknown configuration variable RUBRIC_CODECOV_URLL (did you mean RUBRIC_CODECOV_URL?)"
+        );
+    }
+
+    #[test]
+    fn every_value_names_its_source_and_urls_hide_passwords() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rubric.toml");
+        std::fs::write(&path, "[server]\nbind = \"0.0.0.0:9000\"\n").unwrap();
+        let loaded = Config::load_from(
+            Some(&path),
+            env(&[("RUBRIC_STORE_URL", "postgres://u:hunter2@h/db")]),
+        )
+        .unwrap();
+        let get = |key: &str| loaded.settings.iter().find(|s| s.key == key).unwrap();
+        assert_eq!(get("server.bind").source, Source::File(path.clone()));
+        assert_eq!(get("server.max_body_bytes").source, Source::Default);
+        assert_eq!(
+            get("store.url").source,
+            Source::Env("RUBRIC_STORE_URL".into())
+        );
+        assert_eq!(
+            get("store.url").value.as_str(),
+            Some("postgres://u:****@h/db")
+        );
+        assert_eq!(loaded.config.store.url, "postgres://u:hunter2@h/db");
+        assert_eq!(loaded.settings[0].key, "plugin.name");
+        assert_eq!(
+            loaded.settings.len(),
+            keys(&parse_table(DEFAULT_CONFIG, Path::new("plugin.toml")).unwrap()).count()
+        );
+        assert!(
+            loaded
+                .secret_variables()
+                .contains(&("codecov.token_env".into(), "CODECOV_TOKEN".into()))
+        );
     }
 
     #[test]

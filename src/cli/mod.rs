@@ -8,17 +8,19 @@ macro_rules! say {
 }
 
 mod catalog;
+mod config;
 mod cql;
 mod eval;
 mod providers;
 mod serve;
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
-use crate::config::{Config, ConfigError};
+use crate::config::{Config, ConfigError, LOG_ENV, Loaded};
 
 /// rubric: scorecards for internal developer portals.
 #[derive(Debug, Parser)]
@@ -41,14 +43,29 @@ pub struct Global {
     /// Log as JSON lines on stderr (level from RUBRIC_LOG, default `warn`).
     #[arg(long, global = true)]
     pub log_json: bool,
+    /// Refuse unknown configuration keys and RUBRIC_* variables (exit 2) instead of warning.
+    #[arg(long, global = true)]
+    pub strict: bool,
 }
 
 impl Global {
     /// Loads the configuration these options name.
     pub fn load_config(&self) -> Result<Config, CliError> {
-        let cfg = Config::load(self.config.as_deref()).map_err(CliError::Config)?;
-        cfg.cql.install();
-        Ok(cfg)
+        Ok(self.load_sourced()?.config)
+    }
+
+    /// Loads the configuration with the source of every value. Unknown keys and variables are
+    /// warnings on stderr, or under `--strict` a configuration error.
+    fn load_sourced(&self) -> Result<Loaded, CliError> {
+        let loaded = Config::load(self.config.as_deref())?;
+        if self.strict && !loaded.unknown.is_empty() {
+            return Err(ConfigError::Unknown(loaded.unknown).into());
+        }
+        for unknown in &loaded.unknown {
+            eprintln!("warning: {unknown}");
+        }
+        loaded.config.cql.install();
+        Ok(loaded)
     }
 }
 
@@ -76,6 +93,18 @@ pub enum Command {
     Gate(eval::GateArgs),
     /// Run the service: scheduled evaluations, history, the API and entity pages.
     Serve(serve::ServeArgs),
+    /// Inspect the configuration.
+    #[command(subcommand)]
+    Config(config::ConfigCommand),
+    /// Print the shell completion script of a shell.
+    ///
+    /// E.g. `rubric completions bash > ~/.local/share/bash-completion/completions/rubric`,
+    /// `rubric completions zsh > ~/.zfunc/_rubric`,
+    /// `rubric completions fish > ~/.config/fish/completions/rubric.fish`.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
 }
 
 /// The output of commands that print for people or for tools: `--format text|json`. JSON is
@@ -157,13 +186,14 @@ async fn run(cli: Cli) -> CliResult {
         Command::Scorecard(cmd) => eval::scorecard(cmd, g).await,
         Command::Gate(args) => eval::gate(args, g).await,
         Command::Serve(args) => serve::run(args, g).await,
+        Command::Config(cmd) => config::run(cmd, g),
+        Command::Completions { shell } => completions(shell),
     }
 }
 
 /// Writes to stdout, the one writer of every command: a closed pipe (`rubric eval | head`) ends
 /// the output quietly instead of panicking, and the command still exits with its own code.
 pub(crate) fn emit(text: &str) {
-    use std::io::Write;
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
 }
@@ -171,6 +201,15 @@ pub(crate) fn emit(text: &str) {
 /// `value` as one pretty-printed JSON document, the form of every `--format json`.
 fn json_document(value: &impl serde::Serialize) -> Result<String, CliError> {
     serde_json::to_string_pretty(value).map_err(|e| CliError::Other(e.into()))
+}
+
+/// Prints the completion script of `shell`.
+fn completions(shell: clap_complete::Shell) -> CliResult {
+    // Generated whole, then written through the one writer (clap_complete panics on a closed pipe).
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "rubric", &mut script);
+    emit(&String::from_utf8_lossy(&script));
+    Ok(ExitCode::SUCCESS)
 }
 
 /// A folder given on the command line or in the configuration that must exist; a missing one
@@ -198,7 +237,7 @@ fn missing(what: &str, dir: &Path) -> CliError {
 
 fn init_tracing(json: bool) {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("RUBRIC_LOG").unwrap_or_else(|_| EnvFilter::new("warn"));
+    let filter = EnvFilter::try_from_env(LOG_ENV).unwrap_or_else(|_| EnvFilter::new("warn"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

@@ -341,6 +341,43 @@ fn sources_come_from_the_configuration() {
     assert!(none.backstage.is_none());
 }
 
+/// A list variable is a TOML array (each item one filter, commas and all) or comma-separated.
+#[tokio::test]
+async fn filters_from_the_environment_are_a_toml_array_or_commas() {
+    for (raw, filters) in [
+        (
+            r#"["kind=component,spec.type=service", "kind=location"]"#,
+            ["kind=component,spec.type=service", "kind=location"],
+        ),
+        (
+            "kind=component, kind=location",
+            ["kind=component", "kind=location"],
+        ),
+    ] {
+        let fake = Fake::default();
+        let url = serve(fake.clone()).await;
+        support::rubric()
+            .args(["--strict", "catalog", "--format", "json", "--catalog"])
+            .arg(files())
+            .envs(&[
+                ("RUBRIC_CATALOG_BACKSTAGE_URL", &url),
+                ("RUBRIC_CATALOG_BACKSTAGE_FILTER", raw),
+                ("RUBRIC_CATALOG_BACKSTAGE_PAGE_SIZE", "2"),
+                ("BACKSTAGE_TOKEN", "s3cret-token"),
+            ])
+            .run_async()
+            .await
+            .json();
+        let first = fake.requests.lock().unwrap()[0].clone();
+        let sent: Vec<&str> = first
+            .iter()
+            .filter(|(k, _)| k == "filter")
+            .map(|(_, v)| v.as_str())
+            .collect();
+        assert_eq!(sent, filters, "{raw}");
+    }
+}
+
 #[tokio::test]
 async fn a_cached_resync_refetches_backstage_and_reuses_unchanged_files() {
     let fake = Fake::default();

@@ -10,6 +10,7 @@ mod catalog_backstage;
 mod catalog_cli;
 mod catalog_files;
 mod catalog_hostile;
+mod config_cli;
 mod cql_cli;
 mod cql_fuzz_regressions;
 mod cql_props;
