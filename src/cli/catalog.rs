@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
 use serde::Serialize;
 
+use super::width::output_width;
 use super::{CliResult, Global, missing};
 use crate::catalog::{Catalog, CatalogSources, CodecovProject, MappedBy, Repository};
 use crate::diag::Diagnostic;
@@ -55,7 +56,7 @@ pub async fn run(args: CatalogArgs, g: &Global) -> CliResult {
                 serde_json::to_string_pretty(&report(&catalog)).map_err(anyhow::Error::from)?;
             println!("{text}");
         }
-        CatalogFormat::Table => print!("{}", render_table(&catalog)),
+        CatalogFormat::Table => print!("{}", render_table(&catalog, output_width())),
     }
     Ok(if catalog.has_errors() {
         ExitCode::from(1)
@@ -163,12 +164,14 @@ pub fn report(c: &Catalog) -> CatalogReport<'_> {
     }
 }
 
-/// The table, then every diagnostic with its caret, then a summary line.
-pub fn render_table(c: &Catalog) -> String {
+/// The table, wrapped to `width` columns, then every diagnostic with its caret, then a summary
+/// line.
+pub fn render_table(c: &Catalog, width: usize) -> String {
     let mut table = Table::new();
     table
         .load_style(UTF8_FULL_CONDENSED)
         .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_width(u16::try_from(width).unwrap_or(u16::MAX))
         .set_header([
             "entity",
             "type",

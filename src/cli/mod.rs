@@ -5,6 +5,7 @@ mod cql;
 mod eval;
 mod providers;
 mod serve;
+mod width;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
