@@ -4,22 +4,12 @@
 
 use std::fmt::Write;
 
-use comfy_table::{ColumnConstraint, ContentArrangement, Table, presets};
-use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
-
+use super::layout::{fit_table, wrap};
 use super::visible::visible;
 use super::{EvalReport, ScorecardReport};
 
-/// The narrowest Reason column the table keeps (a shorter reason keeps its own width); below
-/// it, the blocks.
-const READABLE_REASON: usize = 40;
-
 /// The table's columns.
 const HEADER: [&str; 6] = ["Entity", "Level", "Score", "Rule", "Outcome", "Reason"];
-
-/// What the table's borders and padding take: `│ ` before the first column, ` ┆ ` between
-/// columns, ` │` after the last.
-const FRAME: usize = 3 * HEADER.len() + 1;
 
 /// Renders the whole report with no line wider than `width` columns (unless one word is).
 pub fn render(report: &EvalReport, width: usize) -> String {
@@ -115,7 +105,7 @@ pub fn render_scorecard(card: &ScorecardReport, width: usize) -> String {
     );
     wrap(&mut out, &heading, width, 0, 2);
     let entries = entries(card);
-    match table(&entries, width) {
+    match fit_table(HEADER, &rows(&entries), width) {
         Some(table) => {
             let _ = writeln!(out, "{table}");
         }
@@ -142,14 +132,12 @@ pub fn render_scorecard(card: &ScorecardReport, width: usize) -> String {
     out
 }
 
-/// The table, when it fits in `width` with every column but Reason at its content's width and
-/// a Reason column at least [`READABLE_REASON`] wide (or its content's width) and as wide as its
-/// longest word, so that reasons wrap only between words.
-fn table(entries: &[Entry], width: usize) -> Option<Table> {
-    let mut rows: Vec<[&str; 6]> = Vec::new();
+/// The table's rows: an entity's cells on its first rule's row only.
+fn rows(entries: &[Entry]) -> Vec<[&str; 6]> {
+    let mut rows = Vec::new();
     for e in entries {
         if e.rules.is_empty() {
-            rows.push([&e.entity, &e.level, &e.score, "", "", ""]);
+            rows.push([e.entity.as_str(), &e.level, &e.score, "", "", ""]);
         }
         for (i, [title, outcome, reason]) in e.rules.iter().enumerate() {
             let (entity, level, score) = if i == 0 {
@@ -160,29 +148,7 @@ fn table(entries: &[Entry], width: usize) -> Option<Table> {
             rows.push([entity, level, score, title, outcome, reason]);
         }
     }
-    let column = |i: usize| std::iter::once(HEADER[i]).chain(rows.iter().map(move |r| r[i]));
-    let widest = |i: usize| column(i).map(str::width).max().unwrap_or(0);
-    let fixed: usize = (0..5).map(widest).sum();
-    let room = width.checked_sub(FRAME + fixed)?;
-    let longest_word = column(5)
-        .flat_map(|reason| reason.split(' '))
-        .map(str::width)
-        .max()
-        .unwrap_or(0);
-    if room < widest(5).min(READABLE_REASON) || room < longest_word {
-        return None;
-    }
-    let mut table = Table::new();
-    table
-        .load_style(presets::UTF8_FULL_CONDENSED.with_rounded_corners())
-        .set_content_arrangement(ContentArrangement::Dynamic)
-        .set_width(u16::try_from(width).unwrap_or(u16::MAX))
-        .set_header(HEADER)
-        .add_rows(rows);
-    for column in table.column_iter_mut().take(5) {
-        column.set_constraint(ColumnConstraint::ContentWidth);
-    }
-    Some(table)
+    rows
 }
 
 /// One block per entity: its heading, then each rule as `title: outcome` with its reason
@@ -198,65 +164,12 @@ fn blocks(out: &mut String, entries: &[Entry], width: usize) {
     }
 }
 
-/// Appends `text` as lines of at most `width` columns, broken at spaces, the first indented by
-/// `first` spaces and the others by `rest`; only a word wider than a whole line is cut, where the
-/// line ends. Nothing for a blank text.
-fn wrap(out: &mut String, text: &str, width: usize, first: usize, rest: usize) {
-    let mut words = text.split(' ').filter(|w| !w.is_empty()).peekable();
-    if words.peek().is_none() {
-        return;
-    }
-    let mut line = " ".repeat(first);
-    let mut used = first;
-    let mut fresh = true;
-    let mut end_line = |line: &mut String, used: &mut usize| {
-        out.push_str(line.trim_end());
-        out.push('\n');
-        *line = " ".repeat(rest);
-        *used = rest;
-    };
-    for mut word in words {
-        if !fresh && used + 1 + word.width() > width {
-            end_line(&mut line, &mut used);
-            fresh = true;
-        }
-        if !fresh {
-            line.push(' ');
-            used += 1;
-        }
-        while !word.is_empty() && used + word.width() > width {
-            let (head, tail) = split_at_width(word, width.saturating_sub(used));
-            line.push_str(head);
-            end_line(&mut line, &mut used);
-            word = tail;
-        }
-        line.push_str(word);
-        used += word.width();
-        fresh = false;
-    }
-    end_line(&mut line, &mut used);
-}
-
-/// `word` cut after at most `columns` columns (after its first character at least, so that
-/// wrapping always moves on).
-fn split_at_width(word: &str, columns: usize) -> (&str, &str) {
-    let mut used = 0;
-    let mut cut = word.len();
-    for (i, c) in word.char_indices() {
-        used += c.width().unwrap_or(0);
-        if used > columns && i > 0 {
-            cut = i;
-            break;
-        }
-    }
-    word.split_at(cut)
-}
-
 #[cfg(test)]
 mod tests {
     use super::super::tests::{assert_escaped, hostile, sample};
     use super::super::{EntityReport, Outcome};
     use super::*;
+    use unicode_width::UnicodeWidthStr;
 
     #[test]
     fn outside_text_is_shown_escaped() {
@@ -373,18 +286,5 @@ mod tests {
             ),
             "{narrow}"
         );
-    }
-
-    #[test]
-    fn wrap_breaks_at_spaces_and_cuts_only_words_wider_than_a_line() {
-        let mut out = String::new();
-        wrap(&mut out, "one two  three four", 10, 2, 4);
-        assert_eq!(out, "  one two\n    three\n    four\n");
-        out.clear();
-        wrap(&mut out, "a abcdefghijkl b", 8, 0, 2);
-        assert_eq!(out, "a\n  abcdef\n  ghijkl\n  b\n");
-        out.clear();
-        wrap(&mut out, "  ", 8, 2, 2);
-        assert_eq!(out, "");
     }
 }
