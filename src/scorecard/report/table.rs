@@ -38,12 +38,14 @@ struct Entry {
     rules: Vec<[String; 3]>,
 }
 
+/// The entities of `card` as both layouts show them.
 fn entries(card: &ScorecardReport) -> Vec<Entry> {
     card.entities
         .iter()
         .map(|entity| {
             let tag = visible(&entity.entity).into_owned();
-            let (level, score) = (card.level_text(entity), entity.score_text());
+            let level = visible(&card.level_text(entity)).into_owned();
+            let score = entity.score_text();
             let (heading, rules) = match &entity.skipped {
                 Some(why) => (
                     format!("{tag}: skipped"),
@@ -54,10 +56,11 @@ fn entries(card: &ScorecardReport) -> Vec<Entry> {
                     ]],
                 ),
                 None => {
-                    let level = if card.levels.is_empty() {
+                    // A points-only scorecard has no level to name.
+                    let reached = if card.levels.is_empty() {
                         String::new()
                     } else {
-                        format!("level {}, ", visible(&level))
+                        format!("level {level}, ")
                     };
                     let rules = entity
                         .rules
@@ -70,12 +73,12 @@ fn entries(card: &ScorecardReport) -> Vec<Entry> {
                             ]
                         })
                         .collect();
-                    (format!("{tag}: {level}score {score}"), rules)
+                    (format!("{tag}: {reached}score {score}"), rules)
                 }
             };
             Entry {
                 entity: tag,
-                level: visible(&level).into_owned(),
+                level,
                 score,
                 heading,
                 rules,
