@@ -4,12 +4,13 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
 use serde::Serialize;
 
+use super::width::output_width;
 use super::{CliResult, Global, missing};
 use crate::catalog::{Catalog, CatalogSources, CodecovProject, MappedBy, Repository};
 use crate::diag::Diagnostic;
+use crate::scorecard::report::layout::{fit_table, wrap};
 
 /// Output formats of `rubric catalog`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -53,7 +54,7 @@ pub async fn run(args: CatalogArgs, g: &Global) -> CliResult {
         CatalogFormat::Json => {
             say!("{}", super::json_document(&report(&catalog))?);
         }
-        CatalogFormat::Table => super::emit(&render_table(&catalog)),
+        CatalogFormat::Table => super::emit(&render_table(&catalog, output_width())),
     }
     Ok(if catalog.has_errors() {
         ExitCode::from(1)
@@ -161,61 +162,78 @@ pub fn report(c: &Catalog) -> CatalogReport<'_> {
     }
 }
 
-/// The table, then every diagnostic with its caret, then a summary line.
-pub fn render_table(c: &Catalog) -> String {
-    let mut table = Table::new();
-    table
-        .load_style(UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Dynamic)
-        .set_header([
-            "entity",
-            "type",
-            "source",
-            "repository",
-            "codecov",
-            "mapped by / reason",
-        ]);
-    for e in &c.entities {
-        let source = if e.source.line > 0 {
-            format!("{}:{}", e.source.file.display(), e.source.line)
-        } else {
-            e.source.file.display().to_string()
-        };
-        let repo = e.repository.as_ref().map_or_else(
-            || "-".to_string(),
-            |r| match &r.basepath {
-                Some(b) => format!("{} ({b})", r.url_path()),
-                None => r.url_path(),
-            },
-        );
-        let (codecov, how) = match (&e.codecov, &e.unmapped_reason) {
-            (Some(p), _) => {
-                let by = match p.mapped_by {
-                    MappedBy::Descriptor => "descriptor",
-                    MappedBy::Annotation => "annotation",
-                    MappedBy::Discovery => "discovery",
-                };
-                let how = match &p.account {
-                    Some(a) => format!("{by} (account {a})"),
-                    None => by.to_string(),
-                };
-                (p.describe(), how)
+/// The table when it fits in `width` columns (else one block per entity), then every
+/// diagnostic with its caret, then a summary line.
+pub fn render_table(c: &Catalog, width: usize) -> String {
+    const HEADER: [&str; 6] = [
+        "entity",
+        "type",
+        "source",
+        "repository",
+        "codecov",
+        "mapped by / reason",
+    ];
+    let rows: Vec<[String; 6]> = c
+        .entities
+        .iter()
+        .map(|e| {
+            let source = if e.source.line > 0 {
+                format!("{}:{}", e.source.file.display(), e.source.line)
+            } else {
+                e.source.file.display().to_string()
+            };
+            let repo = e.repository.as_ref().map_or_else(
+                || "-".to_string(),
+                |r| match &r.basepath {
+                    Some(b) => format!("{} ({b})", r.url_path()),
+                    None => r.url_path(),
+                },
+            );
+            let (codecov, how) = match (&e.codecov, &e.unmapped_reason) {
+                (Some(p), _) => {
+                    let by = match p.mapped_by {
+                        MappedBy::Descriptor => "descriptor",
+                        MappedBy::Annotation => "annotation",
+                        MappedBy::Discovery => "discovery",
+                    };
+                    let how = match &p.account {
+                        Some(a) => format!("{by} (account {a})"),
+                        None => by.to_string(),
+                    };
+                    (p.describe(), how)
+                }
+                (None, reason) => (
+                    "-".to_string(),
+                    format!("unmapped: {}", reason.as_deref().unwrap_or("unknown")),
+                ),
+            };
+            [
+                e.tag.clone(),
+                e.entity_type.clone(),
+                source,
+                repo,
+                codecov,
+                how,
+            ]
+        })
+        .collect();
+    let cells: Vec<[&str; 6]> = rows
+        .iter()
+        .map(|r| r.each_ref().map(String::as_str))
+        .collect();
+    let mut out = String::new();
+    match fit_table(HEADER, &cells, width) {
+        Some(table) => out.push_str(&format!("{table}\n")),
+        // `entity`, then one line per other column.
+        None => {
+            for row in &cells {
+                wrap(&mut out, row[0], width, 0, 2);
+                for (name, cell) in HEADER.iter().zip(row).skip(1) {
+                    wrap(&mut out, &format!("{name}: {cell}"), width, 2, 4);
+                }
             }
-            (None, reason) => (
-                "-".to_string(),
-                format!("unmapped: {}", reason.as_deref().unwrap_or("unknown")),
-            ),
-        };
-        table.add_row([
-            e.tag.clone(),
-            e.entity_type.clone(),
-            source,
-            repo,
-            codecov,
-            how,
-        ]);
+        }
     }
-    let mut out = format!("{table}\n");
     for d in &c.diagnostics {
         out.push('\n');
         out.push_str(&d.to_string());

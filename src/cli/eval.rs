@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use super::width::output_width;
 use super::{CliError, CliResult, Global, TextFormat, emit, existing_dir, json_document};
 use crate::catalog::{Catalog, CatalogSources};
 use crate::config::Config;
@@ -32,7 +33,7 @@ pub enum Format {
 impl Format {
     fn render(self, report: &EvalReport) -> String {
         match self {
-            Format::Table => report::table::render(report),
+            Format::Table => report::table::render(report, output_width()),
             Format::Json => report.to_json() + "\n",
             Format::Markdown => report::markdown::render(report),
             Format::Junit => report::junit::render(report),

@@ -13,6 +13,7 @@ mod cql;
 mod eval;
 mod providers;
 mod serve;
+mod width;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

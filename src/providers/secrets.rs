@@ -69,14 +69,14 @@ impl SecretSource {
     }
 }
 
-/// `…abcd`: the last four characters of a secret, for people to tell tokens apart.
+/// `…abcd`: the last four characters of a secret, for people to tell tokens apart. A token of
+/// eight characters or fewer shows at most half of itself (`…yz` for `wxyz`), so that the
+/// shown part never gives away most of a short secret; a one-character secret shows as `…`.
 pub fn last_four(secret: &SecretString) -> String {
     let s = secret.expose_secret();
     let n = s.chars().count();
-    if n <= 8 {
-        return "…".to_string();
-    }
-    format!("…{}", s.chars().skip(n - 4).collect::<String>())
+    let shown = 4.min(n / 2);
+    format!("…{}", s.chars().skip(n - shown).collect::<String>())
 }
 
 #[cfg(test)]
@@ -96,11 +96,24 @@ mod tests {
         let a = s.get("RUBRIC_TEST_SECRET_A").unwrap();
         assert_eq!(a.expose_secret(), "abcdefgh-1234");
         assert_eq!(last_four(&a), "…1234");
-        assert_eq!(last_four(&s.get("RUBRIC_TEST_SECRET_B").unwrap()), "…");
+        assert_eq!(last_four(&s.get("RUBRIC_TEST_SECRET_B").unwrap()), "…z");
         assert!(s.get("RUBRIC_TEST_SECRET_MISSING").is_none());
 
         std::fs::write(&path, "RUBRIC_TEST_SECRET_A\n").unwrap();
         let e = SecretSource::load(&path).unwrap_err().to_string();
         assert!(e.contains(":1: expected NAME=value"), "{e}");
+    }
+
+    #[test]
+    fn short_tokens_show_at_most_half_of_themselves() {
+        let shown = |t: &str| last_four(&SecretString::from(t.to_string()));
+        assert_eq!(shown("0123456789"), "…6789");
+        assert_eq!(shown("12345678"), "…5678");
+        assert_eq!(shown("123456"), "…456");
+        assert_eq!(shown("wxyz"), "…yz");
+        assert_eq!(shown("ab"), "…b");
+        assert_eq!(shown("a"), "…");
+        assert_eq!(shown(""), "…");
+        assert_eq!(shown("jeton-é€ü"), "…-é€ü");
     }
 }

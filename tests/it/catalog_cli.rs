@@ -69,6 +69,35 @@ fn json_has_the_contract_shape_for_the_sample_catalog() {
     }
 }
 
+/// The table follows the width rule of `rubric eval`: every line fits `COLUMNS` (100 when unset
+/// and piped), a table when it fits, else one block per entity, and no value is split.
+#[test]
+fn table_fits_columns_and_keeps_values_whole() {
+    use unicode_width::UnicodeWidthStr;
+    for (columns, width) in [(None, 100), (Some("60"), 60), (Some("200"), 200)] {
+        let mut cmd = rubric().args(["catalog", "--catalog", "entities"]);
+        if let Some(columns) = columns {
+            cmd = cmd.env("COLUMNS", columns);
+        }
+        let out = cmd.run();
+        let (code, stdout) = (out.code(), out.stdout());
+        assert_eq!(code, 0, "{stdout}");
+        for line in stdout.lines() {
+            assert!(line.width() <= width, "{columns:?}: {line:?}");
+        }
+        let shown: Vec<&str> = stdout.split_whitespace().collect();
+        for value in [
+            "github.com/acme/platform",
+            "(packages/identity)",
+            "platform/legacy-reports.yaml:2",
+            "gitlab/acme/search-indexer",
+        ] {
+            assert!(shown.contains(&value), "{columns:?}: {value} in\n{stdout}");
+        }
+        assert_eq!(stdout.contains('│'), width == 200, "{stdout}");
+    }
+}
+
 #[test]
 fn table_lists_entities_then_problems_and_exits_1_on_errors() {
     let dir = fixtures("mixed");

@@ -256,6 +256,8 @@ async fn levels_and_outcomes_over_a_fake_codecov() {
 async fn the_table_shows_levels_scores_and_reasons() {
     let server = fake_codecov().await;
     let out = rubric_with(&server, eval_args("basic", "table"))
+        // Wide enough for the table (narrower, one block per entity).
+        .env("COLUMNS", "200")
         .run_async()
         .await;
     assert_eq!(out.status.code(), Some(0));

@@ -1,5 +1,5 @@
 //! The one way the tests run the `rubric` binary: [`rubric()`] builds the command (from the crate
-//! root, with no `RUBRIC_*` or `CODECOV_TOKEN` variable of the caller's environment), and
+//! root, with no `RUBRIC_*`, `CODECOV_TOKEN` or `COLUMNS` variable of the caller's environment), and
 //! [`Rubric::run`] waits for it, bounded, returning a [`Run`] with its exit code and output.
 
 use std::ffi::OsStr;
@@ -18,8 +18,9 @@ pub struct Rubric {
     bound: Duration,
 }
 
-/// `rubric`, run from the crate root with a clean environment: every `RUBRIC_*` variable and
-/// `CODECOV_TOKEN` removed (set the ones a test needs with [`Rubric::env`]).
+/// `rubric`, run from the crate root with a clean environment: every `RUBRIC_*` variable,
+/// `CODECOV_TOKEN` and `COLUMNS` (tables are then as wide as piped output is by default) removed
+/// (set the ones a test needs with [`Rubric::env`]).
 pub fn rubric() -> Rubric {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_rubric"));
     cmd.current_dir(super::root());
@@ -29,6 +30,7 @@ pub fn rubric() -> Rubric {
         }
     }
     cmd.env_remove("CODECOV_TOKEN");
+    cmd.env_remove("COLUMNS");
     Rubric { cmd, bound: BOUND }
 }
 

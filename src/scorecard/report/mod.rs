@@ -5,6 +5,7 @@
 //! type documents. `outcome` is one of `pass`, `fail`, `no_data`, `error`, `skipped`, `exempt`.
 
 pub mod junit;
+pub mod layout;
 pub mod markdown;
 pub mod table;
 pub mod visible;
