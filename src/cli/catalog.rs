@@ -47,7 +47,7 @@ pub async fn run(args: CatalogArgs, g: &Global) -> CliResult {
         && !dir.exists()
         && (given || sources.backstage.is_none())
     {
-        return Err(missing("catalog", dir));
+        return Err(missing("catalog", dir, "--catalog DIR"));
     }
     let catalog = Catalog::load_sources(&sources).await;
     match args.format {

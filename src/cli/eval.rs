@@ -170,8 +170,13 @@ async fn evaluate(
 /// configuration.
 pub async fn eval(args: EvalArgs, g: &Global) -> CliResult {
     let cfg = g.load_config()?;
-    let catalog_dir = existing_dir(args.catalog, &cfg.catalog.path, "catalog")?;
-    let scorecard_dir = existing_dir(args.scorecards, &cfg.scorecards.path, "scorecards")?;
+    let catalog_dir = existing_dir(args.catalog, &cfg.catalog.path, "catalog", "--catalog DIR")?;
+    let scorecard_dir = existing_dir(
+        args.scorecards,
+        &cfg.scorecards.path,
+        "scorecards",
+        "--scorecards DIR",
+    )?;
     let report = evaluate(&cfg, &catalog_dir, &scorecard_dir, args.facts.as_deref()).await?;
     emit(&args.format.render(&report));
     Ok(ExitCode::SUCCESS)
@@ -214,7 +219,12 @@ pub async fn demo(args: DemoArgs, g: &Global) -> CliResult {
 pub async fn scorecard(cmd: ScorecardCommand, g: &Global) -> CliResult {
     let ScorecardCommand::Validate { dir, format } = cmd;
     let cfg = g.load_config()?;
-    let dir = existing_dir(dir, &cfg.scorecards.path, "scorecards")?;
+    let dir = existing_dir(
+        dir,
+        &cfg.scorecards.path,
+        "scorecards",
+        "the folder as `rubric scorecard validate DIR`",
+    )?;
     let (cards, diags) = Scorecard::load_dir(&dir, Registry::standard());
     let errors = diags.iter().filter(|d| d.is_error()).count();
     let warnings = diags.len() - errors;
@@ -377,7 +387,12 @@ pub async fn gate(args: GateArgs, g: &Global) -> CliResult {
         ));
     }
     let cfg = g.load_config()?;
-    let catalog_dir = existing_dir(args.catalog.clone(), &cfg.catalog.path, "catalog")?;
+    let catalog_dir = existing_dir(
+        args.catalog.clone(),
+        &cfg.catalog.path,
+        "catalog",
+        "--catalog DIR",
+    )?;
     let catalog = load_catalog(&cfg, &catalog_dir).await;
     print_diagnostics(
         &catalog
@@ -412,7 +427,12 @@ pub async fn gate(args: GateArgs, g: &Global) -> CliResult {
     let now = crate::clock::now();
 
     if let Some(tag) = &args.scorecard {
-        let dir = existing_dir(args.scorecards.clone(), &cfg.scorecards.path, "scorecards")?;
+        let dir = existing_dir(
+            args.scorecards.clone(),
+            &cfg.scorecards.path,
+            "scorecards",
+            "--scorecards DIR",
+        )?;
         let (cards, diags) = Scorecard::load_dir(&dir, Registry::standard());
         print_diagnostics(
             &diags

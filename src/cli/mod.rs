@@ -214,25 +214,28 @@ fn completions(shell: clap_complete::Shell) -> CliResult {
 }
 
 /// A folder given on the command line or in the configuration that must exist; a missing one
-/// is a usage error (exit 2).
+/// is a usage error (exit 2). `how` is the way this command takes it (`--catalog DIR`).
 fn existing_dir(
     given: Option<PathBuf>,
     configured: &Path,
     what: &str,
+    how: &str,
 ) -> Result<PathBuf, CliError> {
     let dir = given.unwrap_or_else(|| configured.to_path_buf());
     if dir.is_dir() {
         Ok(dir)
     } else {
-        Err(missing(what, &dir))
+        Err(missing(what, &dir, how))
     }
 }
 
-/// The usage error for a `what` folder that does not exist.
-fn missing(what: &str, dir: &Path) -> CliError {
+/// The usage error for a `what` folder (`catalog`, `scorecards`: also the configuration section)
+/// that does not exist; the hint names the argument `how` of this command and the setting.
+fn missing(what: &str, dir: &Path, how: &str) -> CliError {
     CliError::Usage(format!(
-        "the {what} folder {} does not exist (give --{what} DIR or set it in the configuration)",
-        dir.display()
+        "the {what} folder {} does not exist (give {how}, or set `path` in [{what}] or RUBRIC_{}_PATH)",
+        dir.display(),
+        what.to_uppercase()
     ))
 }
 

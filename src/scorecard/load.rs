@@ -568,6 +568,9 @@ fn read_rule(r: &mut Reader, item: &Node, ladder: Option<&Ladder>) -> RuleSpec {
     rule
 }
 
+/// Reads the fields of one rule. Each field is read on its own, so that one bad field does not
+/// hide another's problem (`scorecard validate` reports them all); the problems, joined, are
+/// the rule's error reason.
 fn fill_rule(
     r: &mut Reader,
     item: &Node,
@@ -576,6 +579,25 @@ fn fill_rule(
 ) -> Result<(), String> {
     let item = r.map(item, "a rule")?;
     r.check_keys(item, RULE_KEYS, "a rule");
+    let problems: Vec<String> = [
+        rule_texts(r, item, rule),
+        rule_expression(r, item, rule),
+        rule_weight(r, item, rule),
+        rule_level(r, item, ladder, rule),
+        rule_effective_from(r, item, rule),
+        rule_filter(r, item, rule),
+    ]
+    .into_iter()
+    .filter_map(Result::err)
+    .collect();
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("; "))
+    }
+}
+
+fn rule_texts(r: &mut Reader, item: &Node, rule: &mut RuleSpec) -> Result<(), String> {
     rule.title = r.opt_string(item, "title", "a rule")?.unwrap_or_default();
     rule.identifier = r.opt_string(item, "identifier", "a rule")?;
     rule.description = r.opt_string(item, "description", "a rule")?;
@@ -583,6 +605,10 @@ fn fill_rule(
     if let Some(at) = item.get("failureMessage") {
         rule.failure_message_at = r.text_position(at);
     }
+    Ok(())
+}
+
+fn rule_expression(r: &mut Reader, item: &Node, rule: &mut RuleSpec) -> Result<(), String> {
     match (
         r.opt_string(item, "expression", "a rule")?,
         item.get("expression"),
@@ -590,56 +616,78 @@ fn fill_rule(
         (Some(expr), Some(at)) if !expr.trim().is_empty() => {
             rule.expression = expr;
             rule.expression_at = r.text_position(at);
+            Ok(())
         }
-        _ => return Err(r.error(item, "the rule has no `expression`", None)),
+        _ => Err(r.error(item, "the rule has no `expression`", None)),
     }
+}
+
+fn rule_weight(r: &mut Reader, item: &Node, rule: &mut RuleSpec) -> Result<(), String> {
     if let Some((weight, at)) = r.opt_number(item, "weight", "a rule")? {
         if !(weight >= 0.0 && weight.is_finite()) {
             return Err(r.error(at, "a rule's `weight` must be 0 or more", None));
         }
         rule.weight = weight;
     }
-    if let Some(level) = r.opt_string(item, "level", "a rule")? {
-        let names = ladder
-            .map(|l| l.levels.iter().map(|l| l.name.as_str()).collect::<Vec<_>>())
-            .unwrap_or_default();
-        if !names.contains(&level.as_str()) {
-            let at = item.get("level").unwrap_or(item);
-            let message = match ladder {
-                None => format!("the rule names level `{level}` but the scorecard has no ladder"),
-                Some(_) => format!(
-                    "level `{level}` is not in the ladder ({})",
-                    names.join(", ")
-                ),
+    Ok(())
+}
+
+fn rule_level(
+    r: &mut Reader,
+    item: &Node,
+    ladder: Option<&Ladder>,
+    rule: &mut RuleSpec,
+) -> Result<(), String> {
+    let Some(level) = r.opt_string(item, "level", "a rule")? else {
+        if ladder.is_some() {
+            let title = if rule.title.is_empty() {
+                &rule.expression
+            } else {
+                &rule.title
             };
-            let hint =
-                suggest(&level, names.iter().copied()).map(|n| format!("did you mean `{n}`?"));
-            return Err(r.error(at, message, hint));
+            r.warn(
+                item,
+                format!("rule `{title}` has no `level`: it counts for points only"),
+                None,
+            );
         }
-        rule.level = Some(level);
-    } else if ladder.is_some() {
-        r.warn(
-            item,
-            format!(
-                "rule `{}` has no `level`: it counts for points only",
-                rule.title
+        return Ok(());
+    };
+    let names = ladder
+        .map(|l| l.levels.iter().map(|l| l.name.as_str()).collect::<Vec<_>>())
+        .unwrap_or_default();
+    if !names.contains(&level.as_str()) {
+        let at = item.get("level").unwrap_or(item);
+        let message = match ladder {
+            None => format!("the rule names level `{level}` but the scorecard has no ladder"),
+            Some(_) => format!(
+                "level `{level}` is not in the ladder ({})",
+                names.join(", ")
             ),
-            None,
-        );
+        };
+        let hint = suggest(&level, names.iter().copied()).map(|n| format!("did you mean `{n}`?"));
+        return Err(r.error(at, message, hint));
     }
+    rule.level = Some(level);
+    Ok(())
+}
+
+fn rule_effective_from(r: &mut Reader, item: &Node, rule: &mut RuleSpec) -> Result<(), String> {
     if let Some(text) = r.opt_string(item, "effectiveFrom", "a rule")? {
-        match parse_time(&text) {
-            Some(t) => rule.effective_from = Some(t),
-            None => {
-                let at = item.get("effectiveFrom").unwrap_or(item);
-                return Err(r.error(
-                    at,
-                    format!("`effectiveFrom` {text:?} is not a date (2026-01-31 or RFC 3339)"),
-                    None,
-                ));
-            }
-        }
+        let Some(t) = parse_time(&text) else {
+            let at = item.get("effectiveFrom").unwrap_or(item);
+            return Err(r.error(
+                at,
+                format!("`effectiveFrom` {text:?} is not a date (2026-01-31 or RFC 3339)"),
+                None,
+            ));
+        };
+        rule.effective_from = Some(t);
     }
+    Ok(())
+}
+
+fn rule_filter(r: &mut Reader, item: &Node, rule: &mut RuleSpec) -> Result<(), String> {
     if let Some(node) = item.get("filter").filter(|n| n.value != NodeValue::Null) {
         rule.filter = read_filter(r, node, "the rule filter")?;
     }
@@ -904,6 +952,23 @@ filter:
         let first = diags[0].to_string();
         assert!(first.contains("cov.yaml:9:12"), "{first}");
         assert!(first.contains("did you mean `Bronze`?"), "{first}");
+    }
+
+    #[test]
+    fn every_problem_of_a_rule_is_reported_at_once() {
+        let src = "tag: a\nladder:\n  levels:\n    - name: Bronze\n      rank: 1\nrules:\n  - title: x\n    expression: a\n    level: Bronz\n    weight: -1\n    effectiveFrom: soon\n";
+        let (spec, diags) = parse(src);
+        let problem = spec.unwrap().rules[0].problem.clone().unwrap();
+        assert_eq!(
+            problem,
+            "a rule's `weight` must be 0 or more; level `Bronz` is not in the ladder (Bronze); \
+             `effectiveFrom` \"soon\" is not a date (2026-01-31 or RFC 3339)"
+        );
+        let errors: Vec<String> = diags.iter().map(|d| d.to_string()).collect();
+        assert_eq!(errors.len(), 3, "{errors:?}");
+        assert!(errors[0].contains("cov.yaml:10:13"), "{errors:?}");
+        assert!(errors[1].contains("cov.yaml:9:12"), "{errors:?}");
+        assert!(errors[2].contains("cov.yaml:11:20"), "{errors:?}");
     }
 
     #[test]

@@ -73,6 +73,17 @@ impl RuleCompiler<'_> {
         }
     }
 
+    /// Reports the problems of the expression of a rule that is broken anyway (a bad level, say),
+    /// so that every problem shows at once, without adding its facts to the scorecard's slots.
+    fn check_only(&mut self, text: &str, at: TextPosition) {
+        if text.trim().is_empty() {
+            return;
+        }
+        let slots = std::mem::replace(self.slots, SlotTable::new());
+        let _ = self.expression(text, at);
+        *self.slots = slots;
+    }
+
     fn filter(&mut self, filter: &Option<FilterSpec>) -> Option<CompiledFilter> {
         filter.as_ref().map(|spec| CompiledFilter {
             spec: spec.clone(),
@@ -189,7 +200,10 @@ impl Scorecard {
         for rule in &spec.rules {
             rule_filters.push(compiler.filter(&rule.filter));
             rules.push(match &rule.problem {
-                Some(problem) => Err(Box::new(Diagnostic::error(problem.clone()))),
+                Some(problem) => {
+                    compiler.check_only(&rule.expression, rule.expression_at);
+                    Err(Box::new(Diagnostic::error(problem.clone())))
+                }
                 None => compiler.expression(&rule.expression, rule.expression_at),
             });
         }
@@ -558,6 +572,33 @@ mod tests {
         assert!(cards.is_empty());
         assert_eq!(diags.len(), 1);
         assert!(diags[0].message.contains("/no/such/folder"), "{}", diags[0]);
+    }
+
+    #[test]
+    fn a_rule_with_a_bad_level_still_has_its_expression_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let card = "tag: x\nladder:\n  levels:\n    - name: Bronze\n      rank: 1\nrules:\n  - title: t\n    level: Bronz\n    expression: codecov.codeCoverag() >= 80\n";
+        std::fs::write(dir.path().join("x.yaml"), card).unwrap();
+        let (cards, diags) = Scorecard::load_dir(dir.path(), Registry::standard());
+        let errors: Vec<String> = diags
+            .iter()
+            .filter(|d| d.severity == crate::diag::Severity::Error)
+            .map(|d| d.to_string())
+            .collect();
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert!(
+            errors.iter().any(|e| e.contains("level `Bronz`")),
+            "{errors:?}"
+        );
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.contains("codeCoverag") && e.contains("x.yaml:9:")),
+            "{errors:?}"
+        );
+        // The broken rule's facts are not fetched for the others.
+        assert_eq!(cards.len(), 1);
+        assert!(cards[0].rules[0].is_err());
     }
 
     #[test]

@@ -198,3 +198,26 @@ fn help_texts_do_not_point_at_issues() {
     let help = rubric().args(["catalog", "--help"]).run().stdout();
     assert!(help.contains("JSON: `{\"entities\""), "{help}");
 }
+
+/// `rubric ... | head -c 0`: the reader is gone before rubric writes; every command ends quietly.
+#[test]
+fn commands_end_quietly_on_a_closed_pipe() {
+    let commands: [&[&str]; 3] = [
+        &["catalog", "--catalog", "entities", "--format", "json"],
+        &["catalog", "--catalog", "entities"],
+        &["cql", "functions"],
+    ];
+    for args in commands {
+        let mut running = rubric()
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn();
+        drop(running.child.stdout.take());
+        let out = running.finish();
+        assert_eq!(out.code(), 0, "{args:?}: {}", out.stderr());
+        let stderr = out.stderr();
+        assert!(!stderr.contains("Broken pipe"), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+}

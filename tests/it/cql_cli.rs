@@ -138,3 +138,41 @@ async fn eval_fetches_provider_facts_from_codecov() {
         "value: false\nverdict: fail\nexplanation: codecov.codeCoverage() = 64.2 (github/acme/ledger), needs >= 95\ncapture cov: 64.2\n"
     );
 }
+
+#[test]
+fn eval_as_json_is_one_document_with_the_inputs() {
+    let out = rubric()
+        .args(["cql", "eval", "captures('vulns', custom('openVulns')) <= 3"])
+        .args([
+            "--entity",
+            "ledger",
+            "--catalog",
+            "entities",
+            "--format",
+            "json",
+        ])
+        .run()
+        .expect_code(0);
+    let doc = out.json();
+    assert_eq!(
+        doc["expression"],
+        "captures('vulns', custom('openVulns')) <= 3"
+    );
+    assert_eq!(doc["entity"], "ledger");
+    assert_eq!(doc["value"], true);
+    assert_eq!(doc["verdict"], "pass");
+    assert_eq!(doc["captures"]["vulns"], 2);
+    assert_eq!(doc["warnings"], serde_json::json!([]));
+    assert!(
+        doc["explanation"]
+            .as_str()
+            .unwrap()
+            .contains("custom('openVulns') = 2"),
+        "{doc}"
+    );
+    assert_eq!(
+        doc["inputs"],
+        serde_json::json!([{"fact": "custom(key=\"openVulns\")", "value": 2, "status": "ok",
+            "origin": "catalog entity ledger"}])
+    );
+}

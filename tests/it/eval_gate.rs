@@ -315,3 +315,93 @@ async fn validate_reports_every_error_at_once() {
         "{stderr}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn validate_reports_every_problem_of_a_rule_as_text_and_json() {
+    let server = fake_codecov().await;
+    let dir = fixture("validate-errors").display().to_string();
+    let out = rubric_with(&server, &["scorecard", "validate", &dir])
+        .run_async()
+        .await;
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("levels.yaml:9:12"), "{stderr}");
+    assert!(stderr.contains("did you mean `Bronze`?"), "{stderr}");
+    assert!(stderr.contains("levels.yaml:10:25"), "{stderr}");
+    assert!(stderr.contains("codeCoverag"), "{stderr}");
+    assert_eq!(
+        out.stdout(),
+        "1 scorecard(s), 1 rule(s): 2 error(s), 0 warning(s)\n"
+    );
+
+    let out = rubric_with(
+        &server,
+        &["scorecard", "validate", &dir, "--format", "json"],
+    )
+    .run_async()
+    .await;
+    assert_eq!(out.status.code(), Some(1));
+    let doc = out.json();
+    assert_eq!(doc["scorecards"], 1);
+    assert_eq!(doc["rules"], 1);
+    assert_eq!(doc["errors"], 2);
+    assert_eq!(doc["warnings"], 0);
+    let at: Vec<(u64, u64)> = doc["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            assert_eq!(d["severity"], "error");
+            assert!(d["file"].as_str().unwrap().ends_with("levels.yaml"), "{d}");
+            (d["line"].as_u64().unwrap(), d["column"].as_u64().unwrap())
+        })
+        .collect();
+    assert_eq!(at, [(9, 12), (10, 25)]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn validate_on_a_missing_folder_names_what_works() {
+    let server = fake_codecov().await;
+    let out = rubric_with(&server, &["scorecard", "validate", "/no/such/cards"])
+        .run_async()
+        .await;
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("the scorecards folder /no/such/cards does not exist (give the folder as `rubric scorecard validate DIR`"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("--scorecards"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gate_as_json_is_one_document() {
+    let server = fake_codecov().await;
+    let args = [
+        "gate",
+        "--scorecard",
+        "coverage",
+        "--entity",
+        "partial",
+        "--min-level",
+        "Silver",
+        "--min-coverage",
+        "60",
+        "--format",
+        "json",
+    ];
+    let out = rubric_with(&server, &args).run_async().await;
+    assert_eq!(out.status.code(), Some(1), "{}", out.text());
+    let doc = out.json();
+    assert_eq!(doc["entity"], "partial");
+    assert_eq!(doc["passed"], false);
+    assert_eq!(doc["scorecard"], "coverage");
+    assert_eq!(doc["result"]["level"], "Bronze", "{doc}");
+    assert_eq!(doc["result"]["next_level"], "Silver", "{doc}");
+    assert_eq!(
+        doc["checks"],
+        json!([{"fact": "codecov.codeCoverage()", "value": 61.2, "min": 60, "met": true,
+            "reason": "codecov.codeCoverage() = 61.2 (github/acme/partial), needs >= 60"}])
+    );
+    assert_eq!(doc["failures"], json!(["level Bronze is below Silver"]));
+}
