@@ -665,10 +665,20 @@ impl<'a, T: Trace> Ctx<'a, T> {
             }
             Node::Jq { input, filter, at } => {
                 let out = self.eval(input)?;
-                filter
+                let v = filter
                     .run(&out.v)
-                    .map(Out::owned)
-                    .map_err(|m| EvalError::new(ErrorKind::Other(m), *at))
+                    .map_err(|m| EvalError::new(ErrorKind::Other(m), *at))?;
+                // jq over a fact's missing data gives null: keep the fact it came from, so the
+                // verdict stays `no_data` with its reason (a default such as `. // 0` is a value).
+                let slot = if v.is_null() && out.v.is_null() {
+                    out.slot
+                } else {
+                    NO_SLOT
+                };
+                Ok(Out {
+                    v: Cow::Owned(v),
+                    slot,
+                })
             }
             Node::Capture { name, expr } => {
                 let out = self.eval(expr)?;

@@ -262,6 +262,18 @@ fn verdicts_and_explanations() {
         ),
         (
             &w,
+            "jq(custom(\"missing\"), \".branch\") > 75",
+            NoData,
+            "jq(custom(\"missing\"), \".branch\") is null (entity api has no custom key \"missing\"), needs > 75",
+        ),
+        (
+            &w,
+            "jq(custom(\"missing\"), \". // 0\") > 75",
+            Fail,
+            "jq(custom(\"missing\"), \". // 0\") = 0, needs > 75",
+        ),
+        (
+            &w,
             "custom(\"missing\") != null",
             Fail,
             "custom(\"missing\") is null (entity api has no custom key \"missing\"), needs a value",
