@@ -69,6 +69,41 @@ pub struct Diagnostic {
     /// How many characters the caret underlines (at least one).
     #[serde(skip)]
     pub width: usize,
+    /// The place the hint points at (the `(` a `)` would close), moved with the diagnostic when
+    /// it is embedded in a file, so that the hint and the error use the same coordinates.
+    #[serde(skip)]
+    hint_at: Option<HintAt>,
+}
+
+/// A hint that ends with a place: `expected `)` to close the `(` at 14:35`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct HintAt {
+    text: String,
+    line: usize,
+    column: usize,
+}
+
+impl HintAt {
+    fn render(&self) -> String {
+        format!("{} at {}:{}", self.text, self.line, self.column)
+    }
+}
+
+/// Moves a 1-based `(line, column)` of an expression to the coordinates of the file it is
+/// embedded in, starting at `at_line:at_column`; lines after the first are shifted right by the
+/// indentation of a YAML block scalar when there is one.
+fn embed_position(
+    (line, column): (usize, usize),
+    at_line: usize,
+    at_column: usize,
+    block_indent: Option<usize>,
+) -> (usize, usize) {
+    let column = if line <= 1 {
+        at_column + column.saturating_sub(1)
+    } else {
+        column + block_indent.unwrap_or(0)
+    };
+    (at_line + line.saturating_sub(1), column)
 }
 
 impl Diagnostic {
@@ -93,6 +128,7 @@ impl Diagnostic {
             hint: None,
             source_line: None,
             width: 1,
+            hint_at: None,
         }
     }
 
@@ -135,6 +171,20 @@ impl Diagnostic {
     /// Adds a hint.
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
+        self.hint_at = None;
+        self
+    }
+
+    /// Adds a hint that ends with a place in the same source as the diagnostic
+    /// (`{text} at {line}:{column}`); embedding moves that place too.
+    pub fn with_hint_at(mut self, text: impl Into<String>, line: usize, column: usize) -> Self {
+        let hint_at = HintAt {
+            text: text.into(),
+            line,
+            column,
+        };
+        self.hint = Some(hint_at.render());
+        self.hint_at = Some(hint_at);
         self
     }
 
@@ -164,12 +214,27 @@ impl Diagnostic {
 
     /// Shifts the position of a diagnostic made for an expression embedded in a file
     /// (e.g. a rule expression inside a scorecard YAML) to the file's coordinates.
-    pub fn embedded_at(mut self, file: impl AsRef<Path>, line: usize, column: usize) -> Self {
+    pub fn embedded_at(self, file: impl AsRef<Path>, line: usize, column: usize) -> Self {
+        self.embedded_in(file, line, column, None)
+    }
+
+    /// [`embedded_at`](Self::embedded_at) for an expression in a YAML block scalar whose lines
+    /// after the first are indented by `block_indent` in the file. The place a hint names moves
+    /// the same way.
+    pub fn embedded_in(
+        mut self,
+        file: impl AsRef<Path>,
+        line: usize,
+        column: usize,
+        block_indent: Option<usize>,
+    ) -> Self {
         self.file = Some(file.as_ref().to_path_buf());
-        if self.line <= 1 {
-            self.column = column + self.column.saturating_sub(1);
+        (self.line, self.column) =
+            embed_position((self.line, self.column), line, column, block_indent);
+        if let Some(h) = &mut self.hint_at {
+            (h.line, h.column) = embed_position((h.line, h.column), line, column, block_indent);
+            self.hint = Some(h.render());
         }
-        self.line = line + self.line.saturating_sub(1);
         self
     }
 }
@@ -295,5 +360,27 @@ mod tests {
             17,
         );
         assert_eq!((d.line, d.column), (12, 22));
+    }
+
+    #[test]
+    fn a_hint_place_moves_with_its_diagnostic() {
+        let d = Diagnostic::error("x")
+            .at(1, 23)
+            .with_hint_at("expected `)` to close the `(`", 1, 21)
+            .embedded_at("bad.yaml", 14, 17);
+        assert_eq!((d.line, d.column), (14, 39));
+        assert_eq!(
+            d.hint.as_deref(),
+            Some("expected `)` to close the `(` at 14:37")
+        );
+        let d = Diagnostic::error("x")
+            .at(3, 2)
+            .with_hint_at("expected `)` to close the `(`", 2, 5)
+            .embedded_in("bad.yaml", 10, 7, Some(6));
+        assert_eq!((d.line, d.column), (12, 8));
+        assert_eq!(
+            d.hint.as_deref(),
+            Some("expected `)` to close the `(` at 11:11")
+        );
     }
 }

@@ -228,9 +228,7 @@ fn parse_error(src: &str, e: pest::error::Error<Rule>) -> Diagnostic {
     } else if let Some((at, c)) = unclosed_bracket(src) {
         let close = if c == '(' { ')' } else { ']' };
         let (line, col, _) = crate::diag::locate(src, at);
-        d = d.with_hint(format!(
-            "expected `{close}` to close the `{c}` at {line}:{col}"
-        ));
+        d = d.with_hint_at(format!("expected `{close}` to close the `{c}`"), line, col);
     }
     d
 }

@@ -205,13 +205,7 @@ impl<'a> Reader<'a> {
 /// Moves a diagnostic about an expression (positions relative to the expression text) to the
 /// scorecard file, keeping the file's line for the caret.
 pub fn embed_diagnostic(d: Diagnostic, file: &Path, src: &str, at: TextPosition) -> Diagnostic {
-    let relative_line = d.line;
-    let mut d = d.embedded_at(file, at.line, at.column);
-    if relative_line > 1
-        && let Some(indent) = at.block_indent
-    {
-        d.column += indent;
-    }
+    let mut d = d.embedded_in(file, at.line, at.column, at.block_indent);
     if let Some(text) = src.lines().nth(d.line.saturating_sub(1)) {
         let width = d.width;
         d = d.with_source_line(text, width);

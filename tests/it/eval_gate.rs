@@ -329,9 +329,15 @@ async fn validate_reports_every_problem_of_a_rule_as_text_and_json() {
     assert!(stderr.contains("did you mean `Bronze`?"), "{stderr}");
     assert!(stderr.contains("levels.yaml:10:25"), "{stderr}");
     assert!(stderr.contains("codeCoverag"), "{stderr}");
+    // A hint names its place in the file's coordinates, as the error does.
+    assert!(stderr.contains("parens.yaml:5:39"), "{stderr}");
+    assert!(
+        stderr.contains("= hint: expected `)` to close the `(` at 5:37"),
+        "{stderr}"
+    );
     assert_eq!(
         out.stdout(),
-        "1 scorecard(s), 1 rule(s): 2 error(s), 0 warning(s)\n"
+        "2 scorecard(s), 2 rule(s): 3 error(s), 0 warning(s)\n"
     );
 
     let out = rubric_with(
@@ -342,21 +348,37 @@ async fn validate_reports_every_problem_of_a_rule_as_text_and_json() {
     .await;
     assert_eq!(out.status.code(), Some(1));
     let doc = out.json();
-    assert_eq!(doc["scorecards"], 1);
-    assert_eq!(doc["rules"], 1);
-    assert_eq!(doc["errors"], 2);
+    assert_eq!(doc["scorecards"], 2);
+    assert_eq!(doc["rules"], 2);
+    assert_eq!(doc["errors"], 3);
     assert_eq!(doc["warnings"], 0);
-    let at: Vec<(u64, u64)> = doc["diagnostics"]
+    let at: Vec<(&str, u64, u64)> = doc["diagnostics"]
         .as_array()
         .unwrap()
         .iter()
         .map(|d| {
             assert_eq!(d["severity"], "error");
-            assert!(d["file"].as_str().unwrap().ends_with("levels.yaml"), "{d}");
-            (d["line"].as_u64().unwrap(), d["column"].as_u64().unwrap())
+            let file = d["file"].as_str().unwrap();
+            let file = &file[file.rfind('/').unwrap() + 1..];
+            (
+                file,
+                d["line"].as_u64().unwrap(),
+                d["column"].as_u64().unwrap(),
+            )
         })
         .collect();
-    assert_eq!(at, [(9, 12), (10, 25)]);
+    assert_eq!(
+        at,
+        [
+            ("levels.yaml", 9, 12),
+            ("levels.yaml", 10, 25),
+            ("parens.yaml", 5, 39)
+        ]
+    );
+    assert_eq!(
+        doc["diagnostics"][2]["hint"],
+        "expected `)` to close the `(` at 5:37"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
