@@ -28,9 +28,24 @@ pub struct ServeArgs {
     #[arg(long, value_name = "DIR")]
     pub scorecards: Option<PathBuf>,
     /// Offline demo: serve the sample catalog against the built-in Codecov fixture server on
-    /// 127.0.0.1 (no network, no token); without configured tokens, reads need none.
+    /// 127.0.0.1 (no network, no token), with a store of its own in a temporary folder unless
+    /// --store is given; without configured tokens, reads need none.
     #[arg(long)]
     pub fixture: bool,
+}
+
+/// Points the store of `serve --fixture` (without `--store`) at a SQLite file in a new temporary
+/// folder, removed when the server stops: demo results never land in the configured store, and a
+/// real `rubric serve` in the same folder never starts by serving them.
+fn demo_store(cfg: &mut crate::config::Config) -> Result<Option<tempfile::TempDir>, CliError> {
+    let dir = tempfile::Builder::new()
+        .prefix("rubric-demo-")
+        .tempdir()
+        .map_err(|e| {
+            CliError::Other(anyhow::anyhow!("cannot make the demo store's folder: {e}"))
+        })?;
+    cfg.store.url = format!("sqlite://{}", dir.path().join("demo.db").display());
+    Ok(Some(dir))
 }
 
 /// Runs `rubric serve` until Ctrl-C or SIGTERM.
@@ -41,6 +56,7 @@ pub async fn run(args: ServeArgs, g: &Global) -> CliResult {
     if let Some(bind) = args.bind {
         cfg.server.bind = bind;
     }
+    let store_given = args.store.is_some();
     if let Some(url) = args.store {
         cfg.store.url = url;
     }
@@ -50,7 +66,12 @@ pub async fn run(args: ServeArgs, g: &Global) -> CliResult {
     if let Some(dir) = args.scorecards {
         cfg.scorecards.path = dir;
     }
-    // The fixture server lives as long as this function.
+    // The fixture server and the demo's own store live as long as this function.
+    let _demo_store = if args.fixture && !store_given {
+        demo_store(&mut cfg)?
+    } else {
+        None
+    };
     let _fixture = if args.fixture {
         let server = crate::demo::fixture::start().await.map_err(|e| {
             CliError::Other(anyhow::anyhow!("cannot start the demo Codecov server: {e}"))
