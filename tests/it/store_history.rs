@@ -308,6 +308,43 @@ async fn alert_state_and_deliveries_are_recorded(db: TestDb) {
     db.finish().await;
 }
 
+/// libtest's own list of this binary: each `NAME::postgres` test is ignored (so `cargo test` prints
+/// it as `ignored, <reason>` and counts it in "N ignored") exactly when this build does not run
+/// the PostgreSQL tests, and none passes as `ok` without running.
+#[test]
+fn the_postgres_tests_are_ignored_exactly_when_not_enabled() {
+    let list = |ignored: bool| -> Vec<String> {
+        let mut cmd = std::process::Command::new(std::env::current_exe().unwrap());
+        cmd.args(["--list", "--format", "terse"]);
+        if ignored {
+            cmd.arg("--ignored");
+        }
+        let out = cmd.output().expect("list the tests");
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .filter_map(|l| l.strip_suffix(": test"))
+            .filter(|name| name.ends_with("::postgres"))
+            .map(str::to_string)
+            .collect()
+    };
+    let all = list(false);
+    assert!(
+        all.len() >= 9
+            && all.contains(
+                &"store_history::a_run_reads_back_whole_and_the_latest_run_wins::postgres".into()
+            ),
+        "every store test has a PostgreSQL half: {all:?}"
+    );
+    let ignored = list(true);
+    if cfg!(rubric_postgres_tests) {
+        assert!(ignored.is_empty(), "{ignored:?}");
+    } else {
+        assert_eq!(ignored, all);
+    }
+}
+
 #[tokio::test]
 async fn a_job_lock_on_sqlite_is_always_granted() {
     // SQLite has one process per file: its lock is always granted.
