@@ -135,6 +135,7 @@ mod tests {
             kind,
             status: None,
             message: format!("{kind:?}"),
+            host: None,
         }
     }
 

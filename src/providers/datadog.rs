@@ -225,6 +225,7 @@ impl Datadog {
                 kind: FaultKind::Unauthorized,
                 status: None,
                 message: m,
+                host: None,
             })
         })?;
         let mut url = self.base.clone();

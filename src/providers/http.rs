@@ -2,9 +2,10 @@
 //! concurrency limit, a token-bucket rate limit, retries with backoff and jitter, a
 //! provider-wide pause when the server answers 429, and a cap on the size of answers.
 
+use std::collections::HashSet;
 use std::fmt;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{LazyLock, Mutex};
 use std::time::Duration;
 
 use rand::Rng;
@@ -46,6 +47,17 @@ pub enum FaultKind {
     Timeout,
 }
 
+impl FaultKind {
+    /// A fault of the host rather than of one request (DNS, refused, TLS, other connection
+    /// failures): every request to that host fails the same way until it is fixed.
+    pub fn is_host_fault(self) -> bool {
+        matches!(
+            self,
+            FaultKind::Dns | FaultKind::ConnectionRefused | FaultKind::Tls | FaultKind::Connect
+        )
+    }
+}
+
 /// A request that failed, with a message that names the fault (never a token).
 #[derive(Clone, Debug, PartialEq)]
 pub struct FetchError {
@@ -55,6 +67,8 @@ pub struct FetchError {
     pub status: Option<u16>,
     /// What happened, for people: `Codecov answered 500 Internal Server Error (after 4 attempts)`.
     pub message: String,
+    /// `host:port` of a transport fault (DNS, connection, TLS, timeout), when known.
+    pub host: Option<String>,
 }
 
 impl FetchError {
@@ -63,6 +77,7 @@ impl FetchError {
             kind,
             status,
             message,
+            host: None,
         }
     }
 
@@ -439,9 +454,26 @@ impl ProviderHttp {
         Ok(body)
     }
 
+    /// Counts and logs a request that failed for good. A host fault (DNS, refused, TLS) is
+    /// logged as a warning the first time per provider and host, later ones at debug level:
+    /// a host that does not resolve would otherwise say so once per entity. Each fact still
+    /// carries its own error, so outcomes explain every failure.
     fn failed(&self, e: FetchError) -> FetchError {
         self.stats.errors.fetch_add(1, Ordering::Relaxed);
-        tracing::warn!(provider = self.name, error = %e, "request failed");
+        match e.host.as_deref().filter(|_| e.kind.is_host_fault()) {
+            Some(host) if !HOST_FAULTS.first(self.name, host) => {
+                tracing::debug!(provider = self.name, host, error = %e, "request failed (reported before)");
+            }
+            Some(host) => {
+                tracing::warn!(
+                    provider = self.name,
+                    host,
+                    error = %e,
+                    "request failed; further failures reaching this host are logged at debug level"
+                );
+            }
+            None => tracing::warn!(provider = self.name, error = %e, "request failed"),
+        }
         e
     }
 
@@ -493,6 +525,8 @@ impl ProviderHttp {
                 };
             }
         };
+        // The host answered: a later fault there is news again.
+        HOST_FAULTS.recovered(self.name, || host_port(response.url()));
         let status = response.status();
         let retry_after = response
             .headers()
@@ -582,14 +616,8 @@ impl ProviderHttp {
     }
 
     fn transport_error(&self, e: &reqwest::Error) -> FetchError {
-        let host = e
-            .url()
-            .map(|u| match (u.host_str(), u.port_or_known_default()) {
-                (Some(h), Some(p)) => format!("{h}:{p}"),
-                (Some(h), None) => h.to_string(),
-                _ => u.to_string(),
-            })
-            .unwrap_or_else(|| "its host".into());
+        let known = e.url().map(host_port);
+        let host = known.clone().unwrap_or_else(|| "its host".into());
         let chain = error_chain(e);
         let lower = chain.to_ascii_lowercase();
         let name = self.name;
@@ -633,7 +661,62 @@ impl ProviderHttp {
                 format!("cannot reach {name} at {host}: {chain}"),
             )
         };
-        FetchError::new(kind, None, message)
+        FetchError {
+            host: known,
+            ..FetchError::new(kind, None, message)
+        }
+    }
+}
+
+/// `host:port` of a URL (the port the scheme implies when none is written).
+fn host_port(u: &reqwest::Url) -> String {
+    match (u.host_str(), u.port_or_known_default()) {
+        (Some(h), Some(p)) => format!("{h}:{p}"),
+        (Some(h), None) => h.to_string(),
+        _ => u.to_string(),
+    }
+}
+
+/// The host faults reported as warnings so far, in this process.
+static HOST_FAULTS: LazyLock<HostFaults> = LazyLock::new(HostFaults::default);
+
+/// At most this many `(provider, host)` pairs are remembered; past it every fault is reported.
+const MAX_HOST_FAULTS: usize = 1024;
+
+/// Which `(provider, host)` pairs already had a host fault reported, so that it is said once
+/// per host rather than once per request; forgotten when the host answers again.
+#[derive(Debug, Default)]
+struct HostFaults {
+    seen: Mutex<HashSet<(&'static str, String)>>,
+    /// `seen` is not empty (spares successful requests the lock).
+    any: std::sync::atomic::AtomicBool,
+}
+
+impl HostFaults {
+    /// Whether this is the first fault of `provider` at `host` since it last answered
+    /// (remembering it, up to [`MAX_HOST_FAULTS`] pairs).
+    fn first(&self, provider: &'static str, host: &str) -> bool {
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        if seen.contains(&(provider, host.to_string())) {
+            return false;
+        }
+        if seen.len() < MAX_HOST_FAULTS {
+            seen.insert((provider, host.to_string()));
+            self.any.store(true, Ordering::Relaxed);
+        }
+        true
+    }
+
+    /// `provider` reached the host `host()` names: its next fault is reported again.
+    fn recovered(&self, provider: &'static str, host: impl FnOnce() -> String) {
+        if !self.any.load(Ordering::Relaxed) {
+            return;
+        }
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        seen.remove(&(provider, host()));
+        if seen.is_empty() {
+            self.any.store(false, Ordering::Relaxed);
+        }
     }
 }
 
@@ -760,6 +843,53 @@ pub fn parse_retry_after(value: &str) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_host_fault_is_reported_once_until_the_host_answers() {
+        let faults = HostFaults::default();
+        assert!(faults.first("Codecov", "codecov.invalid:443"));
+        assert!(!faults.first("Codecov", "codecov.invalid:443"), "said once");
+        assert!(!faults.first("Codecov", "codecov.invalid:443"));
+        assert!(faults.first("Codecov", "other.invalid:443"), "per host");
+        assert!(
+            faults.first("Datadog", "codecov.invalid:443"),
+            "per provider"
+        );
+        faults.recovered("Codecov", || "codecov.invalid:443".into());
+        assert!(
+            faults.first("Codecov", "codecov.invalid:443"),
+            "a new fault after the host answered is news"
+        );
+
+        // Bounded: past the cap nothing more is remembered, and nothing new is hidden.
+        let faults = HostFaults::default();
+        for i in 0..MAX_HOST_FAULTS + 10 {
+            assert!(faults.first("Codecov", &format!("h{i}:443")));
+        }
+        assert_eq!(faults.seen.lock().unwrap().len(), MAX_HOST_FAULTS);
+        assert!(faults.first("Codecov", &format!("h{}:443", MAX_HOST_FAULTS + 1)));
+        assert!(!faults.first("Codecov", "h0:443"));
+    }
+
+    #[test]
+    fn only_faults_of_the_host_are_host_faults() {
+        for kind in [
+            FaultKind::Dns,
+            FaultKind::ConnectionRefused,
+            FaultKind::Tls,
+            FaultKind::Connect,
+        ] {
+            assert!(kind.is_host_fault(), "{kind:?}");
+        }
+        for kind in [
+            FaultKind::Timeout,
+            FaultKind::Status,
+            FaultKind::NotFound,
+            FaultKind::RateLimited,
+        ] {
+            assert!(!kind.is_host_fault(), "{kind:?}");
+        }
+    }
 
     #[test]
     fn retry_after_takes_seconds_and_dates() {

@@ -444,3 +444,54 @@ fn a_closed_pipe_ends_output_quietly() {
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+/// A Codecov host that cannot resolve (`.invalid` never does, RFC 6761) fails every entity's
+/// fetch; stderr (a pipe here) says so once, in plain text, while every rule still explains it.
+#[test]
+fn a_host_that_does_not_resolve_is_reported_once_without_colour() {
+    let host = "rubric-no-such-host.invalid";
+    let out = rubric()
+        .args(["eval", "--format", "json"])
+        .env("RUBRIC_CODECOV_URL", format!("http://{host}"))
+        .env("RUBRIC_HTTP_MAX_RETRIES", "1")
+        .env("RUBRIC_HTTP_BACKOFF_BASE_MS", "1")
+        .env("RUBRIC_HTTP_CONNECT_TIMEOUT_MS", "3000")
+        // Empty is unset (no-color.org): colour is off because stderr is a pipe.
+        .env("NO_COLOR", "")
+        .run();
+    let stderr = out.stderr();
+    assert!(
+        !stderr.contains('\x1b'),
+        "no ANSI escapes on a pipe: {stderr:?}"
+    );
+    let warnings: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("WARN") && l.contains(host))
+        .collect();
+    assert_eq!(warnings.len(), 1, "one warning for the host:\n{stderr}");
+    assert!(
+        warnings[0].contains(&format!(
+            "cannot resolve Codecov host {host}:80 (DNS failure)"
+        )),
+        "{stderr}"
+    );
+
+    // Every entity still failed on its own, with the reason in its rules.
+    let report = out.json();
+    let explained = report["scorecards"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|c| c["entities"].as_array().unwrap())
+        .flat_map(|e| e["rules"].as_array().unwrap())
+        .filter(|r| {
+            r["message"]
+                .as_str()
+                .is_some_and(|m| m.contains(&format!("cannot resolve Codecov host {host}")))
+        })
+        .count();
+    assert!(
+        explained > 1,
+        "several rules name the DNS failure, each on its own: {report}"
+    );
+}

@@ -11,7 +11,7 @@ use rubric::jobs::scheduler::{Cadence, Plan, spawn};
 use rubric::jobs::{RunError, RunEvent};
 use rubric::store::Trigger;
 use server::{Fake, alerts_config, runner};
-use store::entity;
+use store::{TestDb, entity, postgres_test};
 use tokio::sync::Notify;
 
 async fn next_event(rx: &mut tokio::sync::broadcast::Receiver<RunEvent>) -> RunEvent {
@@ -98,11 +98,8 @@ async fn one_run_per_scorecard_at_a_time_in_one_process() {
     db.finish().await;
 }
 
-#[tokio::test]
-async fn replicas_sharing_postgres_do_not_run_the_same_scorecard_twice() {
-    let Some(db) = store::postgres().await else {
-        return;
-    };
+postgres_test!(replicas_sharing_one_database_do_not_run_the_same_scorecard_twice);
+async fn replicas_sharing_one_database_do_not_run_the_same_scorecard_twice(db: TestDb) {
     let fake = Arc::new(Fake::new(&["api"]));
     fake.set("coverage", entity("api", None, 0.0, &[]));
     // Two runners = two replicas: separate in-process locks, one database.

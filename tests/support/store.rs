@@ -1,7 +1,7 @@
 //! Test databases for the store, server and job tests: a fresh SQLite file always, and a fresh
-//! PostgreSQL database when `RUBRIC_TEST_POSTGRES_URL` names a server (see scripts/ci-postgres.sh).
+//! PostgreSQL database on the server `RUBRIC_TEST_POSTGRES_URL` names (see scripts/ci-postgres.sh)
+//! for the tests [`postgres_test!`] and [`store_tests!`] make.
 
-use std::io::Write;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
@@ -35,19 +35,17 @@ pub async fn sqlite() -> TestDb {
     }
 }
 
-/// A fresh PostgreSQL database on the server `RUBRIC_TEST_POSTGRES_URL` names, or `None` (saying
-/// so on stderr, past the test harness's capture) when the variable is not set.
-pub async fn postgres() -> Option<TestDb> {
-    let Ok(base) = std::env::var(POSTGRES_ENV) else {
-        static SAID: std::sync::Once = std::sync::Once::new();
-        SAID.call_once(|| {
-            let _ = writeln!(
-                std::io::stderr(),
-                "note: PostgreSQL store tests SKIPPED: {POSTGRES_ENV} is not set \
-                 (run `eval \"$(scripts/ci-postgres.sh)\"` first); SQLite tests still run"
-            );
-        });
-        return None;
+/// A fresh PostgreSQL database on the server `RUBRIC_TEST_POSTGRES_URL` names. Panics, saying
+/// how to start one, when the variable is not set or the server cannot be reached: a PostgreSQL
+/// test that runs never passes without PostgreSQL (see [`postgres_test!`]).
+pub async fn postgres() -> TestDb {
+    let base = match std::env::var(POSTGRES_ENV) {
+        Ok(url) if !url.is_empty() => url,
+        _ => panic!(
+            "{POSTGRES_ENV} is not set, and the PostgreSQL tests never pass without PostgreSQL \
+             (this build runs them because CI or {POSTGRES_ENV} was set when it was built): \
+             run `eval \"$(scripts/ci-postgres.sh)\"` first"
+        ),
     };
     static COUNTER: AtomicU32 = AtomicU32::new(0);
     let db = format!(
@@ -58,7 +56,12 @@ pub async fn postgres() -> Option<TestDb> {
     );
     let mut admin = sqlx::PgConnection::connect(&base)
         .await
-        .expect("connect to RUBRIC_TEST_POSTGRES_URL");
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot connect to the PostgreSQL server {POSTGRES_ENV} names: {e} \
+             (start it with `eval \"$(scripts/ci-postgres.sh)\"`)"
+            )
+        });
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {db}")))
         .execute(&mut admin)
         .await
@@ -66,20 +69,56 @@ pub async fn postgres() -> Option<TestDb> {
     let _ = admin.close().await;
     let url = replace_db(&base, &db);
     let store = Store::connect(&url).await.expect("postgres store");
-    Some(TestDb {
+    TestDb {
         name: "postgres",
         store,
         url,
         _dir: None,
-    })
+    }
 }
 
-/// Every backend available here: SQLite always, PostgreSQL when configured.
-pub async fn backends() -> Vec<TestDb> {
-    let mut all = vec![sqlite().await];
-    all.extend(postgres().await);
-    all
+/// The test `async fn NAME(db: TestDb)` (defined next to it) on PostgreSQL alone: `NAME::postgres`.
+/// It runs when the build enables the PostgreSQL tests (`cfg(rubric_postgres_tests)`, set by
+/// build.rs when `RUBRIC_TEST_POSTGRES_URL` is set or `CI` is true), and then fails without a
+/// server; otherwise libtest lists it as `ignored, <how to run it>` and counts it in the
+/// summary's "N ignored".
+#[allow(unused_macros)] // Not every test binary has PostgreSQL tests.
+macro_rules! postgres_test {
+    ($name:ident) => {
+        mod $name {
+            $crate::support::store::postgres_test!(@fn $name);
+        }
+    };
+    (@fn $name:ident) => {
+        #[tokio::test]
+        #[cfg_attr(
+            not(rubric_postgres_tests),
+            ignore = "PostgreSQL tests need RUBRIC_TEST_POSTGRES_URL (run `eval \"$(scripts/ci-postgres.sh)\"` first)"
+        )]
+        async fn postgres() {
+            super::$name($crate::support::store::postgres().await).await
+        }
+    };
 }
+
+/// The store test `async fn NAME(db: TestDb)` (defined next to it) on each store: `NAME::sqlite`
+/// always, and `NAME::postgres` as [`postgres_test!`] makes it.
+#[allow(unused_macros)]
+macro_rules! store_tests {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test]
+            async fn sqlite() {
+                super::$name($crate::support::store::sqlite().await).await
+            }
+
+            $crate::support::store::postgres_test!(@fn $name);
+        }
+    };
+}
+
+#[allow(unused_imports)] // Not every test binary has store tests.
+pub(crate) use {postgres_test, store_tests};
 
 impl TestDb {
     /// Closes the store and drops a PostgreSQL database.
