@@ -11,6 +11,7 @@ pub mod catalog;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod coverage;
 pub mod cql;
 pub mod demo;
 pub mod diag;
@@ -39,6 +40,7 @@ mod tests {
         "value",
         "clock",
         "diag",
+        "coverage",
         "yaml",
         "facts",
         "config",

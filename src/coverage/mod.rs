@@ -1,0 +1,205 @@
+//! Coverage reports as CI jobs write them: every format Codacy's reporter parses and Datadog's
+//! intake accepts (LCOV, Cobertura, JaCoCo, Clover, OpenCover, dotCover, PHPUnit XML, Go cover
+//! profiles) and Codacy's JSON payload. Each is read by streaming (line by line, or with an XML
+//! pull parser) into compact per-line records, within size limits; a malformed report is an
+//! error naming the line (and for XML the byte offset) of its first problem.
+//!
+//! The entry point is [`parse`]; [`Report::totals`] gives the counts Codecov gives.
+
+mod codacy;
+mod detect;
+mod golang;
+mod input;
+mod lcov;
+pub mod report;
+mod xml;
+
+use std::io::Read;
+
+use serde::Serialize;
+
+pub use detect::detect;
+pub use report::{FileCoverage, Line, Report, Totals};
+
+/// A report format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// LCOV tracefiles (`SF:`, `DA:`, `BRDA:`), as `lcov`, `c8`, `cargo llvm-cov` write them.
+    Lcov,
+    /// Cobertura XML (coverage.py, Istanbul, Java tools).
+    Cobertura,
+    /// JaCoCo XML.
+    Jacoco,
+    /// Clover XML (OpenClover, PHPUnit's `--coverage-clover`, Istanbul).
+    Clover,
+    /// OpenCover XML (.NET).
+    Opencover,
+    /// dotCover XML (.NET, JetBrains).
+    Dotcover,
+    /// PHPUnit's XML coverage (PHPUnit 4 and earlier).
+    Phpunit,
+    /// Go cover profiles (`go test -coverprofile`).
+    Go,
+    /// Codacy's JSON payload (`{"fileReports": [{"filename", "coverage": {"3": 1}}]}`).
+    Codacy,
+}
+
+impl Format {
+    /// Every format, in the order of the documentation.
+    pub const ALL: [Format; 9] = [
+        Format::Lcov,
+        Format::Cobertura,
+        Format::Jacoco,
+        Format::Clover,
+        Format::Opencover,
+        Format::Dotcover,
+        Format::Phpunit,
+        Format::Go,
+        Format::Codacy,
+    ];
+
+    /// The name in URLs, JSON and `--format`: `lcov`, `cobertura`, ...
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Lcov => "lcov",
+            Format::Cobertura => "cobertura",
+            Format::Jacoco => "jacoco",
+            Format::Clover => "clover",
+            Format::Opencover => "opencover",
+            Format::Dotcover => "dotcover",
+            Format::Phpunit => "phpunit",
+            Format::Go => "go",
+            Format::Codacy => "codacy",
+        }
+    }
+
+    /// The format named `name` (case-insensitive; `go-coverprofile` as Datadog names Go's).
+    pub fn from_name(name: &str) -> Option<Format> {
+        let name = name.trim().to_ascii_lowercase();
+        let name = match name.as_str() {
+            "go-coverprofile" | "gocover" | "golang" => "go",
+            "xml" | "cobertura-xml" => "cobertura",
+            other => other,
+        };
+        Format::ALL.into_iter().find(|f| f.as_str() == name)
+    }
+}
+
+impl std::fmt::Display for Format {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Bounds on one report, from `[uploads]` in the configuration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Bytes of the report after decompression.
+    pub max_bytes: u64,
+    /// Files in the report.
+    pub max_files: usize,
+    /// Line records (an XML `<line>`, an LCOV `DA:`, a line of a Go block).
+    pub max_lines: u64,
+}
+
+impl Default for Limits {
+    /// 512 MiB, 200,000 files, 50,000,000 line records.
+    fn default() -> Self {
+        Limits {
+            max_bytes: 512 << 20,
+            max_files: 200_000,
+            max_lines: 50_000_000,
+        }
+    }
+}
+
+/// Why a report was rejected, and where: the line and, for XML, the byte offset of the first
+/// problem.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{}{message}", where_text(*format, *line, *offset))]
+pub struct ParseError {
+    /// The format it was read as, when known.
+    pub format: Option<Format>,
+    /// 1-based line of the problem, when known.
+    pub line: Option<u64>,
+    /// Byte offset of the problem (XML), when known.
+    pub offset: Option<u64>,
+    /// What is wrong.
+    pub message: String,
+}
+
+fn where_text(format: Option<Format>, line: Option<u64>, offset: Option<u64>) -> String {
+    let mut parts = Vec::new();
+    if let Some(f) = format {
+        parts.push(f.to_string());
+    }
+    if let Some(l) = line {
+        parts.push(format!("line {l}"));
+    }
+    if let Some(o) = offset {
+        parts.push(format!("byte {o}"));
+    }
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!("{}: ", parts.join(", "))
+    }
+}
+
+impl ParseError {
+    /// A problem with no place.
+    pub fn new(format: Option<Format>, message: impl Into<String>) -> Self {
+        ParseError {
+            format,
+            line: None,
+            offset: None,
+            message: message.into(),
+        }
+    }
+
+    /// A problem at a line.
+    pub fn at_line(format: Format, line: u64, message: impl Into<String>) -> Self {
+        ParseError {
+            format: Some(format),
+            line: Some(line),
+            offset: None,
+            message: message.into(),
+        }
+    }
+}
+
+/// Reads a report in `format` (detected from its first bytes when `None`); gzip-compressed input
+/// is decompressed first. Everything is bounded by `limits`.
+pub fn parse(
+    input: impl Read,
+    format: Option<Format>,
+    limits: &Limits,
+) -> Result<Report, ParseError> {
+    let mut input = input::Input::new(input, limits.max_bytes)?;
+    let format = match format {
+        Some(f) => f,
+        None => detect(input.head()).ok_or_else(|| {
+            ParseError::new(
+                None,
+                format!(
+                    "the report's format is not recognised (give one of: {})",
+                    Format::ALL.map(Format::as_str).join(", ")
+                ),
+            )
+        })?,
+    };
+    let result = match format {
+        Format::Lcov => lcov::parse(&mut input, limits),
+        Format::Go => golang::parse(&mut input, limits),
+        Format::Codacy => codacy::parse(&mut input, limits),
+        xml_format => xml::parse(xml_format, &mut input, limits),
+    };
+    result.map_err(|mut e| {
+        e.format.get_or_insert(format);
+        if let Some(limit) = input.over_limit() {
+            e = ParseError::new(Some(format), limit);
+        }
+        e
+    })
+}

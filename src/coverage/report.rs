@@ -1,0 +1,476 @@
+//! What a coverage report says, whatever its format: per file, the coverable lines with their
+//! hits and branches; and the totals computed from them the way Codecov computes them.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+
+/// One coverable line: 12 bytes, so that a report of millions of lines stays small.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Line {
+    /// 1-based line number.
+    pub number: u32,
+    /// How many times the line ran (saturated).
+    pub hits: u32,
+    /// Branches on the line (0 when the format says nothing of branches).
+    pub branches: u16,
+    /// Branches taken at least once.
+    pub branches_hit: u16,
+}
+
+/// What a line counts as in the totals.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LineState {
+    /// Ran, and every branch on it was taken.
+    Hit,
+    /// Ran, or some branch was taken, but not every branch.
+    Partial,
+    /// Never ran.
+    Miss,
+}
+
+impl Line {
+    /// Hit, partial or miss, as Codecov counts lines.
+    pub fn state(&self) -> LineState {
+        let ran = self.hits > 0 || self.branches_hit > 0;
+        if !ran {
+            LineState::Miss
+        } else if self.branches_hit < self.branches {
+            LineState::Partial
+        } else {
+            LineState::Hit
+        }
+    }
+}
+
+/// The lines of one file, sorted by number, one entry per line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileCoverage {
+    /// The path as the report (or the path rules) gave it, with `/` separators.
+    pub path: String,
+    /// The coverable lines, ascending.
+    pub lines: Vec<Line>,
+}
+
+/// A parsed report: its files, sorted by path, each path once.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Report {
+    /// The files with at least one coverable line.
+    pub files: Vec<FileCoverage>,
+    /// The folders the report says its paths are relative to (Cobertura's `<source>`), for the
+    /// path rules that make paths relative to the repository.
+    pub source_roots: Vec<String>,
+}
+
+/// Line counts and the coverage percentage, as the API and `rubric coverage summary` give them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct Totals {
+    /// Files with at least one coverable line.
+    pub files: u64,
+    /// Coverable lines.
+    pub lines: u64,
+    /// Lines that ran with every branch taken.
+    pub hits: u64,
+    /// Lines that never ran.
+    pub misses: u64,
+    /// Lines that ran with some branch never taken.
+    pub partials: u64,
+    /// Branches.
+    pub branches: u64,
+    /// Branches taken.
+    pub branches_hit: u64,
+    /// `hits / lines` in percent, rounded to two decimals; null when there are no lines.
+    pub coverage: Option<f64>,
+}
+
+impl Totals {
+    /// Adds one line.
+    pub fn add(&mut self, line: &Line) {
+        self.lines += 1;
+        match line.state() {
+            LineState::Hit => self.hits += 1,
+            LineState::Partial => self.partials += 1,
+            LineState::Miss => self.misses += 1,
+        }
+        self.branches += u64::from(line.branches);
+        self.branches_hit += u64::from(line.branches_hit);
+    }
+
+    /// Adds another total (of other files).
+    pub fn absorb(&mut self, other: &Totals) {
+        self.files += other.files;
+        self.lines += other.lines;
+        self.hits += other.hits;
+        self.misses += other.misses;
+        self.partials += other.partials;
+        self.branches += other.branches;
+        self.branches_hit += other.branches_hit;
+        self.coverage = percent(self.hits, self.lines);
+    }
+
+    /// The totals of `lines` as one file.
+    pub fn of_file(lines: &[Line]) -> Totals {
+        let mut t = Totals::default();
+        for line in lines {
+            t.add(line);
+        }
+        t.files = u64::from(!lines.is_empty());
+        t.coverage = percent(t.hits, t.lines);
+        t
+    }
+}
+
+/// `part / whole` in percent with two decimals; `None` for an empty whole.
+pub fn percent(part: u64, whole: u64) -> Option<f64> {
+    (whole > 0).then(|| (part as f64 * 10_000.0 / whole as f64).round() / 100.0)
+}
+
+impl FileCoverage {
+    /// This file's totals.
+    pub fn totals(&self) -> Totals {
+        Totals::of_file(&self.lines)
+    }
+}
+
+impl Report {
+    /// The totals over every file.
+    pub fn totals(&self) -> Totals {
+        let mut all = Totals::default();
+        for file in &self.files {
+            all.absorb(&file.totals());
+        }
+        all
+    }
+
+    /// Merges `other` into this report as Codecov merges the sessions of one commit: a line is
+    /// covered when any upload covers it, hits add up, and a line's branches are the most any
+    /// upload saw, taken as often as the best upload took them.
+    pub fn merge(&mut self, other: Report) {
+        let mut files: HashMap<String, Vec<Line>> = std::mem::take(&mut self.files)
+            .into_iter()
+            .map(|f| (f.path, f.lines))
+            .collect();
+        for file in other.files {
+            match files.get_mut(&file.path) {
+                Some(lines) => *lines = merge_lines(lines, &file.lines),
+                None => {
+                    files.insert(file.path, file.lines);
+                }
+            }
+        }
+        self.files = files
+            .into_iter()
+            .map(|(path, lines)| FileCoverage { path, lines })
+            .collect();
+        self.files.sort_unstable_by(|a, b| a.path.cmp(&b.path));
+    }
+}
+
+/// Two sorted line lists as one: hits added, branches the larger.
+fn merge_lines(a: &[Line], b: &[Line]) -> Vec<Line> {
+    let mut out = Vec::with_capacity(a.len().max(b.len()));
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() || j < b.len() {
+        let line = match (a.get(i), b.get(j)) {
+            (Some(x), Some(y)) if x.number == y.number => {
+                i += 1;
+                j += 1;
+                Line {
+                    number: x.number,
+                    hits: x.hits.saturating_add(y.hits),
+                    branches: x.branches.max(y.branches),
+                    branches_hit: x.branches_hit.max(y.branches_hit),
+                }
+            }
+            (Some(x), Some(y)) if x.number < y.number => {
+                i += 1;
+                *x
+            }
+            (Some(x), None) => {
+                i += 1;
+                *x
+            }
+            (_, Some(y)) => {
+                j += 1;
+                *y
+            }
+            (None, None) => unreachable!("the loop runs while one side has lines"),
+        };
+        out.push(line);
+    }
+    out
+}
+
+/// How records for the same line of one file, within one report, combine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SameLine {
+    /// The largest hits and branches win (Cobertura's method lines repeat its class lines;
+    /// an LCOV file may list a section twice).
+    Max,
+    /// Each record is a block of statements (Go cover profiles): hits are the largest, and a
+    /// line whose blocks are partly covered is partial, with one branch per block.
+    Blocks,
+}
+
+/// A file being read: its path and the records seen so far.
+struct Building {
+    path: String,
+    lines: Vec<Line>,
+}
+
+/// Collects the records a parser reads, file by file, into a [`Report`], within the limits.
+pub struct ReportBuilder {
+    files: Vec<Building>,
+    index: HashMap<String, usize>,
+    same_line: SameLine,
+    limits: super::Limits,
+    records: u64,
+}
+
+impl ReportBuilder {
+    /// An empty builder.
+    pub fn new(same_line: SameLine, limits: super::Limits) -> Self {
+        ReportBuilder {
+            files: Vec::new(),
+            index: HashMap::new(),
+            same_line,
+            limits,
+            records: 0,
+        }
+    }
+
+    /// The id of file `path` (added when new); `path` is cleaned (`\` to `/`, leading `./`
+    /// dropped). Fails past the file limit or for an empty path.
+    pub fn file(&mut self, path: &str) -> Result<usize, String> {
+        let path = clean_path(path);
+        if path.is_empty() {
+            return Err("a file has an empty path".into());
+        }
+        if let Some(&id) = self.index.get(path.as_ref()) {
+            return Ok(id);
+        }
+        if self.files.len() >= self.limits.max_files {
+            return Err(format!(
+                "the report names more than {} files",
+                self.limits.max_files
+            ));
+        }
+        let id = self.files.len();
+        self.index.insert(path.to_string(), id);
+        self.files.push(Building {
+            path: path.into_owned(),
+            lines: Vec::new(),
+        });
+        Ok(id)
+    }
+
+    /// Records line `number` of file `id`. Fails for line 0 or past the line limit.
+    pub fn line(&mut self, id: usize, line: Line) -> Result<(), String> {
+        if line.number == 0 {
+            return Err("line numbers start at 1".into());
+        }
+        self.records += 1;
+        if self.records > self.limits.max_lines {
+            return Err(format!(
+                "the report has more than {} line records",
+                self.limits.max_lines
+            ));
+        }
+        self.files[id].lines.push(line);
+        Ok(())
+    }
+
+    /// Whether no file was named yet.
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty()
+    }
+
+    /// The report: each file's lines sorted, one entry per line, files without lines left out.
+    pub fn finish(self) -> Report {
+        let same_line = self.same_line;
+        let mut files: Vec<FileCoverage> = self
+            .files
+            .into_iter()
+            .filter(|f| !f.lines.is_empty())
+            .map(|mut f| {
+                f.lines.sort_unstable_by_key(|l| l.number);
+                FileCoverage {
+                    path: f.path,
+                    lines: combine(f.lines, same_line),
+                }
+            })
+            .collect();
+        files.sort_unstable_by(|a, b| a.path.cmp(&b.path));
+        Report {
+            files,
+            source_roots: Vec::new(),
+        }
+    }
+}
+
+/// One entry per line number from records sorted by number.
+fn combine(lines: Vec<Line>, same_line: SameLine) -> Vec<Line> {
+    let mut out: Vec<Line> = Vec::with_capacity(lines.len());
+    let mut start = 0;
+    while start < lines.len() {
+        let number = lines[start].number;
+        let end = start
+            + lines[start..]
+                .iter()
+                .take_while(|l| l.number == number)
+                .count();
+        let group = &lines[start..end];
+        let mut line = Line {
+            number,
+            ..Line::default()
+        };
+        for l in group {
+            line.hits = line.hits.max(l.hits);
+            line.branches = line.branches.max(l.branches);
+            line.branches_hit = line.branches_hit.max(l.branches_hit);
+        }
+        if same_line == SameLine::Blocks && group.len() > 1 {
+            let covered = group.iter().filter(|l| l.hits > 0).count();
+            if covered > 0 && covered < group.len() {
+                line.branches = u16::try_from(group.len()).unwrap_or(u16::MAX);
+                line.branches_hit = u16::try_from(covered).unwrap_or(u16::MAX);
+            }
+        }
+        out.push(line);
+        start = end;
+    }
+    out
+}
+
+/// `\` as `/`, and no leading `./`.
+fn clean_path(path: &str) -> std::borrow::Cow<'_, str> {
+    let path = path.trim();
+    let path = if path.contains('\\') {
+        std::borrow::Cow::Owned(path.replace('\\', "/"))
+    } else {
+        std::borrow::Cow::Borrowed(path)
+    };
+    match path {
+        std::borrow::Cow::Borrowed(p) => std::borrow::Cow::Borrowed(p.trim_start_matches("./")),
+        std::borrow::Cow::Owned(p) => std::borrow::Cow::Owned(p.trim_start_matches("./").into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::coverage::Limits;
+
+    fn line(number: u32, hits: u32, branches: u16, branches_hit: u16) -> Line {
+        Line {
+            number,
+            hits,
+            branches,
+            branches_hit,
+        }
+    }
+
+    #[test]
+    fn lines_are_hits_partials_or_misses_as_codecov_counts_them() {
+        let lines = [
+            line(1, 3, 0, 0),
+            line(2, 0, 0, 0),
+            line(3, 1, 2, 1),
+            line(4, 1, 2, 2),
+            line(5, 0, 2, 1),
+        ];
+        let t = Totals::of_file(&lines);
+        assert_eq!(
+            (t.files, t.lines, t.hits, t.misses, t.partials),
+            (1, 5, 2, 1, 2)
+        );
+        assert_eq!((t.branches, t.branches_hit), (6, 4));
+        assert_eq!(t.coverage, Some(40.0));
+        assert_eq!(Totals::of_file(&[]).coverage, None);
+        assert_eq!(percent(2, 3), Some(66.67));
+    }
+
+    #[test]
+    fn the_same_line_twice_keeps_the_largest_or_becomes_partial_blocks() {
+        let limits = Limits::default();
+        let mut b = ReportBuilder::new(SameLine::Max, limits);
+        let f = b.file("./src\\a.rs").unwrap();
+        for l in [line(3, 0, 0, 0), line(3, 2, 2, 1), line(1, 1, 0, 0)] {
+            b.line(f, l).unwrap();
+        }
+        b.file("empty.rs").unwrap();
+        let report = b.finish();
+        assert_eq!(report.files.len(), 1, "files without lines are left out");
+        assert_eq!(report.files[0].path, "src/a.rs");
+        assert_eq!(report.files[0].lines, [line(1, 1, 0, 0), line(3, 2, 2, 1)]);
+
+        let mut b = ReportBuilder::new(SameLine::Blocks, limits);
+        let f = b.file("a.go").unwrap();
+        for l in [
+            line(7, 4, 0, 0),
+            line(7, 0, 0, 0),
+            line(8, 1, 0, 0),
+            line(8, 2, 0, 0),
+        ] {
+            b.line(f, l).unwrap();
+        }
+        assert_eq!(
+            b.finish().files[0].lines,
+            [line(7, 4, 2, 1), line(8, 2, 0, 0)]
+        );
+    }
+
+    #[test]
+    fn uploads_merge_line_by_line() {
+        let mut a = Report {
+            files: vec![FileCoverage {
+                path: "a".into(),
+                lines: vec![line(1, 0, 0, 0), line(2, 1, 2, 1)],
+            }],
+            ..Report::default()
+        };
+        let b = Report {
+            files: vec![
+                FileCoverage {
+                    path: "a".into(),
+                    lines: vec![line(1, 2, 0, 0), line(2, 0, 2, 2), line(4, 0, 0, 0)],
+                },
+                FileCoverage {
+                    path: "0".into(),
+                    lines: vec![line(1, 1, 0, 0)],
+                },
+            ],
+            ..Report::default()
+        };
+        a.merge(b);
+        assert_eq!(a.files[0].path, "0");
+        assert_eq!(
+            a.files[1].lines,
+            [line(1, 2, 0, 0), line(2, 1, 2, 2), line(4, 0, 0, 0)]
+        );
+        let t = a.totals();
+        assert_eq!((t.files, t.lines, t.hits, t.misses), (2, 4, 3, 1));
+    }
+
+    #[test]
+    fn limits_and_bad_records_are_errors() {
+        let limits = Limits {
+            max_files: 1,
+            max_lines: 2,
+            ..Limits::default()
+        };
+        let mut b = ReportBuilder::new(SameLine::Max, limits);
+        assert!(b.file(" ").is_err());
+        let f = b.file("a").unwrap();
+        assert_eq!(b.file("a"), Ok(f));
+        assert!(b.file("b").unwrap_err().contains("more than 1 files"));
+        assert!(b.line(f, line(0, 1, 0, 0)).is_err());
+        b.line(f, line(1, 1, 0, 0)).unwrap();
+        assert!(
+            b.line(f, line(2, 1, 0, 0))
+                .and_then(|()| b.line(f, line(3, 1, 0, 0)))
+                .unwrap_err()
+                .contains("more than 2 line records")
+        );
+    }
+}
