@@ -9,6 +9,7 @@ macro_rules! say {
 
 mod catalog;
 mod config;
+mod coverage;
 mod cql;
 mod eval;
 mod providers;
@@ -97,6 +98,9 @@ pub enum Command {
     /// Inspect the configuration.
     #[command(subcommand)]
     Config(config::ConfigCommand),
+    /// Coverage reports: parse one locally and print its totals.
+    #[command(subcommand)]
+    Coverage(coverage::CoverageCommand),
     /// Print the shell completion script of a shell.
     ///
     /// E.g. `rubric completions bash > ~/.local/share/bash-completion/completions/rubric`,
@@ -188,6 +192,7 @@ async fn run(cli: Cli) -> CliResult {
         Command::Gate(args) => eval::gate(args, g).await,
         Command::Serve(args) => serve::run(args, g).await,
         Command::Config(cmd) => config::run(cmd, g),
+        Command::Coverage(cmd) => coverage::run(cmd),
         Command::Completions { shell } => completions(shell),
     }
 }

@@ -72,7 +72,8 @@ mod tests {
     #[test]
     fn reads_the_payload_of_both_reporters() {
         let body = r#"{"language":"python","total":75,"codeLines":4,"fileReports":[{"filename":"src/app.py","total":75,"codeLines":4,"coverage":{"1":1,"2":1,"5":1,"6":0}}]}"#;
-        let report = parse(body.as_bytes(), None, &Limits::default()).unwrap();
+        let (report, format) = parse(body.as_bytes(), None, &Limits::default()).unwrap();
+        assert_eq!(format, Format::Codacy);
         let t = report.totals();
         assert_eq!((t.files, t.lines, t.hits, t.misses), (1, 4, 3, 1));
         assert_eq!(t.coverage, Some(75.0));

@@ -99,7 +99,7 @@ mod tests {
     use crate::coverage::{Format, Limits, parse};
 
     fn go(text: &str) -> Result<crate::coverage::Report, crate::coverage::ParseError> {
-        parse(text.as_bytes(), Some(Format::Go), &Limits::default())
+        parse(text.as_bytes(), Some(Format::Go), &Limits::default()).map(|(r, _)| r)
     }
 
     #[test]

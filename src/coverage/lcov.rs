@@ -177,7 +177,7 @@ mod tests {
     use crate::coverage::{Format, Limits, parse};
 
     fn lcov(text: &str) -> Result<crate::coverage::Report, crate::coverage::ParseError> {
-        parse(text.as_bytes(), Some(Format::Lcov), &Limits::default())
+        parse(text.as_bytes(), Some(Format::Lcov), &Limits::default()).map(|(r, _)| r)
     }
 
     #[test]

@@ -11,6 +11,7 @@ mod detect;
 mod golang;
 mod input;
 mod lcov;
+pub mod paths;
 pub mod report;
 mod xml;
 
@@ -169,13 +170,14 @@ impl ParseError {
     }
 }
 
-/// Reads a report in `format` (detected from its first bytes when `None`); gzip-compressed input
-/// is decompressed first. Everything is bounded by `limits`.
+/// Reads a report in `format` (detected from its first bytes when `None`) and says which format
+/// it was read as; gzip-compressed input is decompressed first. Everything is bounded by
+/// `limits`.
 pub fn parse(
     input: impl Read,
     format: Option<Format>,
     limits: &Limits,
-) -> Result<Report, ParseError> {
+) -> Result<(Report, Format), ParseError> {
     let mut input = input::Input::new(input, limits.max_bytes)?;
     let format = match format {
         Some(f) => f,
@@ -195,7 +197,7 @@ pub fn parse(
         Format::Codacy => codacy::parse(&mut input, limits),
         xml_format => xml::parse(xml_format, &mut input, limits),
     };
-    result.map_err(|mut e| {
+    result.map(|report| (report, format)).map_err(|mut e| {
         e.format.get_or_insert(format);
         if let Some(limit) = input.over_limit() {
             e = ParseError::new(Some(format), limit);

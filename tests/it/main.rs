@@ -11,6 +11,7 @@ mod catalog_cli;
 mod catalog_files;
 mod catalog_hostile;
 mod config_cli;
+mod coverage_cli;
 mod cql_cli;
 mod cql_fuzz_regressions;
 mod cql_props;

@@ -99,6 +99,13 @@ impl Rubric {
         self
     }
 
+    /// Feeds the file at `path` to stdin.
+    pub fn stdin_file(mut self, path: impl AsRef<Path>) -> Self {
+        self.cmd
+            .stdin(std::fs::File::open(path).expect("the stdin file opens"));
+        self
+    }
+
     pub fn stderr(mut self, cfg: Stdio) -> Self {
         self.cmd.stderr(cfg);
         self

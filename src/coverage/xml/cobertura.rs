@@ -113,7 +113,8 @@ mod tests {
 
     #[test]
     fn reads_the_coverage_py_flavour() {
-        let report = parse(PY.as_bytes(), None, &Limits::default()).unwrap();
+        let (report, format) = parse(PY.as_bytes(), None, &Limits::default()).unwrap();
+        assert_eq!(format, Format::Cobertura);
         assert_eq!(report.source_roots, ["/home/runner/work/app/app/src"]);
         assert_eq!(report.files[0].path, "app.py");
         let t = report.totals();
