@@ -111,9 +111,7 @@ fn shared_folder<'a>(mut paths: impl Iterator<Item = &'a str>) -> Option<String>
     let mut shared = first.rfind('/').map_or("", |i| &first[..=i]);
     for path in paths {
         while !path.starts_with(shared) {
-            let Some(cut) = shared[..shared.len().saturating_sub(1)].rfind('/') else {
-                return None;
-            };
+            let cut = shared[..shared.len().saturating_sub(1)].rfind('/')?;
             shared = &shared[..=cut];
         }
     }
