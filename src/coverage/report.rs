@@ -63,7 +63,7 @@ pub struct Report {
 }
 
 /// Line counts and the coverage percentage, as the API and `rubric coverage summary` give them.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, serde::Deserialize)]
 pub struct Totals {
     /// Files with at least one coverable line.
     pub files: u64,
@@ -199,6 +199,52 @@ fn merge_lines(a: &[Line], b: &[Line]) -> Vec<Line> {
         out.push(line);
     }
     out
+}
+
+/// Lines as stored: `number:hits` (or `number:hits:branches:taken`), separated by `,`, each
+/// number after the first given as the distance from the previous one.
+pub fn encode_lines(lines: &[Line]) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(lines.len() * 5);
+    let mut previous = 0;
+    for (i, l) in lines.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let _ = write!(out, "{}:{}", l.number - previous, l.hits);
+        if l.branches > 0 {
+            let _ = write!(out, ":{}:{}", l.branches, l.branches_hit);
+        }
+        previous = l.number;
+    }
+    out
+}
+
+/// The lines [`encode_lines`] wrote; `None` when the text is not such an encoding.
+pub fn decode_lines(text: &str) -> Option<Vec<Line>> {
+    if text.is_empty() {
+        return Some(Vec::new());
+    }
+    let mut previous = 0u32;
+    text.split(',')
+        .map(|item| {
+            let mut parts = item.split(':');
+            let step: u32 = parts.next()?.parse().ok().filter(|s| *s > 0)?;
+            let hits = parts.next()?.parse().ok()?;
+            let (branches, branches_hit) = match (parts.next(), parts.next()) {
+                (Some(b), Some(h)) => (b.parse().ok()?, h.parse().ok()?),
+                (None, None) => (0, 0),
+                _ => return None,
+            };
+            previous = previous.checked_add(step)?;
+            Some(Line {
+                number: previous,
+                hits,
+                branches,
+                branches_hit,
+            })
+        })
+        .collect()
 }
 
 /// How records for the same line of one file, within one report, combine.
@@ -450,6 +496,18 @@ mod tests {
         );
         let t = a.totals();
         assert_eq!((t.files, t.lines, t.hits, t.misses), (2, 4, 3, 1));
+    }
+
+    #[test]
+    fn lines_round_trip_through_their_stored_text() {
+        let lines = [line(3, 1, 0, 0), line(4, 0, 2, 1), line(120, 7, 0, 0)];
+        let text = encode_lines(&lines);
+        assert_eq!(text, "3:1,1:0:2:1,116:7");
+        assert_eq!(decode_lines(&text).unwrap(), lines);
+        assert_eq!(decode_lines("").unwrap(), []);
+        for bad in ["x", "1", "1:2:3", "0:1", "1:1,0:1", "4294967295:1,1:1"] {
+            assert_eq!(decode_lines(bad), None, "{bad}");
+        }
     }
 
     #[test]

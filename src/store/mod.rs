@@ -6,6 +6,7 @@
 //! transaction, so readers see either the previous results or the complete new run.
 
 mod model;
+pub mod uploads;
 
 use std::collections::{BTreeMap, HashMap};
 

@@ -33,3 +33,4 @@ mod server_edges;
 mod server_kill;
 mod service_parity;
 mod store_history;
+mod store_uploads;

@@ -1,0 +1,404 @@
+//! Coverage uploads in the store: project tokens (kept as SHA-256 digests), the uploads
+//! themselves, and per commit and flag the merged report. An upload is written in one
+//! transaction: rejected or failed, it leaves nothing behind. Uploads of the same commit are
+//! serialised by the commit's row, which each one writes first.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use sqlx::Row;
+
+use super::{Store, StoreError, StoreResult, from_ms, ms};
+use crate::coverage::report::{decode_lines, encode_lines};
+use crate::coverage::{FileCoverage, Format, Report, Totals};
+
+/// An upload to record.
+#[derive(Debug)]
+pub struct NewUpload<'a> {
+    /// `service/owner/repo` (`github/acme/api`).
+    pub repository: &'a str,
+    /// The commit it measures.
+    pub commit: &'a str,
+    /// Its branch, when the uploader said.
+    pub branch: Option<&'a str>,
+    /// Its flag, `""` for none.
+    pub flag: &'a str,
+    /// The format it was read as.
+    pub format: Format,
+    /// Who sent it: the token's name.
+    pub uploaded_by: &'a str,
+    /// Whether the commit's report is complete with it (false for Codacy's `partial=true`
+    /// until `coverageFinal`).
+    pub complete: bool,
+    /// The report, paths already relative to the repository.
+    pub report: Report,
+    /// When it arrived.
+    pub at: DateTime<Utc>,
+}
+
+/// What an accepted upload did.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct UploadReceipt {
+    /// Its id.
+    pub upload_id: i64,
+    /// Its own totals.
+    pub totals: Totals,
+}
+
+/// The merged coverage of one commit.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CommitCoverage {
+    /// `service/owner/repo`.
+    pub repository: String,
+    /// The commit.
+    pub commit: String,
+    /// Its branch, when an uploader said.
+    pub branch: Option<String>,
+    /// The last upload.
+    pub uploaded_at: DateTime<Utc>,
+    /// Whether an upload (or a final call) said the report is complete.
+    pub complete: bool,
+    /// Every upload merged.
+    pub totals: Totals,
+    /// Per flag, that flag's uploads merged.
+    pub flags: BTreeMap<String, Totals>,
+}
+
+/// Which commit to read.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CommitQuery<'a> {
+    /// This commit.
+    pub commit: Option<&'a str>,
+    /// Else the latest on one of these branches (any branch when empty).
+    pub branches: &'a [String],
+    /// Only complete commits.
+    pub complete_only: bool,
+}
+
+/// A project token, as listed (never the token itself).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct UploadToken {
+    /// Its id, for `rubric tokens revoke`.
+    pub id: i64,
+    /// The repository it may upload to.
+    pub repository: String,
+    /// Its name.
+    pub name: String,
+    /// Its last four characters.
+    pub last_four: String,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When it was revoked.
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// The SHA-256 of a token, in hex: what is stored and looked up.
+pub fn token_digest(token: &str) -> String {
+    Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+impl Store {
+    /// Stores a new project token for `repository`; returns its id.
+    pub async fn create_upload_token(
+        &self,
+        repository: &str,
+        name: &str,
+        token: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<i64> {
+        let last_four: String = {
+            let chars: Vec<char> = token.chars().collect();
+            chars[chars.len().saturating_sub(4)..].iter().collect()
+        };
+        let row = sqlx::query(
+            "INSERT INTO upload_tokens (repository, name, digest, last_four, created_at) \
+             VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        )
+        .bind(repository)
+        .bind(name)
+        .bind(token_digest(token))
+        .bind(last_four)
+        .bind(ms(at))
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.try_get(0)?)
+    }
+
+    /// Every project token, oldest first.
+    pub async fn upload_tokens(&self) -> StoreResult<Vec<UploadToken>> {
+        let rows = sqlx::query(
+            "SELECT id, repository, name, last_four, created_at, revoked_at FROM upload_tokens ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(UploadToken {
+                    id: r.try_get("id")?,
+                    repository: r.try_get("repository")?,
+                    name: r.try_get("name")?,
+                    last_four: r.try_get("last_four")?,
+                    created_at: from_ms(r.try_get("created_at")?, "upload_tokens.created_at")?,
+                    revoked_at: r
+                        .try_get::<Option<i64>, _>("revoked_at")?
+                        .map(|t| from_ms(t, "upload_tokens.revoked_at"))
+                        .transpose()?,
+                })
+            })
+            .collect()
+    }
+
+    /// Revokes token `id`; false when there is no such token or it was revoked already.
+    pub async fn revoke_upload_token(&self, id: i64, at: DateTime<Utc>) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE upload_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
+        )
+        .bind(ms(at))
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// The repository and name of a live project token.
+    pub async fn upload_token(&self, token: &str) -> StoreResult<Option<(String, String)>> {
+        let row = sqlx::query(
+            "SELECT repository, name FROM upload_tokens WHERE digest = $1 AND revoked_at IS NULL",
+        )
+        .bind(token_digest(token))
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| Ok((r.try_get("repository")?, r.try_get("name")?)))
+            .transpose()
+    }
+
+    /// Records an upload and merges it into its commit's reports (the flag's and the
+    /// commit's whole), in one transaction.
+    pub async fn save_upload(&self, upload: NewUpload<'_>) -> StoreResult<UploadReceipt> {
+        let totals = upload.report.totals();
+        let mut tx = self.pool.begin().await?;
+        let flags: Vec<&str> = if upload.flag.is_empty() {
+            vec![""]
+        } else {
+            vec!["", upload.flag]
+        };
+        // Written first, so that uploads of the same commit wait for each other here.
+        for flag in &flags {
+            sqlx::query(
+                "INSERT INTO coverage_commits (repository, commit_sha, flag, branch, complete, uploaded_at, totals_json) \
+                 VALUES ($1, $2, $3, $4, $5, $6, '{}') ON CONFLICT (repository, commit_sha, flag) DO UPDATE SET \
+                 branch = COALESCE(excluded.branch, coverage_commits.branch), \
+                 complete = CASE WHEN excluded.complete = 1 THEN 1 ELSE coverage_commits.complete END, \
+                 uploaded_at = excluded.uploaded_at",
+            )
+            .bind(upload.repository)
+            .bind(upload.commit)
+            .bind(*flag)
+            .bind(upload.branch)
+            .bind(i64::from(upload.complete))
+            .bind(ms(upload.at))
+            .execute(&mut *tx)
+            .await?;
+        }
+        let row = sqlx::query(
+            "INSERT INTO coverage_uploads (repository, commit_sha, branch, flag, format, uploaded_by, uploaded_at, files, lines, hits) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+        )
+        .bind(upload.repository)
+        .bind(upload.commit)
+        .bind(upload.branch)
+        .bind(upload.flag)
+        .bind(upload.format.as_str())
+        .bind(upload.uploaded_by)
+        .bind(ms(upload.at))
+        .bind(totals.files as i64)
+        .bind(totals.lines as i64)
+        .bind(totals.hits as i64)
+        .fetch_one(&mut *tx)
+        .await?;
+        let upload_id: i64 = row.try_get(0)?;
+        for flag in &flags {
+            let mut merged = read_files(&mut tx, upload.repository, upload.commit, flag).await?;
+            let touched: Vec<String> = upload.report.files.iter().map(|f| f.path.clone()).collect();
+            merged.merge(upload.report.clone());
+            for file in merged.files.iter().filter(|f| touched.contains(&f.path)) {
+                sqlx::query(
+                    "INSERT INTO coverage_files (repository, commit_sha, flag, path, lines_text) \
+                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (repository, commit_sha, flag, path) \
+                     DO UPDATE SET lines_text = excluded.lines_text",
+                )
+                .bind(upload.repository)
+                .bind(upload.commit)
+                .bind(*flag)
+                .bind(&file.path)
+                .bind(encode_lines(&file.lines))
+                .execute(&mut *tx)
+                .await?;
+            }
+            let all = serde_json::to_string(&merged.totals()).map_err(|e| StoreError::Corrupt {
+                column: "coverage_commits.totals_json",
+                reason: e.to_string(),
+            })?;
+            sqlx::query(
+                "UPDATE coverage_commits SET totals_json = $1 WHERE repository = $2 AND commit_sha = $3 AND flag = $4",
+            )
+            .bind(all)
+            .bind(upload.repository)
+            .bind(upload.commit)
+            .bind(*flag)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(UploadReceipt { upload_id, totals })
+    }
+
+    /// Marks a commit's report complete (Codacy's `coverageFinal`); false when nothing was
+    /// uploaded for it.
+    pub async fn complete_commit(&self, repository: &str, commit: &str) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE coverage_commits SET complete = 1 WHERE repository = $1 AND commit_sha = $2",
+        )
+        .bind(repository)
+        .bind(commit)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// The merged coverage of the commit `query` picks, when there is one.
+    pub async fn commit_coverage(
+        &self,
+        repository: &str,
+        query: CommitQuery<'_>,
+    ) -> StoreResult<Option<CommitCoverage>> {
+        let Some(commit) = self.pick_commit(repository, query).await? else {
+            return Ok(None);
+        };
+        let rows = sqlx::query(
+            "SELECT flag, branch, complete, uploaded_at, totals_json FROM coverage_commits \
+             WHERE repository = $1 AND commit_sha = $2 ORDER BY flag",
+        )
+        .bind(repository)
+        .bind(&commit)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut whole = None;
+        let mut flags = BTreeMap::new();
+        for r in &rows {
+            let flag: String = r.try_get("flag")?;
+            let totals: Totals = serde_json::from_str(&r.try_get::<String, _>("totals_json")?)
+                .map_err(|e| StoreError::Corrupt {
+                    column: "coverage_commits.totals_json",
+                    reason: e.to_string(),
+                })?;
+            if flag.is_empty() {
+                whole = Some(CommitCoverage {
+                    repository: repository.to_string(),
+                    commit: commit.clone(),
+                    branch: r.try_get("branch")?,
+                    uploaded_at: from_ms(
+                        r.try_get("uploaded_at")?,
+                        "coverage_commits.uploaded_at",
+                    )?,
+                    complete: r.try_get::<i64, _>("complete")? != 0,
+                    totals,
+                    flags: BTreeMap::new(),
+                });
+            } else {
+                flags.insert(flag, totals);
+            }
+        }
+        Ok(whole.map(|w| CommitCoverage { flags, ..w }))
+    }
+
+    /// The files of a commit's report (of `flag`, `""` for all), sorted by path.
+    pub async fn commit_files(
+        &self,
+        repository: &str,
+        commit: &str,
+        flag: &str,
+    ) -> StoreResult<Vec<FileCoverage>> {
+        let mut conn = self.pool.acquire().await?;
+        Ok(read_files(&mut conn, repository, commit, flag).await?.files)
+    }
+
+    /// The commit a query names: the given one, or the latest upload on its branches.
+    async fn pick_commit(
+        &self,
+        repository: &str,
+        query: CommitQuery<'_>,
+    ) -> StoreResult<Option<String>> {
+        if let Some(commit) = query.commit {
+            return Ok(Some(commit.to_string()));
+        }
+        let rows = sqlx::query(
+            "SELECT commit_sha, branch FROM coverage_commits WHERE repository = $1 AND flag = '' \
+             AND complete >= $2 ORDER BY uploaded_at DESC, commit_sha",
+        )
+        .bind(repository)
+        .bind(i64::from(query.complete_only))
+        .fetch_all(&self.pool)
+        .await?;
+        for r in &rows {
+            let branch: Option<String> = r.try_get("branch")?;
+            if query.branches.is_empty()
+                || branch.is_some_and(|b| query.branches.iter().any(|q| *q == b))
+            {
+                return Ok(Some(r.try_get("commit_sha")?));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The branches uploads were made on for `repository` (for "no upload on main" reasons).
+    pub async fn upload_branches(&self, repository: &str) -> StoreResult<Vec<String>> {
+        let rows = sqlx::query(
+            "SELECT DISTINCT branch FROM coverage_commits WHERE repository = $1 AND branch IS NOT NULL ORDER BY branch",
+        )
+        .bind(repository)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|r| Ok(r.try_get("branch")?)).collect()
+    }
+}
+
+/// A commit's stored report of one flag.
+async fn read_files(
+    conn: &mut sqlx::AnyConnection,
+    repository: &str,
+    commit: &str,
+    flag: &str,
+) -> StoreResult<Report> {
+    let rows = sqlx::query(
+        "SELECT path, lines_text FROM coverage_files WHERE repository = $1 AND commit_sha = $2 AND flag = $3 ORDER BY path",
+    )
+    .bind(repository)
+    .bind(commit)
+    .bind(flag)
+    .fetch_all(&mut *conn)
+    .await?;
+    let files = rows
+        .iter()
+        .map(|r| {
+            let text: String = r.try_get("lines_text")?;
+            let lines = decode_lines(&text).ok_or(StoreError::Corrupt {
+                column: "coverage_files.lines_text",
+                reason: "not an encoding of lines".into(),
+            })?;
+            Ok(FileCoverage {
+                path: r.try_get("path")?,
+                lines,
+            })
+        })
+        .collect::<StoreResult<Vec<_>>>()?;
+    Ok(Report {
+        files,
+        ..Report::default()
+    })
+}
