@@ -14,6 +14,7 @@ mod cql;
 mod eval;
 mod providers;
 mod serve;
+mod tokens;
 mod width;
 
 use std::io::Write;
@@ -101,6 +102,9 @@ pub enum Command {
     /// Coverage reports: parse one locally and print its totals.
     #[command(subcommand)]
     Coverage(coverage::CoverageCommand),
+    /// Project tokens for coverage uploads: create, list, revoke.
+    #[command(subcommand)]
+    Tokens(tokens::TokensCommand),
     /// Print the shell completion script of a shell.
     ///
     /// E.g. `rubric completions bash > ~/.local/share/bash-completion/completions/rubric`,
@@ -193,6 +197,7 @@ async fn run(cli: Cli) -> CliResult {
         Command::Serve(args) => serve::run(args, g).await,
         Command::Config(cmd) => config::run(cmd, g),
         Command::Coverage(cmd) => coverage::run(cmd),
+        Command::Tokens(cmd) => tokens::run(cmd, g).await,
         Command::Completions { shell } => completions(shell),
     }
 }

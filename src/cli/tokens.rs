@@ -1,0 +1,215 @@
+//! `rubric tokens`: the project tokens CI jobs upload coverage with, one repository each,
+//! stored as SHA-256 digests (a token is shown once, when it is created).
+
+use std::process::ExitCode;
+
+use serde::Serialize;
+
+use super::{CliError, CliResult, Global, TextFormat, json_document};
+use crate::config::redact_url;
+use crate::store::Store;
+use crate::store::uploads::UploadToken;
+
+/// The services a repository can be on, as Codecov names them.
+pub const SERVICES: &[&str] = &[
+    "github",
+    "gitlab",
+    "bitbucket",
+    "github_enterprise",
+    "gitlab_enterprise",
+    "bitbucket_server",
+];
+
+/// `rubric tokens ...`.
+#[derive(Debug, clap::Subcommand)]
+pub enum TokensCommand {
+    /// Create a project token for one repository; the token is the last line of stdout.
+    Create {
+        /// The repository, `SERVICE/OWNER/REPO` (`github/acme/api`).
+        #[arg(long, value_name = "SERVICE/OWNER/REPO")]
+        repo: String,
+        /// A name for it (shown by `list` and in upload records; default `REPO-ci`).
+        #[arg(long)]
+        name: Option<String>,
+        /// History store URL (default `[store] url`).
+        #[arg(long, value_name = "URL")]
+        store: Option<String>,
+    },
+    /// List the project tokens: id, repository, name, last four characters, dates.
+    List {
+        /// History store URL (default `[store] url`).
+        #[arg(long, value_name = "URL")]
+        store: Option<String>,
+        /// Output format: `json` prints `{"tokens": [{"id", "repository", "name", "last_four",
+        /// "created_at", "revoked_at"}]}`.
+        #[arg(long, value_enum, default_value_t)]
+        format: TextFormat,
+    },
+    /// Revoke a project token by id: uploads with it are refused from then on.
+    Revoke {
+        /// The token's id (from `list`).
+        id: i64,
+        /// History store URL (default `[store] url`).
+        #[arg(long, value_name = "URL")]
+        store: Option<String>,
+    },
+}
+
+/// A repository as `SERVICE/OWNER/REPO`: the service, the owner (GitLab subgroups keep their
+/// `/`), the name.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RepoSlug {
+    /// `github`, `gitlab`, ...
+    pub service: String,
+    /// `acme`, or `group/subgroup`.
+    pub owner: String,
+    /// `api`.
+    pub repo: String,
+}
+
+impl RepoSlug {
+    /// Reads `SERVICE/OWNER/REPO`; the error says what is expected.
+    pub fn parse(text: &str) -> Result<RepoSlug, String> {
+        let text = text.trim().trim_matches('/');
+        let bad = || {
+            format!(
+                "{text:?} is not SERVICE/OWNER/REPO (e.g. github/acme/api; SERVICE one of {})",
+                SERVICES.join(", ")
+            )
+        };
+        let (service, rest) = text.split_once('/').ok_or_else(bad)?;
+        let (owner, repo) = rest.rsplit_once('/').ok_or_else(bad)?;
+        let service = service.to_ascii_lowercase();
+        if !SERVICES.contains(&service.as_str()) || owner.is_empty() || repo.is_empty() {
+            return Err(bad());
+        }
+        Ok(RepoSlug {
+            service,
+            owner: owner.to_string(),
+            repo: repo.to_string(),
+        })
+    }
+}
+
+impl std::fmt::Display for RepoSlug {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}/{}", self.service, self.owner, self.repo)
+    }
+}
+
+/// A new token: a random UUID (version 4), the shape Codecov and Codacy tokens have, so every
+/// uploader accepts it.
+pub fn new_token() -> String {
+    use rand::Rng;
+    let mut b: [u8; 16] = rand::rng().random();
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
+}
+
+async fn open(store: Option<String>, g: &Global) -> Result<Store, CliError> {
+    let url = match store {
+        Some(url) => url,
+        None => g.load_config()?.store.url,
+    };
+    Store::connect(&url).await.map_err(|e| match e {
+        crate::store::StoreError::BadUrl(_) => CliError::Usage(e.to_string()),
+        other => CliError::Other(anyhow::anyhow!("{other} ({})", redact_url(&url))),
+    })
+}
+
+/// Runs `rubric tokens ...`.
+pub async fn run(cmd: TokensCommand, g: &Global) -> CliResult {
+    let now = crate::clock::now();
+    let other = |e: crate::store::StoreError| CliError::Other(e.into());
+    match cmd {
+        TokensCommand::Create { repo, name, store } => {
+            let slug = RepoSlug::parse(&repo).map_err(CliError::Usage)?;
+            let store = open(store, g).await?;
+            let token = new_token();
+            let name = name.unwrap_or_else(|| format!("{}-ci", slug.repo));
+            let id = store
+                .create_upload_token(&slug.to_string(), &name, &token, now)
+                .await
+                .map_err(other)?;
+            eprintln!(
+                "token {id} ({name}) uploads coverage to {slug}; it is shown only now: keep it as a CI secret"
+            );
+            say!("{token}");
+        }
+        TokensCommand::List { store, format } => {
+            let tokens = open(store, g).await?.upload_tokens().await.map_err(other)?;
+            match format {
+                TextFormat::Json => {
+                    #[derive(Serialize)]
+                    struct Listed<'a> {
+                        tokens: &'a [UploadToken],
+                    }
+                    say!("{}", json_document(&Listed { tokens: &tokens })?);
+                }
+                TextFormat::Text if tokens.is_empty() => {
+                    say!("no tokens (create one with `rubric tokens create --repo SERVICE/OWNER/REPO`)");
+                }
+                TextFormat::Text => {
+                    for t in &tokens {
+                        let state = match t.revoked_at {
+                            Some(at) => format!("revoked {}", at.format("%Y-%m-%d")),
+                            None => "active".to_string(),
+                        };
+                        say!(
+                            "{}  {}  {}  …{}  created {}  {state}",
+                            t.id,
+                            t.repository,
+                            t.name,
+                            t.last_four,
+                            t.created_at.format("%Y-%m-%d")
+                        );
+                    }
+                }
+            }
+        }
+        TokensCommand::Revoke { id, store } => {
+            if !open(store, g).await?.revoke_upload_token(id, now).await.map_err(other)? {
+                return Err(CliError::Usage(format!(
+                    "no active token {id} (see `rubric tokens list`)"
+                )));
+            }
+            say!("token {id} revoked");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repositories_are_service_owner_repo() {
+        let slug = RepoSlug::parse("GitHub/acme/api").unwrap();
+        assert_eq!(slug.to_string(), "github/acme/api");
+        let nested = RepoSlug::parse("gitlab/group/sub/app").unwrap();
+        assert_eq!((nested.owner.as_str(), nested.repo.as_str()), ("group/sub", "app"));
+        for bad in ["acme/api", "svn/acme/api", "github//api", "github/acme/", ""] {
+            let err = RepoSlug::parse(bad).unwrap_err();
+            assert!(err.contains("is not SERVICE/OWNER/REPO"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn tokens_are_random_version_4_uuids() {
+        let (a, b) = (new_token(), new_token());
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 36);
+        assert_eq!(&a[14..15], "4");
+        assert!(matches!(&a[19..20], "8" | "9" | "a" | "b"), "{a}");
+    }
+}
