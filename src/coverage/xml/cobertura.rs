@@ -3,7 +3,7 @@
 //! branch="true" condition-coverage="50% (1/2)"/></lines></class>`. The `<line>`s inside
 //! `<methods>` repeat the class's own and are skipped.
 
-use super::{Node, Xml, count, required};
+use super::{Node, Xml, branch_count, count, required};
 use crate::coverage::report::{Line, ReportBuilder, SameLine};
 use crate::coverage::{Limits, ParseError, Report};
 
@@ -75,8 +75,7 @@ fn conditions(text: &str) -> Result<(u16, u16), String> {
     let (hit, all) = inner.split_once('/').ok_or_else(bad)?;
     let hit: u32 = hit.trim().parse().map_err(|_| bad())?;
     let all: u32 = all.trim().parse().map_err(|_| bad())?;
-    let clamp = |n: u32| u16::try_from(n).unwrap_or(u16::MAX);
-    Ok((clamp(all), clamp(hit.min(all))))
+    Ok((branch_count(all), branch_count(hit.min(all))))
 }
 
 #[cfg(test)]

@@ -1,7 +1,12 @@
 //! The XML formats, read with quick-xml's pull parser: one event at a time, so memory does not
 //! grow with the report. Each format is a small state machine over [`Xml`]'s events.
 
+mod clover;
 mod cobertura;
+mod dotcover;
+mod jacoco;
+mod opencover;
+mod phpunit;
 
 use std::borrow::Cow;
 
@@ -15,9 +20,14 @@ pub fn parse(format: Format, input: &mut Input<'_>, limits: &Limits) -> Result<R
     let mut xml = Xml::new(format, input);
     match format {
         Format::Cobertura => cobertura::parse(&mut xml, limits),
-        other => Err(ParseError::new(
-            Some(other),
-            format!("{other} is not an XML format"),
+        Format::Jacoco => jacoco::parse(&mut xml, limits),
+        Format::Clover => clover::parse(&mut xml, limits),
+        Format::Opencover => opencover::parse(&mut xml, limits),
+        Format::Dotcover => dotcover::parse(&mut xml, limits),
+        Format::Phpunit => phpunit::parse(&mut xml, limits),
+        Format::Lcov | Format::Go | Format::Codacy => Err(ParseError::new(
+            Some(format),
+            format!("{format} is not an XML format"),
         )),
     }
 }
@@ -151,14 +161,46 @@ pub fn attr<'e>(element: &'e BytesStart<'_>, name: &str) -> Result<Option<Cow<'e
 /// Attribute `name` as a count (saturated to 32 bits; negative counts as 0); an error names the
 /// element and the attribute when it is missing or not a number.
 pub fn count(element: &BytesStart<'_>, name: &str) -> Result<u32, String> {
-    let text = attr(element, name)?.ok_or_else(|| missing(element, name))?;
-    parse_count(&text).ok_or_else(|| {
+    optional_count(element, name)?.ok_or_else(|| missing(element, name))
+}
+
+/// Attribute `name` as a count, `None` when absent; an error names the element and the
+/// attribute when it is not a number.
+pub fn optional_count(element: &BytesStart<'_>, name: &str) -> Result<Option<u32>, String> {
+    let Some(text) = attr(element, name)? else {
+        return Ok(None);
+    };
+    parse_count(&text).map(Some).ok_or_else(|| {
         format!(
             "<{}> {}={text:?} is not a number",
             element.local_name().as_ref(),
             name
         )
     })
+}
+
+/// A branch count as a line record holds it (saturated to 16 bits).
+pub fn branch_count(n: u32) -> u16 {
+    u16::try_from(n).unwrap_or(u16::MAX)
+}
+
+/// The most lines one statement may span ([`span`]).
+pub const MAX_SPAN: u32 = 100_000;
+
+/// The lines `start..=end` a statement of `element` covers: just `start` when `end` is before
+/// it (as Codecov reads such spans); an error past [`MAX_SPAN`] lines, which no source has.
+pub fn span(
+    element: &BytesStart<'_>,
+    start: u32,
+    end: u32,
+) -> Result<std::ops::RangeInclusive<u32>, String> {
+    if end.saturating_sub(start) >= MAX_SPAN {
+        return Err(format!(
+            "<{}> spans lines {start} to {end}, more than {MAX_SPAN} lines",
+            element.local_name().as_ref()
+        ));
+    }
+    Ok(start..=end.max(start))
 }
 
 /// A count: an integer (saturated; negative is 0) or a decimal number.
