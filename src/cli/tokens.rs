@@ -156,7 +156,9 @@ pub async fn run(cmd: TokensCommand, g: &Global) -> CliResult {
                     say!("{}", json_document(&Listed { tokens: &tokens })?);
                 }
                 TextFormat::Text if tokens.is_empty() => {
-                    say!("no tokens (create one with `rubric tokens create --repo SERVICE/OWNER/REPO`)");
+                    say!(
+                        "no tokens (create one with `rubric tokens create --repo SERVICE/OWNER/REPO`)"
+                    );
                 }
                 TextFormat::Text => {
                     for t in &tokens {
@@ -177,7 +179,12 @@ pub async fn run(cmd: TokensCommand, g: &Global) -> CliResult {
             }
         }
         TokensCommand::Revoke { id, store } => {
-            if !open(store, g).await?.revoke_upload_token(id, now).await.map_err(other)? {
+            if !open(store, g)
+                .await?
+                .revoke_upload_token(id, now)
+                .await
+                .map_err(other)?
+            {
                 return Err(CliError::Usage(format!(
                     "no active token {id} (see `rubric tokens list`)"
                 )));
@@ -197,8 +204,17 @@ mod tests {
         let slug = RepoSlug::parse("GitHub/acme/api").unwrap();
         assert_eq!(slug.to_string(), "github/acme/api");
         let nested = RepoSlug::parse("gitlab/group/sub/app").unwrap();
-        assert_eq!((nested.owner.as_str(), nested.repo.as_str()), ("group/sub", "app"));
-        for bad in ["acme/api", "svn/acme/api", "github//api", "github/acme/", ""] {
+        assert_eq!(
+            (nested.owner.as_str(), nested.repo.as_str()),
+            ("group/sub", "app")
+        );
+        for bad in [
+            "acme/api",
+            "svn/acme/api",
+            "github//api",
+            "github/acme/",
+            "",
+        ] {
             let err = RepoSlug::parse(bad).unwrap_err();
             assert!(err.contains("is not SERVICE/OWNER/REPO"), "{bad}: {err}");
         }

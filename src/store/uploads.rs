@@ -347,9 +347,7 @@ impl Store {
         .await?;
         for r in &rows {
             let branch: Option<String> = r.try_get("branch")?;
-            if query.branches.is_empty()
-                || branch.is_some_and(|b| query.branches.contains(&b))
-            {
+            if query.branches.is_empty() || branch.is_some_and(|b| query.branches.contains(&b)) {
                 return Ok(Some(r.try_get("commit_sha")?));
             }
         }

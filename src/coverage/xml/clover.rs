@@ -98,7 +98,8 @@ mod tests {
 
     #[test]
     fn reads_method_statement_and_condition_lines() {
-        let report = parse(REPORT.as_bytes(), None, &Limits::default()).unwrap();
+        let (report, format) = parse(REPORT.as_bytes(), None, &Limits::default()).unwrap();
+        assert_eq!(format, Format::Clover);
         let paths: Vec<_> = report.files.iter().map(|f| f.path.as_str()).collect();
         assert_eq!(
             paths,

@@ -106,7 +106,8 @@ mod tests {
 
     #[test]
     fn reads_statements_over_their_lines() {
-        let report = parse(REPORT.as_bytes(), None, &Limits::default()).unwrap();
+        let (report, format) = parse(REPORT.as_bytes(), None, &Limits::default()).unwrap();
+        assert_eq!(format, Format::Dotcover);
         let paths: Vec<_> = report.files.iter().map(|f| f.path.as_str()).collect();
         assert_eq!(paths, ["C:/build/Acme/Calc.cs", "C:/build/Acme/Program.cs"]);
         let t = report.totals();

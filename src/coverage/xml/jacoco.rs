@@ -114,7 +114,8 @@ mod tests {
 
     #[test]
     fn reads_lines_and_branches_per_source_file() {
-        let report = parse(REPORT.as_bytes(), None, &Limits::default()).unwrap();
+        let (report, format) = parse(REPORT.as_bytes(), None, &Limits::default()).unwrap();
+        assert_eq!(format, Format::Jacoco);
         let paths: Vec<_> = report.files.iter().map(|f| f.path.as_str()).collect();
         assert_eq!(paths, ["Main.java", "com/acme/Calc.java"]);
         let t = report.totals();

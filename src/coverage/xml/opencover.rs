@@ -185,7 +185,8 @@ mod tests {
 
     #[test]
     fn reads_sequence_and_branch_points_per_module() {
-        let report = parse(REPORT.as_bytes(), None, &Limits::default()).unwrap();
+        let (report, format) = parse(REPORT.as_bytes(), None, &Limits::default()).unwrap();
+        assert_eq!(format, Format::Opencover);
         let paths: Vec<_> = report.files.iter().map(|f| f.path.as_str()).collect();
         assert_eq!(paths, ["C:/build/Acme/Calc.cs", "C:/build/Util/Text.cs"]);
         let t = report.totals();

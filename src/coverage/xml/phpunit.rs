@@ -138,7 +138,8 @@ mod tests {
 
     #[test]
     fn reads_the_tests_covering_each_line() {
-        let report = parse(REPORT.as_bytes(), None, &Limits::default()).unwrap();
+        let (report, format) = parse(REPORT.as_bytes(), None, &Limits::default()).unwrap();
+        assert_eq!(format, Format::Phpunit);
         assert_eq!(report.files.len(), 1);
         assert_eq!(report.files[0].path, "Math/Calc.php");
         let t = report.totals();
@@ -150,7 +151,8 @@ mod tests {
         assert_eq!(report.files[0].lines[0].hits, 2);
 
         let top = REPORT.replace("path=\"/Math\"", "path=\"/\"");
-        let report = parse(top.as_bytes(), None, &Limits::default()).unwrap();
+        let (report, format) = parse(top.as_bytes(), None, &Limits::default()).unwrap();
+        assert_eq!(format, Format::Phpunit);
         assert_eq!(report.files[0].path, "Calc.php");
     }
 
