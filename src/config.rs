@@ -29,6 +29,8 @@ pub struct Config {
     pub http: HttpConfig,
     /// The evaluation history database.
     pub store: StoreConfig,
+    /// Coverage uploads.
+    pub uploads: UploadsConfig,
     /// The HTTP server of `rubric serve`.
     pub server: ServerConfig,
     /// Who may call the HTTP API.
@@ -228,6 +230,23 @@ impl std::fmt::Debug for StoreConfig {
             .field("retention_days", &self.retention_days)
             .finish()
     }
+}
+
+/// `[uploads]`: coverage uploads to `rubric serve` and the `coverage.*` facts read from them.
+#[derive(Clone, Debug, Deserialize)]
+pub struct UploadsConfig {
+    /// Largest upload body as sent, in bytes.
+    pub max_body_bytes: usize,
+    /// Largest report after decompression, in bytes.
+    pub max_report_bytes: u64,
+    /// Most files in one report.
+    pub max_files: usize,
+    /// Most line records in one report.
+    pub max_lines: u64,
+    /// The branches whose latest complete commit `coverage.*` reads.
+    pub branches: Vec<String>,
+    /// The address uploaders reach the server at ("" = the request's Host header).
+    pub public_url: String,
 }
 
 /// `[server]`: the HTTP listener of `rubric serve`.

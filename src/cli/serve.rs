@@ -128,7 +128,7 @@ pub async fn run(args: ServeArgs, g: &Global) -> CliResult {
     let plans =
         scheduler::plans(&cfg.schedule, &infos).map_err(|e| CliError::Usage(e.to_string()))?;
     let runner = Arc::new(Runner::new(store.clone(), Arc::new(evaluator), alerter));
-    let settings = Settings::from_config(&cfg.server);
+    let settings = Settings::from_config(&cfg.server, &cfg.uploads);
     let state = AppState::new(runner.clone(), auth, settings.clone());
     let app = crate::server::router(state);
 

@@ -7,18 +7,9 @@ use serde::Serialize;
 
 use super::{CliError, CliResult, Global, TextFormat, json_document};
 use crate::config::redact_url;
+use crate::coverage::RepoSlug;
 use crate::store::Store;
 use crate::store::uploads::UploadToken;
-
-/// The services a repository can be on, as Codecov names them.
-pub const SERVICES: &[&str] = &[
-    "github",
-    "gitlab",
-    "bitbucket",
-    "github_enterprise",
-    "gitlab_enterprise",
-    "bitbucket_server",
-];
 
 /// `rubric tokens ...`.
 #[derive(Debug, clap::Subcommand)]
@@ -53,48 +44,6 @@ pub enum TokensCommand {
         #[arg(long, value_name = "URL")]
         store: Option<String>,
     },
-}
-
-/// A repository as `SERVICE/OWNER/REPO`: the service, the owner (GitLab subgroups keep their
-/// `/`), the name.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct RepoSlug {
-    /// `github`, `gitlab`, ...
-    pub service: String,
-    /// `acme`, or `group/subgroup`.
-    pub owner: String,
-    /// `api`.
-    pub repo: String,
-}
-
-impl RepoSlug {
-    /// Reads `SERVICE/OWNER/REPO`; the error says what is expected.
-    pub fn parse(text: &str) -> Result<RepoSlug, String> {
-        let text = text.trim().trim_matches('/');
-        let bad = || {
-            format!(
-                "{text:?} is not SERVICE/OWNER/REPO (e.g. github/acme/api; SERVICE one of {})",
-                SERVICES.join(", ")
-            )
-        };
-        let (service, rest) = text.split_once('/').ok_or_else(bad)?;
-        let (owner, repo) = rest.rsplit_once('/').ok_or_else(bad)?;
-        let service = service.to_ascii_lowercase();
-        if !SERVICES.contains(&service.as_str()) || owner.is_empty() || repo.is_empty() {
-            return Err(bad());
-        }
-        Ok(RepoSlug {
-            service,
-            owner: owner.to_string(),
-            repo: repo.to_string(),
-        })
-    }
-}
-
-impl std::fmt::Display for RepoSlug {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}/{}/{}", self.service, self.owner, self.repo)
-    }
 }
 
 /// A new token: a random UUID (version 4), the shape Codecov and Codacy tokens have, so every
@@ -198,27 +147,6 @@ pub async fn run(cmd: TokensCommand, g: &Global) -> CliResult {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn repositories_are_service_owner_repo() {
-        let slug = RepoSlug::parse("GitHub/acme/api").unwrap();
-        assert_eq!(slug.to_string(), "github/acme/api");
-        let nested = RepoSlug::parse("gitlab/group/sub/app").unwrap();
-        assert_eq!(
-            (nested.owner.as_str(), nested.repo.as_str()),
-            ("group/sub", "app")
-        );
-        for bad in [
-            "acme/api",
-            "svn/acme/api",
-            "github//api",
-            "github/acme/",
-            "",
-        ] {
-            let err = RepoSlug::parse(bad).unwrap_err();
-            assert!(err.contains("is not SERVICE/OWNER/REPO"), "{bad}: {err}");
-        }
-    }
 
     #[test]
     fn tokens_are_random_version_4_uuids() {

@@ -23,7 +23,7 @@ impl Read for Limited<'_> {
         if n as u64 > self.left {
             self.exceeded = true;
             return Err(io::Error::other(format!(
-                "the report is larger than {} bytes",
+                "the report is over its limit of {} bytes",
                 self.limit
             )));
         }
@@ -80,7 +80,7 @@ impl<'a> Input<'a> {
         let limited = self.reader.get_ref().get_ref().1;
         limited
             .exceeded
-            .then(|| format!("the report is larger than {} bytes", limited.limit))
+            .then(|| format!("the report is over its limit of {} bytes", limited.limit))
     }
 
     /// The 1-based line of the next byte to be read.
@@ -193,7 +193,7 @@ mod tests {
         assert!(sink.len() <= 1 << 20);
         assert_eq!(
             input.over_limit().as_deref(),
-            Some("the report is larger than 1048576 bytes")
+            Some("the report is over its limit of 1048576 bytes")
         );
     }
 }

@@ -12,6 +12,7 @@ mod golang;
 mod input;
 mod lcov;
 pub mod paths;
+mod repo;
 pub mod report;
 mod xml;
 
@@ -20,6 +21,7 @@ use std::io::Read;
 use serde::Serialize;
 
 pub use detect::detect;
+pub use repo::{RepoSlug, SERVICES};
 pub use report::{FileCoverage, Line, Report, Totals};
 
 /// A report format.
@@ -148,7 +150,16 @@ fn where_text(format: Option<Format>, line: Option<u64>, offset: Option<u64>) ->
     }
 }
 
+/// How every message about a size limit starts.
+const OVER_LIMIT: &str = "the report is over its limit of";
+
 impl ParseError {
+    /// Whether the report was refused for its size (bytes, files or line records) rather than
+    /// for its content.
+    pub fn is_over_limit(&self) -> bool {
+        self.message.starts_with(OVER_LIMIT)
+    }
+
     /// A problem with no place.
     pub fn new(format: Option<Format>, message: impl Into<String>) -> Self {
         ParseError {

@@ -297,7 +297,7 @@ impl ReportBuilder {
         }
         if self.files.len() >= self.limits.max_files {
             return Err(format!(
-                "the report names more than {} files",
+                "the report is over its limit of {} files",
                 self.limits.max_files
             ));
         }
@@ -318,7 +318,7 @@ impl ReportBuilder {
         self.records += 1;
         if self.records > self.limits.max_lines {
             return Err(format!(
-                "the report has more than {} line records",
+                "the report is over its limit of {} line records",
                 self.limits.max_lines
             ));
         }
@@ -521,14 +521,18 @@ mod tests {
         assert!(b.file(" ").is_err());
         let f = b.file("a").unwrap();
         assert_eq!(b.file("a"), Ok(f));
-        assert!(b.file("b").unwrap_err().contains("more than 1 files"));
+        assert!(
+            b.file("b")
+                .unwrap_err()
+                .contains("over its limit of 1 files")
+        );
         assert!(b.line(f, line(0, 1, 0, 0)).is_err());
         b.line(f, line(1, 1, 0, 0)).unwrap();
         assert!(
             b.line(f, line(2, 1, 0, 0))
                 .and_then(|()| b.line(f, line(3, 1, 0, 0)))
                 .unwrap_err()
-                .contains("more than 2 line records")
+                .contains("over its limit of 2 line records")
         );
     }
 }

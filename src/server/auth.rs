@@ -1,4 +1,4 @@
-//! Bearer tokens with the roles `read` and `admin`, read from the environment variable that
+//! Bearer tokens with the roles `read`, `upload` and `admin`, read from the environment variable that
 //! `[auth] tokens_env` names. Only SHA-256 digests of tokens are kept in memory; logs name the
 //! token's configured name, never the token.
 
@@ -11,8 +11,17 @@ use crate::config::AuthConfig;
 pub enum Role {
     /// Read the API, pages, badges and metrics.
     Read,
-    /// Everything `read` may, plus evaluate and anything that writes.
+    /// Upload coverage for any repository (an account token for CI), and nothing else.
+    Upload,
+    /// Everything `read` and `upload` may, plus evaluate and anything that writes.
     Admin,
+}
+
+impl Role {
+    /// Whether a token with this role may do what `need` allows.
+    pub fn grants(self, need: Role) -> bool {
+        self == need || self == Role::Admin
+    }
 }
 
 #[derive(Clone)]
@@ -42,7 +51,7 @@ impl std::fmt::Debug for Auth {
 /// A malformed token list. Never contains a token.
 #[derive(Debug, thiserror::Error)]
 #[error(
-    "{env}: entry {index}: {reason} (expected name:role:token, role read or admin, entries separated by commas)"
+    "{env}: entry {index}: {reason} (expected name:role:token, role read, upload or admin, entries separated by commas)"
 )]
 pub struct AuthConfigError {
     env: String,
@@ -96,6 +105,7 @@ impl Auth {
             };
             let role = match role.trim() {
                 "read" => Role::Read,
+                "upload" => Role::Upload,
                 "admin" => Role::Admin,
                 _ => return Err(err("unknown role")),
             };
@@ -127,17 +137,9 @@ impl Auth {
         });
         match bearer {
             Some(token) => {
-                let d = digest(token);
-                let entry = self
-                    .tokens
-                    .iter()
-                    .find(|t| t.digest == d)
-                    .ok_or(Denied::Unauthenticated)?;
-                if entry.role >= need {
-                    Ok(Caller {
-                        name: entry.name.clone(),
-                        role: entry.role,
-                    })
+                let caller = self.caller(token).ok_or(Denied::Unauthenticated)?;
+                if caller.role.grants(need) {
+                    Ok(caller)
                 } else {
                     Err(Denied::Forbidden)
                 }
@@ -148,6 +150,18 @@ impl Auth {
             }),
             None => Err(Denied::Unauthenticated),
         }
+    }
+}
+
+impl Auth {
+    /// The configured token `token`, however it was sent (a bearer token, or an uploader's own
+    /// header).
+    pub fn caller(&self, token: &str) -> Option<Caller> {
+        let d = digest(token.trim());
+        self.tokens.iter().find(|t| t.digest == d).map(|t| Caller {
+            name: t.name.clone(),
+            role: t.role,
+        })
     }
 }
 
@@ -185,6 +199,15 @@ mod tests {
             a.check(Some("Basic abc"), Role::Read),
             Err(Denied::Unauthenticated)
         );
+        let up = Auth::parse(false, "T", "ci:upload:uploadtoken1").unwrap();
+        assert_eq!(up.caller("uploadtoken1").unwrap().role, Role::Upload);
+        assert_eq!(
+            up.check(Some("Bearer uploadtoken1"), Role::Read),
+            Err(Denied::Forbidden),
+            "an upload token does not read"
+        );
+        assert!(Role::Admin.grants(Role::Upload));
+        assert!(!Role::Read.grants(Role::Upload));
         let open = Auth::parse(true, "T", "").unwrap();
         assert_eq!(open.check(None, Role::Read).unwrap().name, "anonymous");
         assert_eq!(open.check(None, Role::Admin), Err(Denied::Unauthenticated));

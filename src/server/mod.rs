@@ -12,6 +12,7 @@ mod auth;
 mod badge;
 mod error;
 mod page;
+mod uploads;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -51,12 +52,15 @@ pub struct Settings {
     pub header_read_timeout: Duration,
     /// CSP `frame-ancestors` of the entity page.
     pub frame_ancestors: String,
+    /// Coverage uploads: body and report limits, branches, public address.
+    pub uploads: crate::config::UploadsConfig,
 }
 
 impl Settings {
-    /// From `[server]`.
-    pub fn from_config(cfg: &ServerConfig) -> Settings {
+    /// From `[server]` and `[uploads]`.
+    pub fn from_config(cfg: &ServerConfig, uploads: &crate::config::UploadsConfig) -> Settings {
         Settings {
+            uploads: uploads.clone(),
             max_body_bytes: cfg.max_body_bytes,
             request_timeout: Duration::from_secs(cfg.request_timeout_secs.max(1)),
             header_read_timeout: Duration::from_secs(cfg.header_read_timeout_secs.max(1)),
@@ -112,6 +116,10 @@ impl AppState {
         self.inner.scorecards.iter().find(|s| s.tag == tag)
     }
 
+    fn upload_limits(&self) -> crate::coverage::Limits {
+        uploads::limits(&self.inner.settings.uploads)
+    }
+
     fn generation(&self) -> u64 {
         self.inner.runner.generation()
     }
@@ -158,6 +166,14 @@ pub fn router(state: AppState) -> Router {
             get(api::entity_scorecards),
         )
         .route("/api/v1/entities/{tag}/coverage", get(api::entity_coverage))
+        .route(
+            "/api/v1/coverage/{service}/{owner}/{repo}",
+            get(uploads::latest),
+        )
+        .route(
+            "/api/v1/coverage/{service}/{owner}/{repo}/files",
+            get(uploads::files),
+        )
         .route("/entities/{tag}", get(page::entity_page))
         .route("/badge/{scorecard}/{file}", get(badge::badge))
         .route("/metrics", get(prometheus))
@@ -169,16 +185,24 @@ pub fn router(state: AppState) -> Router {
         )
         .route_layer(middleware::from_fn_with_state(state.clone(), require_admin));
     let settings = state.inner.settings.clone();
+    // Uploads authenticate with their own tokens and take larger bodies than the API.
+    let upload = Router::new()
+        .route(
+            "/api/v1/coverage/{service}/{owner}/{repo}/uploads",
+            post(uploads::native_upload),
+        )
+        .layer(RequestBodyLimitLayer::new(settings.uploads.max_body_bytes));
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/api/openapi.json", get(openapi))
         .merge(read)
         .merge(admin)
+        .layer(RequestBodyLimitLayer::new(settings.max_body_bytes))
+        .merge(upload)
         .route_layer(middleware::from_fn(record))
         .fallback(|| async { ApiError::not_found("no such route") })
         .with_state(state)
-        .layer(RequestBodyLimitLayer::new(settings.max_body_bytes))
         .layer(middleware::from_fn_with_state(settings.clone(), guard))
         .layer(CatchPanicLayer::custom(|_| {
             error::body(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
@@ -355,7 +379,11 @@ async fn authorize(state: &AppState, need: Role, mut req: Request, next: Next) -
         }
         Err(Denied::Forbidden) => error::body(
             StatusCode::FORBIDDEN,
-            "this token's role may not do this (needs admin)",
+            match need {
+                Role::Read => "this token's role may not do this (needs read or admin)",
+                Role::Upload => "this token's role may not do this (needs upload or admin)",
+                Role::Admin => "this token's role may not do this (needs admin)",
+            },
         ),
     }
 }
@@ -400,6 +428,9 @@ mod tests {
             request_timeout: Duration::from_secs(10),
             header_read_timeout: Duration::from_secs(10),
             frame_ancestors: "*".into(),
+            uploads: crate::config::Config::load_with_env(None, [])
+                .expect("the built-in configuration loads")
+                .uploads,
         };
         let app = Router::new()
             .route(

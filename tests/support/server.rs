@@ -155,6 +155,9 @@ pub fn settings() -> Settings {
         request_timeout: std::time::Duration::from_secs(10),
         header_read_timeout: std::time::Duration::from_secs(10),
         frame_ancestors: "*".into(),
+        uploads: rubric::config::Config::load_with_env(None, [])
+            .expect("the built-in configuration loads")
+            .uploads,
     }
 }
 
