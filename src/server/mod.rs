@@ -10,6 +10,7 @@
 mod api;
 mod auth;
 mod badge;
+mod codacy;
 mod error;
 mod page;
 mod uploads;
@@ -190,6 +191,27 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/v1/coverage/{service}/{owner}/{repo}/uploads",
             post(uploads::native_upload),
+        )
+        .route("/2.0/coverage/{a}/{b}", post(codacy::project_upload))
+        .route(
+            "/2.0/{a}/{b}/commit/{commit}/coverage/{language}",
+            post(codacy::account_upload),
+        )
+        .route(
+            "/2.0/{a}/{b}/{c}/commit/{commit}/coverage/{language}",
+            post(codacy::provider_upload),
+        )
+        .route(
+            "/2.0/commit/{commit}/coverageFinal",
+            post(codacy::project_final),
+        )
+        .route(
+            "/2.0/{a}/{b}/commit/{commit}/coverageFinal",
+            post(codacy::account_final),
+        )
+        .route(
+            "/2.0/{a}/{b}/{c}/commit/{commit}/coverageFinal",
+            post(codacy::provider_final),
         )
         .layer(RequestBodyLimitLayer::new(settings.uploads.max_body_bytes));
     Router::new()

@@ -18,7 +18,7 @@ use serde_json::json;
 use super::{ApiError, AppState, Role};
 use crate::coverage::paths::{PathContext, normalize};
 use crate::coverage::{Format, Limits, RepoSlug, Totals};
-use crate::store::uploads::{CommitQuery, NewUpload, UploadReceipt};
+use crate::store::uploads::{CommitCoverage, CommitQuery, NewUpload, UploadReceipt};
 
 /// Headers uploaders carry their token in, besides `Authorization`: Codacy's (both spellings),
 /// Codecov's legacy uploader's, Datadog's.
@@ -33,7 +33,7 @@ const TOKEN_HEADERS: &[&str] = &[
 
 /// Who sent an upload.
 #[derive(Clone, Debug)]
-pub(super) enum Uploader {
+pub enum Uploader {
     /// An API token with the `upload` or `admin` role: any repository.
     Account(String),
     /// A project token: its repository only.
@@ -286,22 +286,7 @@ pub(super) async fn latest(
     Query(q): Query<ReadQuery>,
 ) -> Result<Response, ApiError> {
     let slug = slug(&service, &owner, &repo)?;
-    let branches: Vec<String> = q.branch.iter().cloned().collect();
-    let found = state
-        .runner()
-        .store()
-        .commit_coverage(
-            &slug.to_string(),
-            CommitQuery {
-                commit: q.commit.as_deref(),
-                branches: &branches,
-                complete_only: false,
-            },
-        )
-        .await?
-        .ok_or_else(|| {
-            ApiError::not_found(format!("no coverage uploaded for {slug}{}", which(&q)))
-        })?;
+    let found = pick(&state, &slug, &q).await?;
     let totals: Totals = match q.flag.as_deref().filter(|f| !f.is_empty()) {
         None => found.totals,
         Some(flag) => *found.flags.get(flag).ok_or_else(|| {
@@ -326,6 +311,27 @@ pub(super) async fn latest(
     .into_response())
 }
 
+/// The commit a read names (`?commit=`, else the latest on `?branch=`, else the latest), or 404.
+async fn pick(
+    state: &AppState,
+    slug: &RepoSlug,
+    q: &ReadQuery,
+) -> Result<CommitCoverage, ApiError> {
+    let branches: Vec<String> = q.branch.iter().cloned().collect();
+    let query = CommitQuery {
+        commit: q.commit.as_deref(),
+        branches: &branches,
+        complete_only: false,
+        unknown_branch_matches: false,
+    };
+    state
+        .runner()
+        .store()
+        .commit_coverage(&slug.to_string(), query)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no coverage uploaded for {slug}{}", which(q))))
+}
+
 fn which(q: &ReadQuery) -> String {
     match (&q.commit, &q.branch) {
         (Some(c), _) => format!(" at commit {c}"),
@@ -342,25 +348,12 @@ pub(super) async fn files(
     Query(q): Query<ReadQuery>,
 ) -> Result<Response, ApiError> {
     let slug = slug(&service, &owner, &repo)?;
-    let repository = slug.to_string();
-    let branches: Vec<String> = q.branch.iter().cloned().collect();
-    let store = state.runner().store();
-    let found = store
-        .commit_coverage(
-            &repository,
-            CommitQuery {
-                commit: q.commit.as_deref(),
-                branches: &branches,
-                complete_only: false,
-            },
-        )
-        .await?
-        .ok_or_else(|| {
-            ApiError::not_found(format!("no coverage uploaded for {slug}{}", which(&q)))
-        })?;
+    let found = pick(&state, &slug, &q).await?;
     let flag = q.flag.unwrap_or_default();
-    let files: Vec<_> = store
-        .commit_files(&repository, &found.commit, &flag)
+    let files: Vec<_> = state
+        .runner()
+        .store()
+        .commit_files(&slug.to_string(), &found.commit, &flag)
         .await?
         .iter()
         .map(|f| {

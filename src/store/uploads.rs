@@ -73,6 +73,8 @@ pub struct CommitQuery<'a> {
     pub commit: Option<&'a str>,
     /// Else the latest on one of these branches (any branch when empty).
     pub branches: &'a [String],
+    /// Whether a commit whose uploads named no branch (Codacy's never do) counts as on them.
+    pub unknown_branch_matches: bool,
     /// Only complete commits.
     pub complete_only: bool,
 }
@@ -347,7 +349,11 @@ impl Store {
         .await?;
         for r in &rows {
             let branch: Option<String> = r.try_get("branch")?;
-            if query.branches.is_empty() || branch.is_some_and(|b| query.branches.contains(&b)) {
+            let on_branch = match branch {
+                Some(b) => query.branches.contains(&b),
+                None => query.unknown_branch_matches,
+            };
+            if query.branches.is_empty() || on_branch {
                 return Ok(Some(r.try_get("commit_sha")?));
             }
         }

@@ -34,3 +34,4 @@ mod server_kill;
 mod service_parity;
 mod store_history;
 mod store_uploads;
+mod uploads_api;
