@@ -105,7 +105,9 @@ async fn a_native_upload_is_merged_and_read_back() {
 async fn bad_uploads_are_refused_and_store_nothing() {
     let (_db, s) = start().await;
     let project = format!("Bearer {PROJECT}");
-    let cases: Vec<(&str, Vec<(&str, String)>, Vec<u8>, u16, &str)> = vec![
+    /// What is sent, the status and a part of the error message expected.
+    type Case<'a> = (&'a str, Vec<(&'a str, String)>, Vec<u8>, u16, &'a str);
+    let cases: Vec<Case> = vec![
         (
             "no token",
             vec![],
