@@ -93,6 +93,8 @@ pub enum Source {
     Codecov,
     /// Datadog Code Coverage.
     Datadog,
+    /// Coverage uploaded to rubric itself (`coverage.*`), read from the store.
+    Coverage,
     /// A source the language knows (Cortex's `sonarqube`, `jira`, ...) but rubric has no
     /// provider for: its facts are errors that say so.
     Other(String),
@@ -106,6 +108,7 @@ impl Source {
             "catalog" => Source::Catalog,
             "codecov" => Source::Codecov,
             "datadog" => Source::Datadog,
+            "coverage" => Source::Coverage,
             other => Source::Other(other.to_string()),
         }
     }
@@ -116,6 +119,7 @@ impl Source {
             Source::Catalog => "catalog",
             Source::Codecov => "codecov",
             Source::Datadog => "datadog",
+            Source::Coverage => "coverage",
             Source::Other(name) => name,
         }
     }

@@ -278,7 +278,9 @@ async fn eval(
             "no entity {tag} in the catalog{hint}"
         )));
     };
-    let providers = Providers::from_config(&cfg)?;
+    let providers = Providers::from_config(&cfg)?.with(
+        crate::store::coverage_facts::UploadsProvider::from_config(&cfg, None),
+    );
     let facts = providers
         .fetch(&catalog, &[entity], slots.keys())
         .await

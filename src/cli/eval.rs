@@ -14,6 +14,7 @@ use crate::pipeline::Pipeline;
 use crate::providers::{Providers, load_facts_file};
 use crate::scorecard::Scorecard;
 use crate::scorecard::report::{self, DiagnosticReport, EvalReport};
+use crate::store::coverage_facts::UploadsProvider;
 use crate::value::Value;
 
 /// Output formats of `rubric eval` and `rubric demo`.
@@ -56,6 +57,10 @@ pub struct EvalArgs {
     /// Evaluate offline from a facts file written by `rubric sync --out FILE` (no requests).
     #[arg(long, value_name = "FILE")]
     pub facts: Option<PathBuf>,
+    /// The store `coverage.*` reads uploads from (default `[store] url`, the service's); opened
+    /// only when a scorecard names `coverage.*`.
+    #[arg(long, value_name = "URL")]
+    pub store: Option<String>,
 }
 
 /// `rubric demo`.
@@ -114,6 +119,9 @@ pub struct GateArgs {
     /// "failures"}` (`result` as in `rubric eval --format json`).
     #[arg(long, value_enum, default_value_t)]
     pub format: TextFormat,
+    /// The store `coverage.*` reads uploads from (default `[store] url`).
+    #[arg(long, value_name = "URL")]
+    pub store: Option<String>,
 }
 
 fn print_diagnostics(diags: &[Diagnostic]) {
@@ -134,6 +142,7 @@ async fn evaluate(
     catalog_dir: &Path,
     scorecard_dir: &Path,
     facts_file: Option<&Path>,
+    store: Option<&str>,
 ) -> Result<EvalReport, CliError> {
     let facts_file = match facts_file {
         Some(path) => {
@@ -149,7 +158,7 @@ async fn evaluate(
     let now = crate::clock::now();
     let providers = match facts_file {
         Some(file) => Providers::from_facts_file(file),
-        None => Providers::from_config(cfg)?,
+        None => Providers::from_config(cfg)?.with(UploadsProvider::from_config(cfg, store)),
     };
     let pipeline = Pipeline {
         catalog: &catalog,
@@ -177,7 +186,14 @@ pub async fn eval(args: EvalArgs, g: &Global) -> CliResult {
         "scorecards",
         "--scorecards DIR",
     )?;
-    let report = evaluate(&cfg, &catalog_dir, &scorecard_dir, args.facts.as_deref()).await?;
+    let report = evaluate(
+        &cfg,
+        &catalog_dir,
+        &scorecard_dir,
+        args.facts.as_deref(),
+        args.store.as_deref(),
+    )
+    .await?;
     emit(&args.format.render(&report));
     Ok(ExitCode::SUCCESS)
 }
@@ -208,6 +224,8 @@ pub async fn demo(args: DemoArgs, g: &Global) -> CliResult {
         &sample_dir("entities"),
         &sample_dir("scorecards"),
         None,
+        // The demo has no uploads of its own and leaves the configured store alone.
+        Some("sqlite::memory:"),
     )
     .await?;
     emit(&args.format.render(&report));
@@ -415,7 +433,8 @@ pub async fn gate(args: GateArgs, g: &Global) -> CliResult {
             catalog_dir.display()
         )));
     };
-    let providers = Providers::from_config(&cfg)?;
+    let providers = Providers::from_config(&cfg)?
+        .with(UploadsProvider::from_config(&cfg, args.store.as_deref()));
     let mut gate = GateReport {
         entity: entity.tag.clone(),
         passed: false,

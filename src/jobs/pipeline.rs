@@ -18,6 +18,7 @@ use crate::pipeline::{FetchPlan, Pipeline};
 use crate::providers::{Providers, StatsSnapshot};
 use crate::scorecard::Scorecard;
 use crate::scorecard::report::EntityReport;
+use crate::store::coverage_facts::UploadsProvider;
 use crate::store::{CoveragePoint, EntityResult, FactRecord, NewRun, RunStatus, Trigger};
 
 /// Evaluates the configured scorecards over the catalog with live providers.
@@ -50,7 +51,7 @@ impl PipelineEvaluator {
         let (scorecards, mut diags) =
             Scorecard::load_dir(&cfg.scorecards.path, Registry::standard());
         diags.splice(0..0, catalog.diagnostics.iter().cloned());
-        let providers = Providers::from_config(cfg)?;
+        let providers = Providers::from_config(cfg)?.with(UploadsProvider::from_config(cfg, None));
         Ok((
             PipelineEvaluator {
                 sources,

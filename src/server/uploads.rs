@@ -323,6 +323,7 @@ async fn pick(
         branches: &branches,
         complete_only: false,
         unknown_branch_matches: false,
+        before: None,
     };
     state
         .runner()

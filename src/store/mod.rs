@@ -5,6 +5,7 @@
 //! binary. Times are stored as Unix milliseconds, JSON as text. A run is written in one
 //! transaction, so readers see either the previous results or the complete new run.
 
+pub mod coverage_facts;
 mod model;
 pub mod uploads;
 

@@ -77,6 +77,8 @@ pub struct CommitQuery<'a> {
     pub unknown_branch_matches: bool,
     /// Only complete commits.
     pub complete_only: bool,
+    /// Only commits uploaded at or before this time.
+    pub before: Option<DateTime<Utc>>,
 }
 
 /// A project token, as listed (never the token itself).
@@ -341,10 +343,11 @@ impl Store {
         }
         let rows = sqlx::query(
             "SELECT commit_sha, branch FROM coverage_commits WHERE repository = $1 AND flag = '' \
-             AND complete >= $2 ORDER BY uploaded_at DESC, commit_sha",
+             AND complete >= $2 AND uploaded_at <= $3 ORDER BY uploaded_at DESC, commit_sha",
         )
         .bind(repository)
         .bind(i64::from(query.complete_only))
+        .bind(query.before.map_or(i64::MAX, ms))
         .fetch_all(&self.pool)
         .await?;
         for r in &rows {
@@ -358,6 +361,19 @@ impl Store {
             }
         }
         Ok(None)
+    }
+
+    /// When coverage was last uploaded for `repository`, any branch.
+    pub async fn last_upload_at(&self, repository: &str) -> StoreResult<Option<DateTime<Utc>>> {
+        let row = sqlx::query(
+            "SELECT MAX(uploaded_at) AS at FROM coverage_uploads WHERE repository = $1",
+        )
+        .bind(repository)
+        .fetch_one(&self.pool)
+        .await?;
+        row.try_get::<Option<i64>, _>("at")?
+            .map(|t| from_ms(t, "coverage_uploads.uploaded_at"))
+            .transpose()
     }
 
     /// The branches uploads were made on for `repository` (for "no upload on main" reasons).

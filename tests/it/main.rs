@@ -35,3 +35,4 @@ mod service_parity;
 mod store_history;
 mod store_uploads;
 mod uploads_api;
+mod uploads_eval;

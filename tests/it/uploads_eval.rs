@@ -1,0 +1,152 @@
+//! The whole loop with the real binary: `rubric tokens create`, an upload to `rubric serve`,
+//! then `rubric eval --store` reading `coverage.*` from what was uploaded, so CI and the service
+//! agree; entities without uploads or without a repository are `no_data` with the reason.
+
+use serde_json::Value;
+
+use crate::support::{fixture, rubric};
+
+fn outcomes(report: &Value, entity: &str) -> Vec<(String, String)> {
+    let entities = report["scorecards"][0]["entities"].as_array().unwrap();
+    let e = entities.iter().find(|e| e["entity"] == entity).unwrap();
+    e["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["outcome"].as_str().unwrap().to_string(),
+                r["message"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploaded_coverage_reaches_the_scorecards() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = format!("sqlite://{}", dir.path().join("rubric.db").display());
+    let created = rubric()
+        .args([
+            "tokens",
+            "create",
+            "--repo",
+            "github/acme/api",
+            "--store",
+            &store,
+        ])
+        .run_async()
+        .await
+        .expect_code(0);
+    let token = created.stdout().lines().last().unwrap().to_string();
+    assert_eq!(token.len(), 36, "{}", created.text());
+    assert!(created.stderr().contains("shown only now"));
+    let listed = rubric()
+        .args(["tokens", "list", "--store", &store])
+        .run_async()
+        .await
+        .expect_code(0);
+    assert!(
+        listed.stdout().contains("github/acme/api  api-ci  …"),
+        "{}",
+        listed.stdout()
+    );
+    assert!(!listed.stdout().contains(&token));
+
+    let uploads = fixture("uploads");
+    let (_server, url) = rubric()
+        .args(["serve", "--bind", "127.0.0.1:0", "--store", &store])
+        .arg("--catalog")
+        .arg(uploads.join("catalog"))
+        .arg("--scorecards")
+        .arg(uploads.join("scorecards"))
+        .env("RUBRIC_SCHEDULE_ENABLED", "false")
+        .env("RUBRIC_API_TOKENS", "portal:read:portal-read-token")
+        .listen()
+        .await;
+    let http = reqwest::Client::new();
+    for (flag, report) in [
+        (
+            "unit",
+            "SF:src/a.rs\nDA:1,1\nDA:2,1\nDA:3,0\nend_of_record\n",
+        ),
+        ("web", "SF:web/b.ts\nDA:1,1\nDA:2,1\nend_of_record\n"),
+    ] {
+        let answer = http
+            .post(format!(
+                "{url}/api/v1/coverage/github/acme/api/uploads?commit=f00d&branch=main&flag={flag}"
+            ))
+            .bearer_auth(&token)
+            .body(report)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 201, "{}", answer.text().await.unwrap());
+    }
+
+    let out = rubric()
+        .args(["eval", "--format", "json", "--store", &store])
+        .arg("--catalog")
+        .arg(uploads.join("catalog"))
+        .arg("--scorecards")
+        .arg(uploads.join("scorecards"))
+        .run_async()
+        .await
+        .expect_code(0);
+    let report = out.json();
+    let api = outcomes(&report, "api");
+    assert_eq!(api[0].0, "pass", "{api:?}");
+    assert_eq!(
+        api[0].1,
+        "coverage.total() = 80 (github/acme/api@f00d), needs >= 60"
+    );
+    assert_eq!(api[1].0, "pass", "{api:?}");
+    assert!(
+        api[1].1.starts_with("coverage.file(\"src/a.rs\") = 66.67"),
+        "{api:?}"
+    );
+    assert_eq!(api[2].0, "fail", "{api:?}");
+    assert!(
+        api[2]
+            .1
+            .contains("= 66.67 (github/acme/api@f00d, flag unit), needs >= 90"),
+        "{api:?}"
+    );
+    assert_eq!(api[3].0, "pass", "{api:?}");
+    let quiet = outcomes(&report, "quiet");
+    assert_eq!(quiet[0].0, "no_data", "{quiet:?}");
+    assert!(
+        quiet[0]
+            .1
+            .contains("no coverage uploaded to rubric for github/acme/quiet"),
+        "{quiet:?}"
+    );
+    let lonely = outcomes(&report, "lonely");
+    assert_eq!(lonely[0].0, "no_data", "{lonely:?}");
+    assert!(
+        lonely[0].1.contains("entity has no repository mapping"),
+        "{lonely:?}"
+    );
+
+    let revoked = rubric()
+        .args(["tokens", "revoke", "1", "--store", &store])
+        .run_async()
+        .await
+        .expect_code(0);
+    assert_eq!(revoked.stdout(), "token 1 revoked\n");
+    let answer = http
+        .post(format!(
+            "{url}/api/v1/coverage/github/acme/api/uploads?commit=beef"
+        ))
+        .bearer_auth(&token)
+        .body("SF:a\nDA:1,1\nend_of_record\n")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 401, "a revoked token uploads nothing");
+    rubric()
+        .args(["tokens", "revoke", "1", "--store", &store])
+        .run_async()
+        .await
+        .expect_code(2);
+}
