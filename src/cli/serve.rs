@@ -138,6 +138,7 @@ pub async fn run(args: ServeArgs, g: &Global) -> CliResult {
     let addr = listener
         .local_addr()
         .map_err(|e| CliError::Other(e.into()))?;
+    let stop_signal = shutdown_signal();
     eprintln!(
         "rubric serve: http://{addr} · store {} · {} scorecard(s) · schedule {}",
         redact_url(&cfg.store.url),
@@ -154,7 +155,7 @@ pub async fn run(args: ServeArgs, g: &Global) -> CliResult {
     };
     let (signalled, on_signal) = tokio::sync::oneshot::channel::<()>();
     let server = crate::server::serve(listener, app, &settings, async move {
-        shutdown_signal().await;
+        stop_signal.await;
         let _ = signalled.send(());
     });
     // Requests in flight (one may wait on a long run) get SHUTDOWN_GRACE after the signal.
@@ -182,25 +183,36 @@ pub async fn run(args: ServeArgs, g: &Global) -> CliResult {
 /// How long shutdown waits for requests in flight and for scheduled runs, each.
 const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(3);
 
-/// Resolves on Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Resolves on Ctrl-C or SIGTERM (listening from the call on).
+fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
+    // Registered now, before the address is announced: a signal sent as soon as the server is
+    // seen to listen stops it gracefully instead of killing it.
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
+    let (mut interrupt, mut term) = {
+        use tokio::signal::unix::{SignalKind, signal};
+        (
+            signal(SignalKind::interrupt()).ok(),
+            signal(SignalKind::terminate()).ok(),
+        )
     };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = term => {}
+    async move {
+        #[cfg(unix)]
+        {
+            let wait = |s: Option<tokio::signal::unix::Signal>| async move {
+                match s {
+                    Some(mut s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                () = wait(interrupt.take()) => {}
+                () = wait(term.take()) => {}
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+        eprintln!("rubric serve: shutting down");
     }
-    eprintln!("rubric serve: shutting down");
 }

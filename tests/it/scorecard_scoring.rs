@@ -484,9 +484,10 @@ fn bad_failure_message_templates_are_warnings_and_render_errors_are_shown() {
         Some("Fix {{#if x}} it"),
         "shown as written"
     );
+    // A variable that is not there renders as "unknown" and is named (issue 16, item 10).
     let b = r.rules[1].failure_message.as_deref().unwrap();
     assert!(
-        b.starts_with("failureMessage cannot be rendered:") && b.contains("nope"),
+        b.contains("unknown") && b.ends_with("(missing: context.evaluation.captures.nope)"),
         "{b}"
     );
 }
