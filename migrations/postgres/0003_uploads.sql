@@ -48,3 +48,23 @@ CREATE TABLE coverage_files (
     lines_text TEXT NOT NULL,
     PRIMARY KEY (repository, commit_sha, flag, path)
 );
+
+-- Uploads in two steps (Codecov's uploader): the step that names the commit hands out a URL
+-- whose id is the capability to PUT the report once.
+CREATE TABLE upload_sessions (
+    id TEXT PRIMARY KEY,
+    repository TEXT NOT NULL,
+    commit_sha TEXT NOT NULL,
+    branch TEXT,
+    flags TEXT NOT NULL,
+    uploaded_by TEXT NOT NULL,
+    created_at BIGINT NOT NULL
+);
+
+-- The branch an uploader named for a commit before uploading to it (Codecov's `commits` call).
+CREATE TABLE commit_branches (
+    repository TEXT NOT NULL,
+    commit_sha TEXT NOT NULL,
+    branch TEXT NOT NULL,
+    PRIMARY KEY (repository, commit_sha)
+);

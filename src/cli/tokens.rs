@@ -9,7 +9,7 @@ use super::{CliError, CliResult, Global, TextFormat, json_document};
 use crate::config::redact_url;
 use crate::coverage::RepoSlug;
 use crate::store::Store;
-use crate::store::uploads::UploadToken;
+use crate::store::uploads::{UploadToken, new_token};
 
 /// `rubric tokens ...`.
 #[derive(Debug, clap::Subcommand)]
@@ -44,24 +44,6 @@ pub enum TokensCommand {
         #[arg(long, value_name = "URL")]
         store: Option<String>,
     },
-}
-
-/// A new token: a random UUID (version 4), the shape Codecov and Codacy tokens have, so every
-/// uploader accepts it.
-pub fn new_token() -> String {
-    use rand::Rng;
-    let mut b: [u8; 16] = rand::rng().random();
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..]
-    )
 }
 
 async fn open(store: Option<String>, g: &Global) -> Result<Store, CliError> {
@@ -142,18 +124,4 @@ pub async fn run(cmd: TokensCommand, g: &Global) -> CliResult {
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tokens_are_random_version_4_uuids() {
-        let (a, b) = (new_token(), new_token());
-        assert_ne!(a, b);
-        assert_eq!(a.len(), 36);
-        assert_eq!(&a[14..15], "4");
-        assert!(matches!(&a[19..20], "8" | "9" | "a" | "b"), "{a}");
-    }
 }

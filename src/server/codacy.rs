@@ -78,11 +78,11 @@ async fn upload(
             slug,
             commit,
             branch: None,
-            flag: language,
+            flags: vec![language.to_string()],
             format: Some(Format::Codacy),
             complete: !partial,
             uploader: &who,
-            body,
+            bodies: vec![("report".into(), body)],
             files: Vec::new(),
         },
     )

@@ -11,6 +11,7 @@ mod api;
 mod auth;
 mod badge;
 mod codacy;
+mod codecov;
 mod error;
 mod page;
 mod uploads;
@@ -26,7 +27,7 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use metrics_exporter_prometheus::PrometheusHandle;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
@@ -192,6 +193,25 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/coverage/{service}/{owner}/{repo}/uploads",
             post(uploads::native_upload),
         )
+        .route(
+            "/upload/{service}/{slug}/upload-coverage",
+            post(codecov::upload_coverage),
+        )
+        .route("/upload/{service}/{slug}/commits", post(codecov::commits))
+        .route(
+            "/upload/{service}/{slug}/commits/{sha}/reports",
+            post(codecov::reports),
+        )
+        .route(
+            "/upload/{service}/{slug}/commits/{sha}/reports/{code}/uploads",
+            post(codecov::uploads),
+        )
+        .route(
+            "/upload/{service}/{slug}/commits/{sha}/upload-complete",
+            post(codecov::upload_complete),
+        )
+        .route("/upload/v4", post(codecov::legacy))
+        .route("/upload/raw/{id}", put(codecov::put_raw))
         .route("/2.0/coverage/{a}/{b}", post(codacy::project_upload))
         .route(
             "/2.0/{a}/{b}/commit/{commit}/coverage/{language}",

@@ -46,14 +46,14 @@ pub enum Uploader {
 }
 
 impl Uploader {
-    fn name(&self) -> &str {
+    pub(super) fn name(&self) -> &str {
         match self {
             Uploader::Account(name) | Uploader::Project { name, .. } => name,
         }
     }
 
     /// Refuses a project token of another repository.
-    fn may_upload_to(&self, slug: &RepoSlug) -> Result<(), ApiError> {
+    pub(super) fn may_upload_to(&self, slug: &RepoSlug) -> Result<(), ApiError> {
         match self {
             Uploader::Project { repository, .. } if *repository != slug.to_string() => {
                 Err(ApiError::new(
@@ -120,11 +120,12 @@ pub(super) struct Incoming<'a> {
     pub slug: RepoSlug,
     pub commit: &'a str,
     pub branch: Option<&'a str>,
-    pub flag: &'a str,
+    pub flags: Vec<String>,
     pub format: Option<Format>,
     pub complete: bool,
     pub uploader: &'a Uploader,
-    pub body: Bytes,
+    /// The reports, each with the name errors give it (several from one Codecov upload).
+    pub bodies: Vec<(String, Bytes)>,
     /// The repository's files, when the uploader listed them.
     pub files: Vec<String>,
 }
@@ -144,26 +145,17 @@ pub(super) async fn accept(
         )));
     }
     let limits = state.upload_limits();
-    let body = upload.body;
-    let format = upload.format;
-    let parsed =
-        tokio::task::spawn_blocking(move || crate::coverage::parse(&body[..], format, &limits))
-            .await
-            .map_err(|e| {
-                tracing::error!(error = %e, "the report parser stopped");
-                ApiError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal error: the report parser stopped",
-                )
-            })?;
-    let (mut report, format) = parsed.map_err(|e| {
-        let status = if e.is_over_limit() {
-            StatusCode::PAYLOAD_TOO_LARGE
-        } else {
-            StatusCode::BAD_REQUEST
-        };
-        ApiError::new(status, format!("the report was refused: {e}"))
-    })?;
+    let bodies = upload.bodies;
+    let parsed = tokio::task::spawn_blocking(move || parse_all(bodies, upload.format, &limits))
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "the report parser stopped");
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal error: the report parser stopped",
+            )
+        })?;
+    let (mut report, format) = parsed?;
     normalize(
         &mut report,
         &PathContext {
@@ -180,7 +172,7 @@ pub(super) async fn accept(
             repository: &repository,
             commit,
             branch: upload.branch.map(str::trim).filter(|b| !b.is_empty()),
-            flag: upload.flag.trim(),
+            flags: &upload.flags,
             format,
             uploaded_by: upload.uploader.name(),
             complete: upload.complete,
@@ -197,6 +189,37 @@ pub(super) async fn accept(
         "coverage upload stored"
     );
     Ok((receipt, format))
+}
+
+/// Parses every report of an upload and merges them: one report to store, in the format of the
+/// first. 400 naming the report and its problem, 413 when one is over a limit.
+fn parse_all(
+    bodies: Vec<(String, Bytes)>,
+    format: Option<Format>,
+    limits: &Limits,
+) -> Result<(crate::coverage::Report, Format), ApiError> {
+    let several = bodies.len() > 1;
+    let mut merged: Option<(crate::coverage::Report, Format)> = None;
+    for (name, body) in bodies {
+        let (report, read_as) = crate::coverage::parse(&body[..], format, limits).map_err(|e| {
+            let status = if e.is_over_limit() {
+                StatusCode::PAYLOAD_TOO_LARGE
+            } else {
+                StatusCode::BAD_REQUEST
+            };
+            let which = if several {
+                format!(" {name}")
+            } else {
+                String::new()
+            };
+            ApiError::new(status, format!("the report{which} was refused: {e}"))
+        })?;
+        match &mut merged {
+            Some((all, _)) => all.merge(report),
+            None => merged = Some((report, read_as)),
+        }
+    }
+    merged.ok_or_else(|| ApiError::bad_request("the upload holds no coverage report"))
 }
 
 /// The repository of a native route, or 400.
@@ -247,11 +270,11 @@ pub(super) async fn native_upload(
             slug,
             commit: &commit,
             branch: q.branch.as_deref(),
-            flag: &flag,
+            flags: vec![flag.clone()],
             format,
             complete: true,
             uploader: &uploader,
-            body,
+            bodies: vec![("report".into(), body)],
             files: Vec::new(),
         },
     )

@@ -23,8 +23,8 @@ pub struct NewUpload<'a> {
     pub commit: &'a str,
     /// Its branch, when the uploader said.
     pub branch: Option<&'a str>,
-    /// Its flag, `""` for none.
-    pub flag: &'a str,
+    /// Its flags (none: it counts for the commit's whole report only).
+    pub flags: &'a [String],
     /// The format it was read as.
     pub format: Format,
     /// Who sent it: the token's name.
@@ -81,6 +81,21 @@ pub struct CommitQuery<'a> {
     pub before: Option<DateTime<Utc>>,
 }
 
+/// A two-step upload waiting for its report.
+#[derive(Clone, Debug, PartialEq)]
+pub struct UploadSession {
+    /// `service/owner/repo`.
+    pub repository: String,
+    /// The commit.
+    pub commit: String,
+    /// Its branch, when named.
+    pub branch: Option<String>,
+    /// Its flags.
+    pub flags: Vec<String>,
+    /// Who opened it.
+    pub uploaded_by: String,
+}
+
 /// A project token, as listed (never the token itself).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct UploadToken {
@@ -96,6 +111,24 @@ pub struct UploadToken {
     pub created_at: DateTime<Utc>,
     /// When it was revoked.
     pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// A new token: a random UUID (version 4), the shape Codecov and Codacy tokens have, so every
+/// uploader accepts it.
+pub fn new_token() -> String {
+    use rand::Rng;
+    let mut b: [u8; 16] = rand::rng().random();
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
 }
 
 /// The SHA-256 of a token, in hex: what is stored and looked up.
@@ -186,11 +219,17 @@ impl Store {
     pub async fn save_upload(&self, upload: NewUpload<'_>) -> StoreResult<UploadReceipt> {
         let totals = upload.report.totals();
         let mut tx = self.pool.begin().await?;
-        let flags: Vec<&str> = if upload.flag.is_empty() {
-            vec![""]
-        } else {
-            vec!["", upload.flag]
-        };
+        // The whole report ("") first, then each flag, in one order for every upload.
+        let mut flags: Vec<&str> = vec![""];
+        flags.extend(
+            upload
+                .flags
+                .iter()
+                .map(|f| f.trim())
+                .filter(|f| !f.is_empty()),
+        );
+        flags.sort_unstable();
+        flags.dedup();
         // Written first, so that uploads of the same commit wait for each other here.
         for flag in &flags {
             sqlx::query(
@@ -216,7 +255,7 @@ impl Store {
         .bind(upload.repository)
         .bind(upload.commit)
         .bind(upload.branch)
-        .bind(upload.flag)
+        .bind(upload.flags.join(","))
         .bind(upload.format.as_str())
         .bind(upload.uploaded_by)
         .bind(ms(upload.at))
@@ -376,6 +415,92 @@ impl Store {
             .transpose()
     }
 
+    /// Opens a two-step upload: the returned id, random, is the capability to send its report
+    /// once (within a day).
+    pub async fn open_upload_session(&self, id: &str, upload: &NewUpload<'_>) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO upload_sessions (id, repository, commit_sha, branch, flags, uploaded_by, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(id)
+        .bind(upload.repository)
+        .bind(upload.commit)
+        .bind(upload.branch)
+        .bind(upload.flags.join(","))
+        .bind(upload.uploaded_by)
+        .bind(ms(upload.at))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Takes the upload session `id` (it can be used once): repository, commit, branch, flags
+    /// and uploader; `None` when unknown, used or older than a day.
+    pub async fn take_upload_session(
+        &self,
+        id: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<UploadSession>> {
+        let row = sqlx::query(
+            "DELETE FROM upload_sessions WHERE id = $1 AND created_at >= $2 \
+             RETURNING repository, commit_sha, branch, flags, uploaded_by",
+        )
+        .bind(id)
+        .bind(ms(now - chrono::TimeDelta::days(1)))
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            let flags: String = r.try_get("flags")?;
+            Ok(UploadSession {
+                repository: r.try_get("repository")?,
+                commit: r.try_get("commit_sha")?,
+                branch: r.try_get("branch")?,
+                flags: flags
+                    .split(',')
+                    .filter(|f| !f.is_empty())
+                    .map(str::to_string)
+                    .collect(),
+                uploaded_by: r.try_get("uploaded_by")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Remembers the branch an uploader named for a commit before uploading to it.
+    pub async fn set_commit_branch(
+        &self,
+        repository: &str,
+        commit: &str,
+        branch: &str,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO commit_branches (repository, commit_sha, branch) VALUES ($1, $2, $3) \
+             ON CONFLICT (repository, commit_sha) DO UPDATE SET branch = excluded.branch",
+        )
+        .bind(repository)
+        .bind(commit)
+        .bind(branch)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The branch remembered for a commit.
+    pub async fn commit_branch(
+        &self,
+        repository: &str,
+        commit: &str,
+    ) -> StoreResult<Option<String>> {
+        let row = sqlx::query(
+            "SELECT branch FROM commit_branches WHERE repository = $1 AND commit_sha = $2",
+        )
+        .bind(repository)
+        .bind(commit)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| Ok(r.try_get("branch")?)).transpose()
+    }
+
     /// The branches uploads were made on for `repository` (for "no upload on main" reasons).
     pub async fn upload_branches(&self, repository: &str) -> StoreResult<Vec<String>> {
         let rows = sqlx::query(
@@ -421,4 +546,18 @@ async fn read_files(
         files,
         ..Report::default()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_random_version_4_uuids() {
+        let (a, b) = (new_token(), new_token());
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 36);
+        assert_eq!(&a[14..15], "4");
+        assert!(matches!(&a[19..20], "8" | "9" | "a" | "b"), "{a}");
+    }
 }

@@ -13,12 +13,17 @@ fn lcov(text: &str) -> Report {
         .0
 }
 
-fn upload<'a>(commit: &'a str, branch: &'a str, flag: &'a str, report: Report) -> NewUpload<'a> {
+fn upload<'a>(
+    commit: &'a str,
+    branch: &'a str,
+    flags: &'a [String],
+    report: Report,
+) -> NewUpload<'a> {
     NewUpload {
         repository: "github/acme/api",
         commit,
         branch: Some(branch),
-        flag,
+        flags,
         format: Format::Lcov,
         uploaded_by: "ci",
         complete: true,
@@ -58,11 +63,11 @@ async fn uploads_of_a_commit_merge_per_flag_and_in_whole(db: TestDb) {
     let web =
         lcov("SF:src/a.rs\nDA:2,3\nDA:3,0\nend_of_record\nSF:web/b.ts\nDA:1,1\nend_of_record\n");
     let receipt = s
-        .save_upload(upload("c1", "main", "unit", unit))
+        .save_upload(upload("c1", "main", &["unit".into()], unit))
         .await
         .unwrap();
     assert_eq!((receipt.totals.lines, receipt.totals.hits), (2, 1));
-    s.save_upload(upload("c1", "main", "web", web))
+    s.save_upload(upload("c1", "main", &["web".into()], web))
         .await
         .unwrap();
     let c = s
@@ -89,13 +94,13 @@ store_tests!(the_latest_complete_commit_of_a_branch_is_read);
 async fn the_latest_complete_commit_of_a_branch_is_read(db: TestDb) {
     let s = &db.store;
     let report = || lcov("SF:a\nDA:1,1\nend_of_record\n");
-    let mut old = upload("old", "main", "", report());
+    let mut old = upload("old", "main", &[], report());
     old.at = Utc::now() - TimeDelta::hours(2);
     s.save_upload(old).await.unwrap();
-    let mut partial = upload("new", "main", "", report());
+    let mut partial = upload("new", "main", &[], report());
     partial.complete = false;
     s.save_upload(partial).await.unwrap();
-    s.save_upload(upload("feature", "topic", "", report()))
+    s.save_upload(upload("feature", "topic", &[], report()))
         .await
         .unwrap();
     let main = ["main".to_string(), "master".to_string()];
@@ -144,7 +149,7 @@ async fn concurrent_uploads_of_one_commit_lose_nothing(db: TestDb) {
         let s = s.clone();
         async move {
             let report = lcov(&format!("SF:f{i}.rs\nDA:1,1\nDA:2,0\nend_of_record\n"));
-            s.save_upload(upload("c", "main", "", report))
+            s.save_upload(upload("c", "main", &[], report))
                 .await
                 .unwrap();
         }
