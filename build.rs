@@ -1,12 +1,16 @@
-//! Decides whether the PostgreSQL store tests run or are reported as ignored.
+//! Decides whether the tests that need something installed run or are reported as ignored.
 //!
 //! `cfg(rubric_postgres_tests)` is set when `RUBRIC_TEST_POSTGRES_URL` is set or `CI` is true
-//! (`.ci/run` starts a server with `scripts/ci-postgres.sh`). Without it, plain `cargo test`
-//! lists each PostgreSQL test as `ignored, <how to run it>` and counts it in the summary's
-//! "N ignored"; with it, those tests run and fail loudly when the server cannot be reached.
+//! (`.ci/run` starts a server with `scripts/ci-postgres.sh`); `cfg(rubric_client_tests)` when
+//! `RUBRIC_TEST_UPLOAD_CLIENTS` is set or `CI` is true (`.ci/run` installs the real uploaders
+//! with `scripts/ci-upload-clients.sh`). Without them, plain `cargo test` lists each such test as
+//! `ignored, <how to run it>` and counts it in the summary's "N ignored"; with them, those tests
+//! run and fail loudly when what they need is missing.
 
 fn main() {
     println!("cargo::rustc-check-cfg=cfg(rubric_postgres_tests)");
+    println!("cargo::rustc-check-cfg=cfg(rubric_client_tests)");
+    println!("cargo::rerun-if-env-changed=RUBRIC_TEST_UPLOAD_CLIENTS");
     println!("cargo::rerun-if-changed=build.rs");
     println!("cargo::rerun-if-env-changed=RUBRIC_TEST_POSTGRES_URL");
     println!("cargo::rerun-if-env-changed=CI");
@@ -19,5 +23,9 @@ fn main() {
     });
     if url || ci {
         println!("cargo::rustc-cfg=rubric_postgres_tests");
+    }
+    let clients = std::env::var_os("RUBRIC_TEST_UPLOAD_CLIENTS").is_some_and(|v| !v.is_empty());
+    if clients || ci {
+        println!("cargo::rustc-cfg=rubric_client_tests");
     }
 }

@@ -34,5 +34,6 @@ mod server_kill;
 mod service_parity;
 mod store_history;
 mod store_uploads;
+mod upload_clients;
 mod uploads_api;
 mod uploads_eval;
