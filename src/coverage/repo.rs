@@ -48,6 +48,45 @@ impl RepoSlug {
     }
 }
 
+impl RepoSlug {
+    /// The repository a git remote URL names (`https://github.com/acme/api.git`,
+    /// `git@gitlab.com:group/sub/app.git`): the service from the host (github.com, gitlab.com,
+    /// bitbucket.org; other hosts naming one of them are its self-hosted edition), the owner
+    /// and the name. `None` for a URL of another host or without owner and name.
+    pub fn from_git_url(url: &str) -> Option<RepoSlug> {
+        let url = url.trim();
+        let (rest, scp) = match url.split_once("://") {
+            Some((_, rest)) => (rest, false),
+            // scp-like: git@host:owner/repo.git
+            None => (url, true),
+        };
+        let (authority, path) = if scp {
+            rest.split_once(':')?
+        } else {
+            rest.split_once('/')?
+        };
+        let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+        // A port after the host (ssh://git@host:2222/owner/repo).
+        let host = host.split(':').next()?.to_ascii_lowercase();
+        let path = path.trim_matches('/').trim_end_matches(".git");
+        let (owner, repo) = path.rsplit_once('/')?;
+        let service = match host.as_str() {
+            "github.com" => "github",
+            "gitlab.com" => "gitlab",
+            "bitbucket.org" => "bitbucket",
+            h if h.contains("github") => "github_enterprise",
+            h if h.contains("gitlab") => "gitlab_enterprise",
+            h if h.contains("bitbucket") => "bitbucket_server",
+            _ => return None,
+        };
+        (!owner.is_empty() && !repo.is_empty()).then(|| RepoSlug {
+            service: service.to_string(),
+            owner: owner.to_string(),
+            repo: repo.to_string(),
+        })
+    }
+}
+
 impl std::fmt::Display for RepoSlug {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}/{}/{}", self.service, self.owner, self.repo)
@@ -76,6 +115,38 @@ mod tests {
         ] {
             let err = RepoSlug::parse(bad).unwrap_err();
             assert!(err.contains("is not SERVICE/OWNER/REPO"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn git_urls_name_their_repository() {
+        let cases = [
+            ("https://github.com/acme/api.git", Some("github/acme/api")),
+            ("git@github.com:acme/api.git", Some("github/acme/api")),
+            (
+                "ssh://git@gitlab.com:2222/group/sub/app",
+                Some("gitlab/group/sub/app"),
+            ),
+            (
+                "https://user:pw@bitbucket.org/team/repo/",
+                Some("bitbucket/team/repo"),
+            ),
+            (
+                "https://github.example.com/acme/api",
+                Some("github_enterprise/acme/api"),
+            ),
+            ("https://example.com/acme/api", None),
+            ("https://github.com/acme", None),
+            ("", None),
+        ];
+        for (url, want) in cases {
+            assert_eq!(
+                RepoSlug::from_git_url(url)
+                    .map(|s| s.to_string())
+                    .as_deref(),
+                want,
+                "{url}"
+            );
         }
     }
 }

@@ -12,6 +12,7 @@ mod auth;
 mod badge;
 mod codacy;
 mod codecov;
+mod datadog;
 mod error;
 mod page;
 mod uploads;
@@ -211,6 +212,7 @@ pub fn router(state: AppState) -> Router {
             post(codecov::upload_complete),
         )
         .route("/upload/v4", post(codecov::legacy))
+        .route("/api/v2/cicovreprt", post(datadog::intake))
         .route("/upload/raw/{id}", put(codecov::put_raw))
         .route("/2.0/coverage/{a}/{b}", post(codacy::project_upload))
         .route(
@@ -233,7 +235,9 @@ pub fn router(state: AppState) -> Router {
             "/2.0/{a}/{b}/{c}/commit/{commit}/coverageFinal",
             post(codacy::provider_final),
         )
-        .layer(RequestBodyLimitLayer::new(settings.uploads.max_body_bytes));
+        .layer(RequestBodyLimitLayer::new(settings.uploads.max_body_bytes))
+        // axum's own 2 MB default for extractors would stop uploads short of the limit above.
+        .layer(axum::extract::DefaultBodyLimit::disable());
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))

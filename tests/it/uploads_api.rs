@@ -296,3 +296,109 @@ async fn codacy_uploads_merge_per_commit_and_complete_with_the_final_call() {
     .await;
     assert_eq!(status, 404, "nothing uploaded for that commit");
 }
+
+/// A `multipart/form-data` body as `datadog-ci coverage upload` builds it (the npm `form-data`
+/// package): an `event` part, the gzipped reports, a gzipped `pr_diff`.
+fn datadog_form(event: &Value, reports: &[(&str, &str)]) -> (String, Vec<u8>) {
+    let boundary = "--------------------------947312258563581529862150";
+    let gzip = |text: &str| {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(text.as_bytes()).unwrap();
+        gz.finish().unwrap()
+    };
+    let mut body = Vec::new();
+    let mut part = |name: &str, file: &str, kind: &str, data: &[u8]| {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{file}\"\r\nContent-Type: {kind}\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(data);
+        body.extend_from_slice(b"\r\n");
+    };
+    part(
+        "event",
+        "event.json",
+        "application/json",
+        event.to_string().as_bytes(),
+    );
+    part(
+        "pr_diff",
+        "pr_diff.json.gz",
+        "application/gzip",
+        &gzip(r#"{"head_sha":"a","base_sha":"b","files":{}}"#),
+    );
+    for (file, text) in reports {
+        part(
+            "code_coverage_report_file",
+            &format!("{file}.gz"),
+            "application/gzip",
+            &gzip(text),
+        );
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+#[tokio::test]
+async fn the_datadog_intake_takes_datadog_ci_uploads() {
+    let (_db, s) = start().await;
+    let event = json!({
+        "type": "coverage_report", "_dd.hostname": "runner-1", "format": "lcov", "basepath": "",
+        "git.repository_url": "git@github.com:acme/api.git", "git.branch": "main",
+        "git.commit.sha": "5eed", "report.flags": ["unit", "linux"],
+    });
+    let (kind, body) = datadog_form(
+        &event,
+        &[
+            ("lcov.info", "SF:src/a.rs\nDA:1,1\nDA:2,0\nend_of_record\n"),
+            ("more.info", "SF:src/b.rs\nDA:1,1\nend_of_record\n"),
+        ],
+    );
+    let (status, answer) = post(
+        &s,
+        "/api/v2/cicovreprt",
+        &[("dd-api-key", PROJECT), ("content-type", &kind)],
+        body,
+    )
+    .await;
+    assert_eq!(status, 202, "{answer}");
+    let (_, stored) = stored(&s).await;
+    assert_eq!(stored["commit"], "5eed");
+    assert_eq!(stored["branch"], "main");
+    assert_eq!(stored["totals"]["lines"], 3, "both reports: {stored}");
+    assert_eq!(stored["flags"]["linux"]["hits"], 2, "{stored}");
+
+    let other = json!({"format": "lcov", "git.repository_url": "https://github.com/acme/web",
+        "git.commit.sha": "5eed"});
+    let (kind, body) = datadog_form(&other, &[("lcov.info", "SF:a\nDA:1,1\nend_of_record\n")]);
+    let (status, answer) = post(
+        &s,
+        "/api/v2/cicovreprt",
+        &[("dd-api-key", PROJECT), ("content-type", &kind)],
+        body,
+    )
+    .await;
+    assert_eq!(status, 403, "another repository: {answer}");
+    let (kind, body) = datadog_form(
+        &json!({"format": "simplecov", "git.commit.sha": "1"}),
+        &[("x", "{}")],
+    );
+    let (status, answer) = post(
+        &s,
+        "/api/v2/cicovreprt",
+        &[("dd-api-key", PROJECT), ("content-type", &kind)],
+        body,
+    )
+    .await;
+    assert_eq!(status, 400, "{answer}");
+    let (status, _) = post(
+        &s,
+        "/api/v2/cicovreprt",
+        &[("dd-api-key", "wrong-key-123"), ("content-type", &kind)],
+        Vec::new(),
+    )
+    .await;
+    assert_eq!(status, 401);
+}
