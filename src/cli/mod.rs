@@ -15,6 +15,7 @@ mod eval;
 mod providers;
 mod serve;
 mod tokens;
+mod upload;
 mod width;
 
 use std::io::Write;
@@ -105,6 +106,8 @@ pub enum Command {
     /// Project tokens for coverage uploads: create, list, revoke.
     #[command(subcommand)]
     Tokens(tokens::TokensCommand),
+    /// Upload coverage reports from CI to `rubric serve` (token in RUBRIC_UPLOAD_TOKEN).
+    Upload(upload::UploadArgs),
     /// Print the shell completion script of a shell.
     ///
     /// E.g. `rubric completions bash > ~/.local/share/bash-completion/completions/rubric`,
@@ -198,6 +201,7 @@ async fn run(cli: Cli) -> CliResult {
         Command::Config(cmd) => config::run(cmd, g),
         Command::Coverage(cmd) => coverage::run(cmd),
         Command::Tokens(cmd) => tokens::run(cmd, g).await,
+        Command::Upload(args) => upload::run(args, g).await,
         Command::Completions { shell } => completions(shell),
     }
 }

@@ -150,3 +150,86 @@ async fn uploaded_coverage_reaches_the_scorecards() {
         .await
         .expect_code(2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rubric_upload_sends_reports_from_ci() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = format!("sqlite://{}", dir.path().join("rubric.db").display());
+    let token = rubric()
+        .args([
+            "tokens",
+            "create",
+            "--repo",
+            "gitlab/group/sub/app",
+            "--store",
+            &store,
+        ])
+        .run_async()
+        .await
+        .expect_code(0)
+        .stdout()
+        .lines()
+        .last()
+        .unwrap()
+        .to_string();
+    let (_server, url) = rubric()
+        .args(["serve", "--bind", "127.0.0.1:0", "--store", &store])
+        .env("RUBRIC_SCHEDULE_ENABLED", "false")
+        .env("RUBRIC_API_TOKENS", "portal:read:portal-read-token")
+        .listen()
+        .await;
+    let report = dir.path().join("lcov.info");
+    std::fs::write(&report, "SF:src/a.rs\nDA:1,1\nDA:2,0\nend_of_record\n").unwrap();
+    let upload = |file: &std::path::Path, token: Option<&str>| {
+        let mut cmd = rubric()
+            .args([
+                "upload",
+                "--repo",
+                "gitlab/group/sub/app",
+                "--commit",
+                "abc1",
+            ])
+            .args(["--branch", "main", "--flag", "unit", "--url", &url])
+            .arg(file);
+        if let Some(t) = token {
+            cmd = cmd.env("RUBRIC_UPLOAD_TOKEN", t);
+        }
+        cmd.run_async()
+    };
+    let out = upload(&report, Some(&token)).await.expect_code(0);
+    assert!(
+        out.stdout()
+            .contains("lcov.info: stored as upload 1 (lcov format, 1 of 2 lines covered, 50.0%)"),
+        "{}",
+        out.text()
+    );
+    let stored: Value = reqwest::Client::new()
+        .get(format!("{url}/api/v1/coverage/gitlab/group%2Fsub/app"))
+        .bearer_auth("portal-read-token")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(stored["owner"], "group/sub");
+    assert_eq!(stored["flags"]["unit"]["lines"], 2, "{stored}");
+
+    let bad = dir.path().join("bad.info");
+    std::fs::write(&bad, "SF:a\nDA:1\nend_of_record\n").unwrap();
+    let out = upload(&bad, Some(&token)).await.expect_code(1);
+    assert!(
+        out.stderr()
+            .contains("400 Bad Request: the report was refused: lcov, line 2"),
+        "{}",
+        out.stderr()
+    );
+    let out = upload(&report, None).await.expect_code(2);
+    assert!(out.stderr().contains("RUBRIC_UPLOAD_TOKEN is not set"));
+    let out = upload(&report, Some("not-a-token-1")).await.expect_code(1);
+    assert!(out.stderr().contains("401"), "{}", out.stderr());
+    assert!(
+        !out.text().contains("not-a-token-1"),
+        "the token is never printed"
+    );
+}
