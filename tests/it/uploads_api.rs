@@ -402,3 +402,30 @@ async fn the_datadog_intake_takes_datadog_ci_uploads() {
     .await;
     assert_eq!(status, 401);
 }
+
+#[tokio::test]
+async fn every_upload_route_is_in_the_openapi_document() {
+    let (_db, s) = start().await;
+    let (status, doc) = json(s.get("/api/openapi.json", None).await).await;
+    assert_eq!(status, 200);
+    for path in [
+        "/api/v1/coverage/{service}/{owner}/{repo}/uploads",
+        "/api/v1/coverage/{service}/{owner}/{repo}",
+        "/api/v1/coverage/{service}/{owner}/{repo}/files",
+        "/2.0/coverage/{commit}/{language}",
+        "/2.0/{owner}/{project}/commit/{commit}/coverage/{language}",
+        "/2.0/{provider}/{owner}/{project}/commit/{commit}/coverage/{language}",
+        "/2.0/commit/{commit}/coverageFinal",
+        "/upload/{service}/{slug}/upload-coverage",
+        "/upload/{service}/{slug}/commits/{sha}/reports/{code}/uploads",
+        "/upload/v4",
+        "/upload/raw/{id}",
+        "/api/v2/cicovreprt",
+    ] {
+        assert!(doc["paths"][path].is_object(), "{path} is documented");
+    }
+    assert_eq!(
+        doc["components"]["schemas"]["Upload"]["required"],
+        json!(["upload_id", "commit", "format", "totals"])
+    );
+}
