@@ -148,20 +148,25 @@ pub(super) async fn upload_coverage(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let who = uploader(&state, &headers).await?;
-    let slug = repository(&service, &slug)?;
     let body = body_json(&body)?;
     let commit = commit_of(&body)?;
-    let url = open_session(
-        &state,
-        &headers,
-        &who,
-        &slug,
-        &commit,
-        body["branch"].as_str(),
-        &flags(&body),
-    )
-    .await?;
+    upload_location(&state, &headers, &service, &slug, &commit, &body).await
+}
+
+/// Opens a session for the commit with the body's branch and flags, and answers 201 with the
+/// URL to PUT the report to.
+async fn upload_location(
+    state: &AppState,
+    headers: &HeaderMap,
+    service: &str,
+    slug: &str,
+    commit: &str,
+    body: &Value,
+) -> Result<Response, ApiError> {
+    let who = uploader(state, headers).await?;
+    let slug = repository(service, slug)?;
+    let branch = body["branch"].as_str();
+    let url = open_session(state, headers, &who, &slug, commit, branch, &flags(body)).await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({"raw_upload_location": url, "url": url})),
@@ -222,24 +227,8 @@ pub(super) async fn uploads(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let who = uploader(&state, &headers).await?;
-    let slug = repository(&service, &slug)?;
     let body = body_json(&body)?;
-    let url = open_session(
-        &state,
-        &headers,
-        &who,
-        &slug,
-        &commit,
-        body["branch"].as_str(),
-        &flags(&body),
-    )
-    .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({"raw_upload_location": url, "url": url})),
-    )
-        .into_response())
+    upload_location(&state, &headers, &service, &slug, &commit, &body).await
 }
 
 /// `POST /upload/{service}/{slug}/commits/{sha}/upload-complete`.

@@ -10,9 +10,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::support::{fixture, rubric};
-
-const READ: &str = "clients-read-token";
+use crate::support::uploads;
 
 /// Where `scripts/ci-upload-clients.sh` installed the clients.
 fn clients() -> PathBuf {
@@ -106,30 +104,8 @@ async fn the_real_uploaders_reach_the_store_and_the_scorecards() {
     std::fs::create_dir_all(&repo).unwrap();
     let sha = repository(&repo);
     let store = format!("sqlite://{}", dir.path().join("rubric.db").display());
-    let created = rubric()
-        .args([
-            "tokens",
-            "create",
-            "--repo",
-            "github/acme/api",
-            "--store",
-            &store,
-        ])
-        .run_async()
-        .await
-        .expect_code(0);
-    let token = created.stdout().lines().last().unwrap().to_string();
-    let uploads = fixture("uploads");
-    let (_server, url) = rubric()
-        .args(["serve", "--bind", "127.0.0.1:0", "--store", &store])
-        .arg("--catalog")
-        .arg(uploads.join("catalog"))
-        .arg("--scorecards")
-        .arg(uploads.join("scorecards"))
-        .env("RUBRIC_SCHEDULE_ENABLED", "false")
-        .env("RUBRIC_API_TOKENS", format!("portal:read:{READ}"))
-        .listen()
-        .await;
+    let (token, _) = uploads::token(&store, "github/acme/api").await;
+    let (_server, url) = uploads::serve(&store).await;
 
     let codecov = |mode: &[&str], flag: &str| {
         let mut cmd = tokio::process::Command::new(clients.join("venv/bin/codecovcli"));
@@ -192,7 +168,7 @@ async fn the_real_uploaders_reach_the_store_and_the_scorecards() {
         .get(format!(
             "{url}/api/v1/coverage/github/acme/api?commit={sha}"
         ))
-        .bearer_auth(READ)
+        .bearer_auth(uploads::READ)
         .send()
         .await
         .unwrap()
@@ -212,26 +188,11 @@ async fn the_real_uploaders_reach_the_store_and_the_scorecards() {
     assert_eq!(stored["totals"]["lines"], 7, "{stored}");
     assert_eq!(stored["totals"]["hits"], 5, "{stored}");
 
-    let out = rubric()
-        .args(["eval", "--format", "json", "--store", &store])
-        .arg("--catalog")
-        .arg(uploads.join("catalog"))
-        .arg("--scorecards")
-        .arg(uploads.join("scorecards"))
-        .run_async()
-        .await
-        .expect_code(0);
-    let report = out.json();
-    let api = report["scorecards"][0]["entities"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["entity"] == "api")
-        .unwrap()
-        .clone();
-    assert_eq!(api["rules"][0]["outcome"], "pass", "{api}");
+    let report = uploads::eval(&store).await;
+    let api = uploads::rules(&report, "api");
+    assert_eq!(api[0]["outcome"], "pass", "{api:?}");
     assert_eq!(
-        api["rules"][0]["message"],
+        api[0]["message"],
         format!(
             "coverage.total() = 71.43 (github/acme/api@{}), needs >= 60",
             &sha[..7]

@@ -4,20 +4,14 @@
 
 use serde_json::Value;
 
-use crate::support::{fixture, rubric};
+use crate::support::{rubric, uploads};
 
 fn outcomes(report: &Value, entity: &str) -> Vec<(String, String)> {
-    let entities = report["scorecards"][0]["entities"].as_array().unwrap();
-    let e = entities.iter().find(|e| e["entity"] == entity).unwrap();
-    e["rules"]
-        .as_array()
-        .unwrap()
+    uploads::rules(report, entity)
         .iter()
         .map(|r| {
-            (
-                r["outcome"].as_str().unwrap().to_string(),
-                r["message"].as_str().unwrap().to_string(),
-            )
+            let text = |k: &str| r[k].as_str().unwrap_or_default().to_string();
+            (text("outcome"), text("message"))
         })
         .collect()
 }
@@ -26,19 +20,7 @@ fn outcomes(report: &Value, entity: &str) -> Vec<(String, String)> {
 async fn uploaded_coverage_reaches_the_scorecards() {
     let dir = tempfile::tempdir().unwrap();
     let store = format!("sqlite://{}", dir.path().join("rubric.db").display());
-    let created = rubric()
-        .args([
-            "tokens",
-            "create",
-            "--repo",
-            "github/acme/api",
-            "--store",
-            &store,
-        ])
-        .run_async()
-        .await
-        .expect_code(0);
-    let token = created.stdout().lines().last().unwrap().to_string();
+    let (token, created) = uploads::token(&store, "github/acme/api").await;
     assert_eq!(token.len(), 36, "{}", created.text());
     assert!(created.stderr().contains("shown only now"));
     let listed = rubric()
@@ -53,17 +35,7 @@ async fn uploaded_coverage_reaches_the_scorecards() {
     );
     assert!(!listed.stdout().contains(&token));
 
-    let uploads = fixture("uploads");
-    let (_server, url) = rubric()
-        .args(["serve", "--bind", "127.0.0.1:0", "--store", &store])
-        .arg("--catalog")
-        .arg(uploads.join("catalog"))
-        .arg("--scorecards")
-        .arg(uploads.join("scorecards"))
-        .env("RUBRIC_SCHEDULE_ENABLED", "false")
-        .env("RUBRIC_API_TOKENS", "portal:read:portal-read-token")
-        .listen()
-        .await;
+    let (_server, url) = uploads::serve(&store).await;
     let http = reqwest::Client::new();
     for (flag, report) in [
         (
@@ -84,16 +56,7 @@ async fn uploaded_coverage_reaches_the_scorecards() {
         assert_eq!(answer.status(), 201, "{}", answer.text().await.unwrap());
     }
 
-    let out = rubric()
-        .args(["eval", "--format", "json", "--store", &store])
-        .arg("--catalog")
-        .arg(uploads.join("catalog"))
-        .arg("--scorecards")
-        .arg(uploads.join("scorecards"))
-        .run_async()
-        .await
-        .expect_code(0);
-    let report = out.json();
+    let report = uploads::eval(&store).await;
     let api = outcomes(&report, "api");
     assert_eq!(api[0].0, "pass", "{api:?}");
     assert_eq!(
@@ -155,29 +118,8 @@ async fn uploaded_coverage_reaches_the_scorecards() {
 async fn rubric_upload_sends_reports_from_ci() {
     let dir = tempfile::tempdir().unwrap();
     let store = format!("sqlite://{}", dir.path().join("rubric.db").display());
-    let token = rubric()
-        .args([
-            "tokens",
-            "create",
-            "--repo",
-            "gitlab/group/sub/app",
-            "--store",
-            &store,
-        ])
-        .run_async()
-        .await
-        .expect_code(0)
-        .stdout()
-        .lines()
-        .last()
-        .unwrap()
-        .to_string();
-    let (_server, url) = rubric()
-        .args(["serve", "--bind", "127.0.0.1:0", "--store", &store])
-        .env("RUBRIC_SCHEDULE_ENABLED", "false")
-        .env("RUBRIC_API_TOKENS", "portal:read:portal-read-token")
-        .listen()
-        .await;
+    let (token, _) = uploads::token(&store, "gitlab/group/sub/app").await;
+    let (_server, url) = uploads::serve(&store).await;
     let report = dir.path().join("lcov.info");
     std::fs::write(&report, "SF:src/a.rs\nDA:1,1\nDA:2,0\nend_of_record\n").unwrap();
     let upload = |file: &std::path::Path, token: Option<&str>| {
@@ -205,7 +147,7 @@ async fn rubric_upload_sends_reports_from_ci() {
     );
     let stored: Value = reqwest::Client::new()
         .get(format!("{url}/api/v1/coverage/gitlab/group%2Fsub/app"))
-        .bearer_auth("portal-read-token")
+        .bearer_auth(uploads::READ)
         .send()
         .await
         .unwrap()

@@ -8,6 +8,7 @@ mod cmd;
 pub mod providers;
 pub mod server;
 pub mod store;
+pub mod uploads;
 
 #[allow(unused_imports)] // Not every test binary runs the binary.
 pub use cmd::{Rubric, Run, Running, rubric};
