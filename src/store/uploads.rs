@@ -415,9 +415,14 @@ impl Store {
             .transpose()
     }
 
-    /// Opens a two-step upload: the returned id, random, is the capability to send its report
-    /// once (within a day).
+    /// Opens a two-step upload under `id` (random: it is the capability to send the report, once,
+    /// within a day).
     pub async fn open_upload_session(&self, id: &str, upload: &NewUpload<'_>) -> StoreResult<()> {
+        // Sessions never used expire after a day: drop them as new ones open.
+        sqlx::query("DELETE FROM upload_sessions WHERE created_at < $1")
+            .bind(ms(upload.at - chrono::TimeDelta::days(1)))
+            .execute(&self.pool)
+            .await?;
         sqlx::query(
             "INSERT INTO upload_sessions (id, repository, commit_sha, branch, flags, uploaded_by, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7)",

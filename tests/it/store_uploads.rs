@@ -163,3 +163,45 @@ async fn concurrent_uploads_of_one_commit_lose_nothing(db: TestDb) {
     assert_eq!((c.totals.files, c.totals.lines, c.totals.hits), (8, 16, 8));
     db.finish().await;
 }
+
+store_tests!(an_upload_session_is_used_once_and_expires_after_a_day);
+async fn an_upload_session_is_used_once_and_expires_after_a_day(db: TestDb) {
+    let s = &db.store;
+    let flags = ["unit".to_string()];
+    let mut open = upload("c9", "main", &flags, Report::default());
+    s.open_upload_session("fresh", &open).await.unwrap();
+    open.at = Utc::now() - TimeDelta::hours(30);
+    s.open_upload_session("stale", &open).await.unwrap();
+    let session = s
+        .take_upload_session("fresh", Utc::now())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (session.repository.as_str(), session.commit.as_str()),
+        ("github/acme/api", "c9")
+    );
+    assert_eq!(session.branch.as_deref(), Some("main"));
+    assert_eq!(session.flags, ["unit"]);
+    assert_eq!(
+        s.take_upload_session("fresh", Utc::now()).await.unwrap(),
+        None,
+        "used once"
+    );
+    assert_eq!(
+        s.take_upload_session("stale", Utc::now()).await.unwrap(),
+        None,
+        "expired"
+    );
+    s.set_commit_branch("github/acme/api", "c9", "topic")
+        .await
+        .unwrap();
+    assert_eq!(
+        s.commit_branch("github/acme/api", "c9")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("topic")
+    );
+    db.finish().await;
+}
