@@ -13,7 +13,7 @@ use crate::coverage::{self, Format, Limits, Totals};
 #[derive(Debug, clap::Subcommand)]
 pub enum CoverageCommand {
     /// Parse a report (LCOV, Cobertura, JaCoCo, Clover, OpenCover, dotCover, PHPUnit XML, Go
-    /// cover profile or Codacy JSON; gzip or not) and print `{"format", "files", "lines",
+    /// cover profile, SimpleCov or Codacy JSON; gzip or not) and print `{"format", "files", "lines",
     /// "hits", "misses", "partials", "branches", "branches_hit", "coverage"}`. Exit 1 when the
     /// report is malformed, naming the line of the problem.
     Summary {

@@ -11,7 +11,17 @@ pub fn detect(head: &[u8]) -> Option<Format> {
         return Some(Format::Go);
     }
     if text.starts_with('{') {
-        return text.contains("\"fileReports\"").then_some(Format::Codacy);
+        return if text.contains("\"fileReports\"") {
+            Some(Format::Codacy)
+        } else if text.contains("\"coverage\"")
+            && (text.contains("\"timestamp\"")
+                || text.contains("\"lines\"")
+                || text.contains("\"meta\""))
+        {
+            Some(Format::Simplecov)
+        } else {
+            None
+        };
     }
     if text.starts_with('<') {
         return xml_root(text);
@@ -100,6 +110,10 @@ mod tests {
             ),
             ("<html><body>", None),
             ("{\"coverage\": {}}", None),
+            (
+                "{\"RSpec\": {\"coverage\": {\"/a.rb\": {\"lines\": [1]}}, \"timestamp\": 1}}",
+                Some(Format::Simplecov),
+            ),
             ("hello", None),
             ("", None),
         ];

@@ -1,6 +1,6 @@
 //! Coverage reports as CI jobs write them: every format Codacy's reporter parses and Datadog's
 //! intake accepts (LCOV, Cobertura, JaCoCo, Clover, OpenCover, dotCover, PHPUnit XML, Go cover
-//! profiles) and Codacy's JSON payload. Each is read by streaming (line by line, or with an XML
+//! profiles, SimpleCov JSON) and Codacy's JSON payload. Each is read by streaming (line by line, or with an XML
 //! pull parser) into compact per-line records, within size limits; a malformed report is an
 //! error naming the line (and for XML the byte offset) of its first problem.
 //!
@@ -14,6 +14,7 @@ mod lcov;
 pub mod paths;
 mod repo;
 pub mod report;
+mod simplecov;
 mod xml;
 
 use std::io::Read;
@@ -46,11 +47,13 @@ pub enum Format {
     Go,
     /// Codacy's JSON payload (`{"fileReports": [{"filename", "coverage": {"3": 1}}]}`).
     Codacy,
+    /// SimpleCov's JSON (Ruby): `.resultset.json` or the JSON formatter's `coverage.json`.
+    Simplecov,
 }
 
 impl Format {
     /// Every format, in the order of the documentation.
-    pub const ALL: [Format; 9] = [
+    pub const ALL: [Format; 10] = [
         Format::Lcov,
         Format::Cobertura,
         Format::Jacoco,
@@ -60,6 +63,7 @@ impl Format {
         Format::Phpunit,
         Format::Go,
         Format::Codacy,
+        Format::Simplecov,
     ];
 
     /// The name in URLs, JSON and `--format`: `lcov`, `cobertura`, ...
@@ -74,6 +78,7 @@ impl Format {
             Format::Phpunit => "phpunit",
             Format::Go => "go",
             Format::Codacy => "codacy",
+            Format::Simplecov => "simplecov",
         }
     }
 
@@ -206,6 +211,7 @@ pub fn parse(
         Format::Lcov => lcov::parse(&mut input, limits),
         Format::Go => golang::parse(&mut input, limits),
         Format::Codacy => codacy::parse(&mut input, limits),
+        Format::Simplecov => simplecov::parse(&mut input, limits),
         xml_format => xml::parse(xml_format, &mut input, limits),
     };
     result.map(|report| (report, format)).map_err(|mut e| {

@@ -25,7 +25,7 @@ pub fn parse(format: Format, input: &mut Input<'_>, limits: &Limits) -> Result<R
         Format::Opencover => opencover::parse(&mut xml, limits),
         Format::Dotcover => dotcover::parse(&mut xml, limits),
         Format::Phpunit => phpunit::parse(&mut xml, limits),
-        Format::Lcov | Format::Go | Format::Codacy => Err(ParseError::new(
+        Format::Lcov | Format::Go | Format::Codacy | Format::Simplecov => Err(ParseError::new(
             Some(format),
             format!("{format} is not an XML format"),
         )),
