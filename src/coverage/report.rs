@@ -264,6 +264,9 @@ struct Building {
     lines: Vec<Line>,
 }
 
+/// The longest path a report may name.
+const MAX_PATH_BYTES: usize = 4096;
+
 /// Collects the records a parser reads, file by file, into a [`Report`], within the limits.
 pub struct ReportBuilder {
     files: Vec<Building>,
@@ -291,6 +294,11 @@ impl ReportBuilder {
         let path = clean_path(path);
         if path.is_empty() {
             return Err("a file has an empty path".into());
+        }
+        if path.len() > MAX_PATH_BYTES {
+            return Err(format!(
+                "a file's path is longer than {MAX_PATH_BYTES} bytes"
+            ));
         }
         if let Some(&id) = self.index.get(path.as_ref()) {
             return Ok(id);
@@ -519,6 +527,11 @@ mod tests {
         };
         let mut b = ReportBuilder::new(SameLine::Max, limits);
         assert!(b.file(" ").is_err());
+        assert!(
+            b.file(&"a/".repeat(3000))
+                .unwrap_err()
+                .contains("longer than 4096 bytes")
+        );
         let f = b.file("a").unwrap();
         assert_eq!(b.file("a"), Ok(f));
         assert!(

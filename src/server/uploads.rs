@@ -144,6 +144,10 @@ pub(super) async fn accept(
             "commit {commit:?} is not a commit id (letters and digits, at most 64)"
         )));
     }
+    check_label("branch", upload.branch.unwrap_or_default(), 255)?;
+    for flag in &upload.flags {
+        check_label("flag", flag, 100)?;
+    }
     let limits = state.upload_limits();
     let bodies = upload.bodies;
     let parsed = tokio::task::spawn_blocking(move || parse_all(bodies, upload.format, &limits))
@@ -189,6 +193,22 @@ pub(super) async fn accept(
         "coverage upload stored"
     );
     Ok((receipt, format))
+}
+
+/// A branch or flag name: at most `max` characters, no control characters, and for flags no
+/// comma (flags are listed with commas).
+fn check_label(what: &str, text: &str, max: usize) -> Result<(), ApiError> {
+    let bad = text.chars().count() > max
+        || text.chars().any(char::is_control)
+        || (what == "flag" && text.contains(','));
+    if bad {
+        let shown: String = text.chars().take(40).filter(|c| !c.is_control()).collect();
+        return Err(ApiError::bad_request(format!(
+            "{what} {shown:?}… is not a {what} name (at most {max} characters, no control characters{})",
+            if what == "flag" { " or commas" } else { "" }
+        )));
+    }
+    Ok(())
 }
 
 /// Parses every report of an upload and merges them: one report to store, in the format of the

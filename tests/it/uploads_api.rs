@@ -183,6 +183,16 @@ async fn bad_uploads_are_refused_and_store_nothing() {
             "{what}: the token is never echoed"
         );
     }
+    let long_flag = format!("{NATIVE}x{}", "y".repeat(200));
+    let (status, answer) = post(&s, &long_flag, &[("authorization", &project)], LCOV).await;
+    assert_eq!(status, 400, "{answer}");
+    assert!(
+        answer["error"]
+            .as_str()
+            .unwrap()
+            .contains("is not a flag name"),
+        "{answer}"
+    );
     let (status, _) = json(
         s.client
             .post(format!("{}/api/v1/coverage/github/acme/api/uploads", s.url))
