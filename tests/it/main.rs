@@ -37,3 +37,4 @@ mod store_uploads;
 mod upload_clients;
 mod uploads_api;
 mod uploads_eval;
+mod uploads_facts;
