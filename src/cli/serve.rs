@@ -9,7 +9,8 @@ use crate::config::redact_url;
 use crate::jobs::alerts::Alerter;
 use crate::jobs::pipeline::PipelineEvaluator;
 use crate::jobs::{Evaluator, Runner, scheduler};
-use crate::server::{AppState, Auth, Settings};
+use crate::providers::self_test::CheckStatus;
+use crate::server::{AppState, Auth, Readiness, Settings};
 use crate::store::{Store, StoreError};
 
 /// `rubric serve`.
@@ -32,6 +33,53 @@ pub struct ServeArgs {
     /// --store is given; without configured tokens, reads need none.
     #[arg(long)]
     pub fixture: bool,
+}
+
+/// How long the token checks at start may take, all providers together.
+const TOKEN_CHECK_BOUND: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Checks every provider as `rubric providers test` does before serving: a token the provider
+/// refuses stops the start (exit 2) with the report, where it would otherwise only show as
+/// errors in the first run; other failures (a host not reachable yet) are warnings.
+async fn check_tokens(evaluator: &PipelineEvaluator) -> Result<(), CliError> {
+    let Ok(reports) = tokio::time::timeout(TOKEN_CHECK_BOUND, evaluator.self_test()).await else {
+        eprintln!(
+            "rubric serve: warning: the provider checks took longer than {TOKEN_CHECK_BOUND:?}; starting anyway"
+        );
+        return Ok(());
+    };
+    let refused: Vec<_> = reports
+        .iter()
+        .filter(|r| {
+            r.checks
+                .iter()
+                .any(|c| c.name == "token accepted" && c.status == CheckStatus::Fail)
+        })
+        .collect();
+    if !refused.is_empty() {
+        let shown: String = refused.iter().map(|r| r.to_string()).collect();
+        return Err(CliError::Usage(format!(
+            "a configured token was refused, so rubric serve does not start (check with `rubric providers test`):\n{shown}"
+        )));
+    }
+    for r in reports.iter().filter(|r| !r.ok()) {
+        eprint!("rubric serve: warning: a provider check failed:\n{r}");
+    }
+    Ok(())
+}
+
+/// Runs the first sync in the background; `/readyz` answers 503 until it ends.
+fn first_sync(evaluator: Arc<PipelineEvaluator>, state: AppState) {
+    state.set_readiness(Readiness::FirstSync(std::time::Instant::now()));
+    tokio::spawn(async move {
+        let summary = evaluator.first_sync().await;
+        if summary.errors.is_empty() {
+            tracing::info!(%summary, "first sync done");
+        } else {
+            tracing::warn!(%summary, "the first sync met errors");
+        }
+        state.set_readiness(Readiness::Ready);
+    });
 }
 
 /// Points the store of `serve --fixture` (without `--store`) at a SQLite file in a new temporary
@@ -124,12 +172,15 @@ pub async fn run(args: ServeArgs, g: &Global) -> CliResult {
     for d in &diags {
         eprint!("{d}");
     }
+    check_tokens(&evaluator).await?;
     let infos = evaluator.scorecards();
     let plans =
         scheduler::plans(&cfg.schedule, &infos).map_err(|e| CliError::Usage(e.to_string()))?;
-    let runner = Arc::new(Runner::new(store.clone(), Arc::new(evaluator), alerter));
+    let evaluator = Arc::new(evaluator);
+    let runner = Arc::new(Runner::new(store.clone(), evaluator.clone(), alerter));
     let settings = Settings::from_config(&cfg.server, &cfg.uploads);
     let state = AppState::new(runner.clone(), auth, settings.clone());
+    first_sync(evaluator, state.clone());
     let app = crate::server::router(state);
 
     let listener = tokio::net::TcpListener::bind(&cfg.server.bind)

@@ -71,6 +71,26 @@ impl PipelineEvaluator {
             .clone()
     }
 
+    /// `rubric providers test` over the loaded catalog: host, token and a readable repository
+    /// per provider, for `rubric serve` to check its tokens before it starts.
+    pub async fn self_test(&self) -> Vec<crate::providers::ProviderReport> {
+        let catalog = self.catalog();
+        self.providers.self_test(Some(&catalog), None).await
+    }
+
+    /// The first sync of `rubric serve`: fetches every fact the scorecards read for every
+    /// entity, so that the caches are warm and a provider fault shows before the first run.
+    pub async fn first_sync(&self) -> crate::pipeline::sync::SyncSummary {
+        let catalog = self.catalog();
+        let entities: Vec<&Entity> = catalog.entities.iter().collect();
+        let plan = FetchPlan::new(&self.scorecards);
+        let (_, summary) =
+            crate::pipeline::sync::sync(&self.providers, &catalog, &entities, &plan.keys, &|| {})
+                .await;
+        self.export_provider_stats();
+        summary
+    }
+
     /// Adds the providers' counters since the last export to the Prometheus metrics.
     fn export_provider_stats(&self) {
         let mut exported = self.exported.lock().unwrap_or_else(|p| p.into_inner());

@@ -85,6 +85,8 @@ struct Inner {
     metrics: PrometheusHandle,
     scorecards: Vec<ScorecardInfo>,
     pages: handlebars::Handlebars<'static>,
+    /// Whether the server is ready (`/readyz`): not while the first sync runs.
+    readiness: std::sync::RwLock<Readiness>,
     /// Rendered entity responses by (runner generation, entity): a written run changes the
     /// generation, so no response outlives the results it showed (by more than the TTL, for
     /// runs written by other replicas).
@@ -103,6 +105,7 @@ impl AppState {
                 metrics: metrics_handle(),
                 scorecards,
                 pages: page::templates(),
+                readiness: std::sync::RwLock::new(Readiness::Ready),
                 cache: moka::future::Cache::builder()
                     .max_capacity(50_000)
                     .time_to_live(Duration::from_secs(10))
@@ -125,6 +128,34 @@ impl AppState {
 
     fn generation(&self) -> u64 {
         self.inner.runner.generation()
+    }
+}
+
+/// What `/readyz` answers, besides the store's health.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Readiness {
+    /// Serving.
+    Ready,
+    /// The first sync of `rubric serve` runs, since then.
+    FirstSync(std::time::Instant),
+}
+
+impl AppState {
+    /// Sets what `/readyz` answers (`rubric serve` is not ready during its first sync).
+    pub fn set_readiness(&self, readiness: Readiness) {
+        *self
+            .inner
+            .readiness
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = readiness;
+    }
+
+    fn readiness(&self) -> Readiness {
+        self.inner
+            .readiness
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 }
 
@@ -435,6 +466,15 @@ async fn authorize(state: &AppState, need: Role, mut req: Request, next: Next) -
 }
 
 async fn readyz(State(state): State<AppState>) -> Response {
+    if let Readiness::FirstSync(since) = state.readiness() {
+        return error::body(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &format!(
+                "not ready: the first sync of every provider fact is running (for {} s)",
+                since.elapsed().as_secs()
+            ),
+        );
+    }
     match state.runner().store().ping().await {
         Ok(()) => "ready\n".into_response(),
         Err(e) => {
