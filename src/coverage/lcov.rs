@@ -6,24 +6,49 @@ use super::input::{Input, for_each_line};
 use super::report::{Line, ReportBuilder, SameLine};
 use super::{Format, Limits, ParseError, Report};
 
-/// The section being read: its file and the branches of its lines (added up per line).
+/// The section being read: its file.
 struct Section {
     file: usize,
     path: String,
+}
+
+/// What the reader keeps between records: the section it is in and that section's branches
+/// (line, taken), which become per-line counts when it ends; their list is kept for the next
+/// section.
+struct State {
+    section: Option<Section>,
     branches: Vec<(u32, bool)>,
 }
 
 pub fn parse(input: &mut Input<'_>, limits: &Limits) -> Result<Report, ParseError> {
     let mut builder = ReportBuilder::new(SameLine::Max, *limits);
-    let mut section: Option<Section> = None;
+    let mut state = State {
+        section: None,
+        branches: Vec::new(),
+    };
     let mut last = 0;
     let result = for_each_line(input, |number, line| {
         last = number;
-        record(&mut builder, &mut section, line)
+        // Most records are plain `DA:line,hits` in a section: read those here, in the loop;
+        // [`record`] reads the others and says what is wrong with a bad one.
+        if let Some(value) = line.strip_prefix(b"DA:")
+            && let Some(s) = &state.section
+            && let Some((number, hits)) = line_data(value)
+        {
+            return builder.line(
+                s.file,
+                Line {
+                    number,
+                    hits,
+                    ..Line::default()
+                },
+            );
+        }
+        record(&mut builder, &mut state, line)
     });
     match result {
         Err((line, message)) => Err(ParseError::at_line(Format::Lcov, line, message)),
-        Ok(_) => match section {
+        Ok(_) => match state.section {
             Some(s) => Err(ParseError::at_line(
                 Format::Lcov,
                 last,
@@ -41,20 +66,37 @@ pub fn parse(input: &mut Input<'_>, limits: &Limits) -> Result<Report, ParseErro
     }
 }
 
-fn record(
-    builder: &mut ReportBuilder,
-    section: &mut Option<Section>,
-    line: &[u8],
-) -> Result<(), String> {
+fn record(builder: &mut ReportBuilder, state: &mut State, line: &[u8]) -> Result<(), String> {
     let line = line.trim_ascii();
+    if let Some(value) = line.strip_prefix(b"DA:") {
+        let s = state
+            .section
+            .as_ref()
+            .ok_or("DA outside a section (no SF before it)")?;
+        let Some((number, hits)) = line_data(value) else {
+            return Err(format!(
+                "DA needs a line number and a hit count: `{}`",
+                shown(line)
+            ));
+        };
+        return builder.line(
+            s.file,
+            Line {
+                number,
+                hits,
+                ..Line::default()
+            },
+        );
+    }
     if line.is_empty() {
         return Ok(());
     }
     if line == b"end_of_record" {
-        let s = section
+        let s = state
+            .section
             .take()
             .ok_or("end_of_record outside a section (no SF before it)")?;
-        return close(builder, s);
+        return close(builder, s.file, &mut state.branches);
     }
     let Some(colon) = memchr::memchr(b':', line) else {
         return Err(format!("`{}` is not an LCOV record", shown(line)));
@@ -62,7 +104,7 @@ fn record(
     let (kind, value) = (&line[..colon], &line[colon + 1..]);
     match kind {
         b"SF" => {
-            if let Some(s) = section.take() {
+            if let Some(s) = state.section.take() {
                 return Err(format!(
                     "SF inside the section of {} (no end_of_record before it)",
                     s.path
@@ -70,44 +112,23 @@ fn record(
             }
             let path = std::str::from_utf8(value).map_err(|_| "SF path is not UTF-8")?;
             let file = builder.file(path)?;
-            *section = Some(Section {
+            state.section = Some(Section {
                 file,
                 path: path.to_string(),
-                branches: Vec::new(),
             });
         }
-        b"DA" => {
-            let s = section
-                .as_mut()
-                .ok_or("DA outside a section (no SF before it)")?;
-            let mut fields = value.split(|&b| b == b',');
-            let number = fields.next().and_then(number_u32);
-            let hits = fields.next().and_then(hits);
-            let (Some(number), Some(hits)) = (number, hits) else {
-                return Err(format!(
-                    "DA needs a line number and a hit count: `{}`",
-                    shown(line)
-                ));
-            };
-            builder.line(
-                s.file,
-                Line {
-                    number,
-                    hits,
-                    ..Line::default()
-                },
-            )?;
-        }
         b"BRDA" => {
-            let s = section
-                .as_mut()
-                .ok_or("BRDA outside a section (no SF before it)")?;
-            let fields: Vec<&[u8]> = value.splitn(4, |&b| b == b',').collect();
-            let parsed = match fields[..] {
-                [number, _, _, taken] => number_u32(number).zip(match taken {
-                    b"-" => Some(false),
-                    t => hits(t).map(|h| h > 0),
-                }),
+            if state.section.is_none() {
+                return Err("BRDA outside a section (no SF before it)".into());
+            }
+            let mut fields = value.splitn(4, |&b| b == b',');
+            let parsed = match (fields.next(), fields.next(), fields.next(), fields.next()) {
+                (Some(number), Some(_), Some(_), Some(taken)) => {
+                    number_u32(number).zip(match taken {
+                        b"-" => Some(false),
+                        t => hits(t).map(|h| h > 0),
+                    })
+                }
                 _ => None,
             };
             let Some((number, taken)) = parsed else {
@@ -116,7 +137,7 @@ fn record(
                     shown(line)
                 ));
             };
-            s.branches.push((number, taken));
+            state.branches.push((number, taken));
         }
         _ if kind.iter().all(|b| b.is_ascii_alphanumeric()) => {}
         _ => return Err(format!("`{}` is not an LCOV record", shown(line))),
@@ -124,31 +145,69 @@ fn record(
     Ok(())
 }
 
-/// Ends a section: its branches become per-line counts.
-fn close(builder: &mut ReportBuilder, mut s: Section) -> Result<(), String> {
-    s.branches.sort_unstable_by_key(|(n, _)| *n);
-    for group in s.branches.chunk_by(|a, b| a.0 == b.0) {
+/// `line,hits` (and an optional `,checksum`): the line number and hit count of a `DA:` record,
+/// read in one pass when both are plain digits.
+fn line_data(value: &[u8]) -> Option<(u32, u32)> {
+    let (number, len) = leading_digits(value);
+    if len == 0 || len > 10 || value.get(len) != Some(&b',') {
+        return None;
+    }
+    let number = u32::try_from(number).ok()?;
+    let rest = &value[len + 1..];
+    let (n, len) = leading_digits(rest);
+    let hits = match rest.get(len) {
+        None | Some(b',') if len > 0 && len <= 10 => u32::try_from(n).unwrap_or(u32::MAX),
+        _ => {
+            let end = rest.iter().position(|&b| b == b',').unwrap_or(rest.len());
+            hits(&rest[..end])?
+        }
+    };
+    Some((number, hits))
+}
+
+/// The value of the ASCII digits `text` starts with (wrapping past 64 bits, so meaningful for
+/// up to 19 digits) and how many there are.
+fn leading_digits(text: &[u8]) -> (u64, usize) {
+    let mut n = 0u64;
+    for (i, &b) in text.iter().enumerate() {
+        let digit = b.wrapping_sub(b'0');
+        if digit > 9 {
+            return (n, i);
+        }
+        n = n.wrapping_mul(10).wrapping_add(u64::from(digit));
+    }
+    (n, text.len())
+}
+
+/// Ends a section: its branches become per-line counts, and its list is emptied for the next.
+fn close(
+    builder: &mut ReportBuilder,
+    file: usize,
+    branches: &mut Vec<(u32, bool)>,
+) -> Result<(), String> {
+    if !branches.is_sorted_by_key(|(n, _)| *n) {
+        branches.sort_unstable_by_key(|(n, _)| *n);
+    }
+    for group in branches.chunk_by(|a, b| a.0 == b.0) {
         let count = |n: usize| u16::try_from(n).unwrap_or(u16::MAX);
-        builder.line(
-            s.file,
-            Line {
-                number: group[0].0,
-                hits: 0,
-                branches: count(group.len()),
-                branches_hit: count(group.iter().filter(|(_, t)| *t).count()),
-            },
+        builder.branches(
+            file,
+            group[0].0,
+            count(group.len()),
+            count(group.iter().filter(|(_, t)| *t).count()),
         )?;
     }
+    branches.clear();
+    builder.end_file(file);
     Ok(())
 }
 
 /// A positive decimal number that fits in 32 bits.
 fn number_u32(text: &[u8]) -> Option<u32> {
-    if text.is_empty() || text.len() > 10 || !text.iter().all(u8::is_ascii_digit) {
-        return None;
+    match leading_digits(text) {
+        (n, len) if len == text.len() && (1..=10).contains(&len) => u32::try_from(n).ok(),
+        _ => None,
     }
-    let n = text.iter().fold(0u64, |n, d| n * 10 + u64::from(d - b'0'));
-    u32::try_from(n).ok()
 }
 
 /// A hit count: an integer (saturated; a negative one, which some gcov versions write, is 0) or
@@ -236,6 +295,30 @@ mod tests {
         for (text, want) in cases {
             assert_eq!(lcov(text).unwrap_err().to_string(), want, "{text:?}");
         }
+    }
+
+    #[test]
+    fn branches_before_their_lines_or_without_one_count_as_after() {
+        // geninfo writes BRDA before DA; a branch may be on a line with no DA.
+        let report = lcov(
+            "SF:a\nBRDA:2,0,0,1\nBRDA:2,0,1,0\nBRDA:7,0,0,-\nDA:1,1\nDA:2,1\nDA:3,0\nend_of_record\nSF:a\nDA:2,0\nBRDA:2,0,0,1\nBRDA:2,0,1,1\nend_of_record\n",
+        )
+        .unwrap();
+        let line = |number, hits, branches, branches_hit| crate::coverage::Line {
+            number,
+            hits,
+            branches,
+            branches_hit,
+        };
+        assert_eq!(
+            report.files[0].lines,
+            [
+                line(1, 1, 0, 0),
+                line(2, 1, 2, 2),
+                line(3, 0, 0, 0),
+                line(7, 0, 1, 0)
+            ]
+        );
     }
 
     #[test]

@@ -84,14 +84,16 @@ pub struct Totals {
 }
 
 impl Totals {
-    /// Adds one line.
+    /// Adds one line, counted as [`Line::state`] says (without branching on it: this runs
+    /// for every line of a report).
+    #[inline]
     pub fn add(&mut self, line: &Line) {
+        let ran = line.hits > 0 || line.branches_hit > 0;
+        let partial = ran && line.branches_hit < line.branches;
         self.lines += 1;
-        match line.state() {
-            LineState::Hit => self.hits += 1,
-            LineState::Partial => self.partials += 1,
-            LineState::Miss => self.misses += 1,
-        }
+        self.hits += u64::from(ran && !partial);
+        self.partials += u64::from(partial);
+        self.misses += u64::from(!ran);
         self.branches += u64::from(line.branches);
         self.branches_hit += u64::from(line.branches_hit);
     }
@@ -262,6 +264,11 @@ pub enum SameLine {
 struct Building {
     path: String,
     lines: Vec<Line>,
+    /// Whether `lines` is strictly ascending, one record per line: what parsers read in the
+    /// common case, which [`ReportBuilder::finish`] then keeps as it is.
+    sorted: bool,
+    /// How many times the file's records ended ([`ReportBuilder::end_file`]).
+    ends: u32,
 }
 
 /// The longest path a report may name.
@@ -314,24 +321,80 @@ impl ReportBuilder {
         self.files.push(Building {
             path: path.into_owned(),
             lines: Vec::new(),
+            sorted: true,
+            ends: 0,
         });
         Ok(id)
     }
 
     /// Records line `number` of file `id`. Fails for line 0 or past the line limit.
+    #[inline]
     pub fn line(&mut self, id: usize, line: Line) -> Result<(), String> {
-        if line.number == 0 {
-            return Err("line numbers start at 1".into());
-        }
         self.records += 1;
-        if self.records > self.limits.max_lines {
-            return Err(format!(
+        if line.number == 0 || self.records > self.limits.max_lines {
+            return Err(self.refused(line.number));
+        }
+        let file = &mut self.files[id];
+        file.sorted &= file.lines.last().is_none_or(|l| l.number < line.number);
+        file.lines.push(line);
+        Ok(())
+    }
+
+    /// Why line `number` cannot be recorded: it is 0, or one line past the limit.
+    #[cold]
+    fn refused(&self, number: u32) -> String {
+        if number == 0 {
+            "line numbers start at 1".into()
+        } else {
+            format!(
                 "the report is over its limit of {} line records",
                 self.limits.max_lines
-            ));
+            )
         }
-        self.files[id].lines.push(line);
-        Ok(())
+    }
+
+    /// Adds `branches` branches, `branches_hit` of them taken, to line `number` of file `id`:
+    /// onto its record when the file's records are sorted and it has one (so that it stays
+    /// sorted), as a record of its own otherwise. Only for [`SameLine::Max`], whose records
+    /// for one line combine by keeping the largest of each count.
+    pub fn branches(
+        &mut self,
+        id: usize,
+        number: u32,
+        branches: u16,
+        branches_hit: u16,
+    ) -> Result<(), String> {
+        debug_assert_eq!(self.same_line, SameLine::Max);
+        let file = &mut self.files[id];
+        if file.sorted
+            && let Ok(i) = file.lines.binary_search_by_key(&number, |l| l.number)
+        {
+            let line = &mut file.lines[i];
+            line.branches = line.branches.max(branches);
+            line.branches_hit = line.branches_hit.max(branches_hit);
+            return Ok(());
+        }
+        self.line(
+            id,
+            Line {
+                number,
+                hits: 0,
+                branches,
+                branches_hit,
+            },
+        )
+    }
+
+    /// Says that the records of file `id` stop here for now (an LCOV section or a Cobertura
+    /// class ended): the first time, its record list gives back the room it grew but did not
+    /// use, so that a large report holds about 12 bytes per line rather than up to twice that.
+    /// (Only the first time: a file named again and again does not copy its lines each time.)
+    pub fn end_file(&mut self, id: usize) {
+        let file = &mut self.files[id];
+        file.ends += 1;
+        if file.ends == 1 {
+            file.lines.shrink_to_fit();
+        }
     }
 
     /// Whether no file was named yet.
@@ -347,10 +410,13 @@ impl ReportBuilder {
             .into_iter()
             .filter(|f| !f.lines.is_empty())
             .map(|mut f| {
-                f.lines.sort_unstable_by_key(|l| l.number);
+                if !f.sorted {
+                    f.lines.sort_unstable_by_key(|l| l.number);
+                    f.lines = combine(f.lines, same_line);
+                }
                 FileCoverage {
                     path: f.path,
-                    lines: combine(f.lines, same_line),
+                    lines: f.lines,
                 }
             })
             .collect();

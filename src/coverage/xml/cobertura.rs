@@ -3,9 +3,12 @@
 //! branch="true" condition-coverage="50% (1/2)"/></lines></class>`. The `<line>`s inside
 //! `<methods>` repeat the class's own and are skipped.
 
-use super::{Node, Xml, branch_count, count, required};
+use super::{Node, Xml, attrs, branch_count, required, required_count, value};
 use crate::coverage::report::{Line, ReportBuilder, SameLine};
 use crate::coverage::{Limits, ParseError, Report};
+
+/// The attribute of a `<line>` with its branches: `50% (1/2)`.
+const CONDITION_COVERAGE: &str = "condition-coverage";
 
 pub fn parse(xml: &mut Xml<'_, '_>, limits: &Limits) -> Result<Report, ParseError> {
     let mut builder = ReportBuilder::new(SameLine::Max, *limits);
@@ -29,11 +32,12 @@ pub fn parse(xml: &mut Xml<'_, '_>, limits: &Limits) -> Result<Report, ParseErro
                     let Some(file) = class else {
                         return Err("a <line> outside a <class>".into());
                     };
-                    let number = count(element, "number")?;
-                    let hits = count(element, "hits")?;
-                    let (branches, branches_hit) = match super::attr(element, "condition-coverage")?
-                    {
-                        Some(text) => conditions(&text)?,
+                    let [number, hits, coverage] =
+                        attrs(element, ["number", "hits", CONDITION_COVERAGE])?;
+                    let number = required_count(element, "number", number.as_ref())?;
+                    let hits = required_count(element, "hits", hits.as_ref())?;
+                    let (branches, branches_hit) = match coverage {
+                        Some(a) => conditions(&value(&a, CONDITION_COVERAGE)?)?,
                         None => (0, 0),
                     };
                     builder.line(
@@ -51,7 +55,11 @@ pub fn parse(xml: &mut Xml<'_, '_>, limits: &Limits) -> Result<Report, ParseErro
             Node::Close(name) => match name {
                 "source" => in_source = false,
                 "methods" => in_methods = in_methods.saturating_sub(1),
-                "class" => class = None,
+                "class" => {
+                    if let Some(file) = class.take() {
+                        builder.end_file(file);
+                    }
+                }
                 _ => {}
             },
             Node::Text(text) if in_source => roots.push(text.into_owned()),

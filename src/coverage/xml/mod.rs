@@ -10,6 +10,7 @@ mod phpunit;
 
 use std::borrow::Cow;
 
+use quick_xml::events::attributes::Attribute;
 use quick_xml::events::{BytesStart, Event};
 
 use super::input::Input;
@@ -146,16 +147,37 @@ impl<'i, 'a> Xml<'i, 'a> {
 
 /// The value of attribute `name` of `element`, unescaped; `None` when absent.
 pub fn attr<'e>(element: &'e BytesStart<'_>, name: &str) -> Result<Option<Cow<'e, str>>, String> {
+    let [found] = attrs(element, [name])?;
+    found.map(|a| value(&a, name)).transpose()
+}
+
+/// The attributes `names` of `element`, found in one pass over its attributes (the first of
+/// each local name), their values not yet unescaped: for the elements a report holds by the
+/// million. The attributes are checked (syntax, no key twice) up to the last one needed.
+pub fn attrs<'e, const N: usize>(
+    element: &'e BytesStart<'_>,
+    names: [&str; N],
+) -> Result<[Option<Attribute<'e>>; N], String> {
+    let mut found = [const { None }; N];
     for a in element.attributes() {
         let a = a.map_err(|e| format!("bad attribute: {e}"))?;
-        if a.key.local_name().as_ref() == name {
-            return a
-                .normalized_value(quick_xml::XmlVersion::Implicit1_0)
-                .map(Some)
-                .map_err(|e| format!("bad attribute {}: {e}", name));
+        let key = a.key.local_name();
+        if let Some(i) = names.iter().position(|n| *n == key.as_ref())
+            && found[i].is_none()
+        {
+            found[i] = Some(a);
+            if found.iter().all(Option::is_some) {
+                break;
+            }
         }
     }
-    Ok(None)
+    Ok(found)
+}
+
+/// The value of attribute `a` (named `name`), unescaped.
+pub fn value<'e>(a: &Attribute<'e>, name: &str) -> Result<Cow<'e, str>, String> {
+    a.normalized_value(quick_xml::XmlVersion::Implicit1_0)
+        .map_err(|e| format!("bad attribute {name}: {e}"))
 }
 
 /// Attribute `name` as a count (saturated to 32 bits; negative counts as 0); an error names the
@@ -167,16 +189,50 @@ pub fn count(element: &BytesStart<'_>, name: &str) -> Result<u32, String> {
 /// Attribute `name` as a count, `None` when absent; an error names the element and the
 /// attribute when it is not a number.
 pub fn optional_count(element: &BytesStart<'_>, name: &str) -> Result<Option<u32>, String> {
-    let Some(text) = attr(element, name)? else {
-        return Ok(None);
-    };
-    parse_count(&text).map(Some).ok_or_else(|| {
+    let [found] = attrs(element, [name])?;
+    found.map(|a| count_of(element, name, &a)).transpose()
+}
+
+/// Attribute `a` (named `name`) of `element` as a count; see [`count`].
+pub fn count_of(element: &BytesStart<'_>, name: &str, a: &Attribute<'_>) -> Result<u32, String> {
+    if let Some(n) = plain_count(a.value.as_bytes()) {
+        return Ok(n);
+    }
+    let text = value(a, name)?;
+    parse_count(&text).ok_or_else(|| {
         format!(
             "<{}> {}={text:?} is not a number",
             element.local_name().as_ref(),
             name
         )
     })
+}
+
+/// Attribute `a` (named `name`) of `element`, which must be there, as a count.
+pub fn required_count(
+    element: &BytesStart<'_>,
+    name: &str,
+    a: Option<&Attribute<'_>>,
+) -> Result<u32, String> {
+    count_of(element, name, a.ok_or_else(|| missing(element, name))?)
+}
+
+/// A count written as plain ASCII digits (as good as every count is), read straight from the
+/// raw value: what [`parse_count`] makes of it, with nothing to unescape or trim.
+fn plain_count(text: &[u8]) -> Option<u32> {
+    // 19 digits always fit in 64 bits.
+    if text.is_empty() || text.len() > 19 {
+        return None;
+    }
+    let mut n = 0u64;
+    for &b in text {
+        let digit = b.wrapping_sub(b'0');
+        if digit > 9 {
+            return None;
+        }
+        n = n * 10 + u64::from(digit);
+    }
+    Some(u32::try_from(n).unwrap_or(u32::MAX))
 }
 
 /// A branch count as a line record holds it (saturated to 16 bits).
