@@ -47,13 +47,9 @@ pub fn run(cmd: CoverageCommand) -> CliResult {
         max_bytes: u64::MAX,
         ..Limits::default()
     };
-    match coverage::parse(input, format, &limits) {
-        Ok((report, format)) => {
-            let summary = Summary {
-                format,
-                totals: report.totals(),
-            };
-            say!("{}", json_document(&summary)?);
+    match coverage::summarize(input, format, &limits) {
+        Ok((totals, format)) => {
+            say!("{}", json_document(&Summary { format, totals })?);
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => {

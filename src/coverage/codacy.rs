@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use super::input::Input;
 use super::report::{Line, ReportBuilder, SameLine};
-use super::{Format, Limits, ParseError, Report};
+use super::{Format, Limits, ParseError};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -23,7 +23,7 @@ struct FileReport {
     coverage: BTreeMap<String, serde_json::Number>,
 }
 
-pub fn parse(input: &mut Input<'_>, limits: &Limits) -> Result<Report, ParseError> {
+pub fn parse(input: &mut Input<'_>, limits: &Limits) -> Result<ReportBuilder, ParseError> {
     let payload: Payload = serde_json::from_reader(&mut *input).map_err(|e| {
         ParseError::at_line(
             Format::Codacy,
@@ -62,7 +62,7 @@ pub fn parse(input: &mut Input<'_>, limits: &Limits) -> Result<Report, ParseErro
                 .map_err(|m| error(format!("{}: {m}", file.filename)))?;
         }
     }
-    Ok(builder.finish())
+    Ok(builder)
 }
 
 #[cfg(test)]

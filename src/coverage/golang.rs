@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use super::input::{Input, for_each_line};
 use super::report::{Line, ReportBuilder, SameLine};
-use super::{Format, Limits, ParseError, Report};
+use super::{Format, Limits, ParseError};
 
 /// A block longer than this many lines is not from `go test`.
 const MAX_BLOCK_LINES: u32 = 100_000;
@@ -15,7 +15,7 @@ const MAX_BLOCK_LINES: u32 = 100_000;
 /// A block: file id, start line and column, end line and column.
 type Block = (usize, u32, u32, u32, u32);
 
-pub fn parse(input: &mut Input<'_>, limits: &Limits) -> Result<Report, ParseError> {
+pub fn parse(input: &mut Input<'_>, limits: &Limits) -> Result<ReportBuilder, ParseError> {
     let mut builder = ReportBuilder::new(SameLine::Blocks, *limits);
     let mut blocks: HashMap<Block, u32> = HashMap::new();
     let result = for_each_line(input, |number, line| {
@@ -55,7 +55,7 @@ pub fn parse(input: &mut Input<'_>, limits: &Limits) -> Result<Report, ParseErro
                 .map_err(|m| ParseError::new(Some(Format::Go), m))?;
         }
     }
-    Ok(builder.finish())
+    Ok(builder)
 }
 
 /// One block line: `path:10.5,12.3 2 1`.

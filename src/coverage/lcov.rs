@@ -4,7 +4,7 @@
 
 use super::input::{Input, for_each_line};
 use super::report::{Line, ReportBuilder, SameLine};
-use super::{Format, Limits, ParseError, Report};
+use super::{Format, Limits, ParseError};
 
 /// The section being read: its file.
 struct Section {
@@ -20,7 +20,7 @@ struct State {
     branches: Vec<(u32, bool)>,
 }
 
-pub fn parse(input: &mut Input<'_>, limits: &Limits) -> Result<Report, ParseError> {
+pub fn parse(input: &mut Input<'_>, limits: &Limits) -> Result<ReportBuilder, ParseError> {
     let mut builder = ReportBuilder::new(SameLine::Max, *limits);
     let mut state = State {
         section: None,
@@ -61,7 +61,7 @@ pub fn parse(input: &mut Input<'_>, limits: &Limits) -> Result<Report, ParseErro
                 Some(Format::Lcov),
                 "the report has no SF section",
             )),
-            None => Ok(builder.finish()),
+            None => Ok(builder),
         },
     }
 }
@@ -198,7 +198,7 @@ fn close(
         )?;
     }
     branches.clear();
-    builder.end_file(file);
+    builder.end_file(file)?;
     Ok(())
 }
 

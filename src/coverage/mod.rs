@@ -109,15 +109,20 @@ pub struct Limits {
     pub max_files: usize,
     /// Line records (an XML `<line>`, an LCOV `DA:`, a line of a Go block).
     pub max_lines: u64,
+    /// Only totals are wanted ([`summarize`]): the lines of each file whose records end (an
+    /// LCOV section, a Cobertura class) go to a temporary file, so that memory holds one file's
+    /// lines at a time, whatever the size of the report.
+    pub totals_only: bool,
 }
 
 impl Default for Limits {
-    /// 512 MiB, 200,000 files, 50,000,000 line records.
+    /// 512 MiB, 200,000 files, 50,000,000 line records, every line kept.
     fn default() -> Self {
         Limits {
             max_bytes: 512 << 20,
             max_files: 200_000,
             max_lines: 50_000_000,
+            totals_only: false,
         }
     }
 }
@@ -194,6 +199,36 @@ pub fn parse(
     format: Option<Format>,
     limits: &Limits,
 ) -> Result<(Report, Format), ParseError> {
+    let limits = Limits {
+        totals_only: false,
+        ..*limits
+    };
+    read(input, format, &limits).map(|(builder, format)| (builder.finish(), format))
+}
+
+/// The totals of a report, as [`parse`] reads it, in memory that does not grow with the
+/// report (see [`Limits::totals_only`]).
+pub fn summarize(
+    input: impl Read,
+    format: Option<Format>,
+    limits: &Limits,
+) -> Result<(Totals, Format), ParseError> {
+    let limits = Limits {
+        totals_only: true,
+        ..*limits
+    };
+    let (builder, format) = read(input, format, &limits)?;
+    let totals = builder
+        .totals()
+        .map_err(|m| ParseError::new(Some(format), m))?;
+    Ok((totals, format))
+}
+
+fn read(
+    input: impl Read,
+    format: Option<Format>,
+    limits: &Limits,
+) -> Result<(report::ReportBuilder, Format), ParseError> {
     let mut input = input::Input::new(input, limits.max_bytes)?;
     let format = match format {
         Some(f) => f,
@@ -214,7 +249,7 @@ pub fn parse(
         Format::Simplecov => simplecov::parse(&mut input, limits),
         xml_format => xml::parse(xml_format, &mut input, limits),
     };
-    result.map(|report| (report, format)).map_err(|mut e| {
+    result.map(|builder| (builder, format)).map_err(|mut e| {
         e.format.get_or_insert(format);
         if let Some(limit) = input.over_limit() {
             e = ParseError::new(Some(format), limit);

@@ -110,6 +110,18 @@ impl Totals {
         self.coverage = percent(self.hits, self.lines);
     }
 
+    /// Takes away totals [`absorb`](Self::absorb)ed before (of a file read again).
+    fn remove(&mut self, other: &Totals) {
+        self.files -= other.files;
+        self.lines -= other.lines;
+        self.hits -= other.hits;
+        self.misses -= other.misses;
+        self.partials -= other.partials;
+        self.branches -= other.branches;
+        self.branches_hit -= other.branches_hit;
+        self.coverage = percent(self.hits, self.lines);
+    }
+
     /// The totals of `lines` as one file.
     pub fn of_file(lines: &[Line]) -> Totals {
         let mut t = Totals::default();
@@ -274,6 +286,17 @@ struct Building {
 /// The longest path a report may name.
 const MAX_PATH_BYTES: usize = 4096;
 
+/// Where the lines of ended files go when only totals are wanted
+/// ([`super::Limits::totals_only`]): a temporary file, and where each file's lines are in it.
+struct Spill {
+    file: std::fs::File,
+    end: u64,
+    /// Per file id: the offset and length of its lines ([`encode_lines`]) when written away.
+    written: Vec<Option<(u64, usize)>>,
+    /// The totals of the files written away.
+    totals: Totals,
+}
+
 /// Collects the records a parser reads, file by file, into a [`Report`], within the limits.
 pub struct ReportBuilder {
     files: Vec<Building>,
@@ -281,17 +304,33 @@ pub struct ReportBuilder {
     same_line: SameLine,
     limits: super::Limits,
     records: u64,
+    spill: Option<Spill>,
+    /// The folders the report says its paths are relative to (Cobertura's `<source>`).
+    pub source_roots: Vec<String>,
 }
 
 impl ReportBuilder {
     /// An empty builder.
     pub fn new(same_line: SameLine, limits: super::Limits) -> Self {
+        // Without a temporary file (none can be made), every line stays in memory.
+        let spill = limits
+            .totals_only
+            .then(tempfile::tempfile)
+            .and_then(Result::ok)
+            .map(|file| Spill {
+                file,
+                end: 0,
+                written: Vec::new(),
+                totals: Totals::default(),
+            });
         ReportBuilder {
             files: Vec::new(),
             index: HashMap::new(),
             same_line,
             limits,
             records: 0,
+            spill,
+            source_roots: Vec::new(),
         }
     }
 
@@ -324,6 +363,9 @@ impl ReportBuilder {
             sorted: true,
             ends: 0,
         });
+        if let Some(spill) = &mut self.spill {
+            spill.written.push(None);
+        }
         Ok(id)
     }
 
@@ -334,9 +376,39 @@ impl ReportBuilder {
         if line.number == 0 || self.records > self.limits.max_lines {
             return Err(self.refused(line.number));
         }
+        if self.spill.is_some() {
+            self.read_back(id)?;
+        }
         let file = &mut self.files[id];
         file.sorted &= file.lines.last().is_none_or(|l| l.number < line.number);
         file.lines.push(line);
+        Ok(())
+    }
+
+    /// Brings back the lines of file `id` when they were written away (the file is read again),
+    /// taking its totals out of the running ones.
+    #[cold]
+    fn read_back(&mut self, id: usize) -> Result<(), String> {
+        use std::io::{Read, Seek, SeekFrom};
+        let Some(spill) = &mut self.spill else {
+            return Ok(());
+        };
+        let Some((at, len)) = spill.written[id].take() else {
+            return Ok(());
+        };
+        let io = |e: std::io::Error| format!("cannot read back a file's lines: {e}");
+        let mut text = vec![0; len];
+        spill.file.seek(SeekFrom::Start(at)).map_err(io)?;
+        spill.file.read_exact(&mut text).map_err(io)?;
+        spill.file.seek(SeekFrom::Start(spill.end)).map_err(io)?;
+        let lines = std::str::from_utf8(&text)
+            .ok()
+            .and_then(decode_lines)
+            .ok_or("the lines written away do not read back")?;
+        spill.totals.remove(&Totals::of_file(&lines));
+        let file = &mut self.files[id];
+        file.lines = lines;
+        file.sorted = true;
         Ok(())
     }
 
@@ -365,6 +437,9 @@ impl ReportBuilder {
         branches_hit: u16,
     ) -> Result<(), String> {
         debug_assert_eq!(self.same_line, SameLine::Max);
+        if self.spill.is_some() {
+            self.read_back(id)?;
+        }
         let file = &mut self.files[id];
         if file.sorted
             && let Ok(i) = file.lines.binary_search_by_key(&number, |l| l.number)
@@ -389,12 +464,43 @@ impl ReportBuilder {
     /// class ended): the first time, its record list gives back the room it grew but did not
     /// use, so that a large report holds about 12 bytes per line rather than up to twice that.
     /// (Only the first time: a file named again and again does not copy its lines each time.)
-    pub fn end_file(&mut self, id: usize) {
+    ///
+    /// When only totals are wanted, the file's lines are counted and written away instead.
+    pub fn end_file(&mut self, id: usize) -> Result<(), String> {
+        let same_line = self.same_line;
         let file = &mut self.files[id];
         file.ends += 1;
-        if file.ends == 1 {
-            file.lines.shrink_to_fit();
+        let Some(spill) = &mut self.spill else {
+            if file.ends == 1 {
+                file.lines.shrink_to_fit();
+            }
+            return Ok(());
+        };
+        use std::io::Write;
+        let lines = one_per_line(std::mem::take(&mut file.lines), file.sorted, same_line);
+        file.sorted = true;
+        let text = encode_lines(&lines);
+        spill
+            .file
+            .write_all(text.as_bytes())
+            .map_err(|e| format!("cannot write a file's lines away: {e}"))?;
+        spill.totals.absorb(&Totals::of_file(&lines));
+        spill.written[id] = Some((spill.end, text.len()));
+        spill.end += text.len() as u64;
+        Ok(())
+    }
+
+    /// The totals of every file, for [`super::summarize`].
+    pub fn totals(self) -> Result<Totals, String> {
+        let mut all = self.spill.as_ref().map(|s| s.totals).unwrap_or_default();
+        for file in self.files {
+            all.absorb(&Totals::of_file(&one_per_line(
+                file.lines,
+                file.sorted,
+                self.same_line,
+            )));
         }
+        Ok(all)
     }
 
     /// Whether no file was named yet.
@@ -409,23 +515,26 @@ impl ReportBuilder {
             .files
             .into_iter()
             .filter(|f| !f.lines.is_empty())
-            .map(|mut f| {
-                if !f.sorted {
-                    f.lines.sort_unstable_by_key(|l| l.number);
-                    f.lines = combine(f.lines, same_line);
-                }
-                FileCoverage {
-                    path: f.path,
-                    lines: f.lines,
-                }
+            .map(|f| FileCoverage {
+                path: f.path,
+                lines: one_per_line(f.lines, f.sorted, same_line),
             })
             .collect();
         files.sort_unstable_by(|a, b| a.path.cmp(&b.path));
         Report {
             files,
-            source_roots: Vec::new(),
+            source_roots: self.source_roots,
         }
     }
+}
+
+/// A file's records as one entry per line, ascending (as they are when they arrived so).
+fn one_per_line(mut lines: Vec<Line>, sorted: bool, same_line: SameLine) -> Vec<Line> {
+    if sorted {
+        return lines;
+    }
+    lines.sort_unstable_by_key(|l| l.number);
+    combine(lines, same_line)
 }
 
 /// One entry per line number from records sorted by number.
@@ -582,6 +691,43 @@ mod tests {
         for bad in ["x", "1", "1:2:3", "0:1", "1:1,0:1", "4294967295:1,1:1"] {
             assert_eq!(decode_lines(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn totals_only_writes_ended_files_away_and_reads_them_back_when_named_again() {
+        let run = |totals_only: bool| {
+            let limits = Limits {
+                totals_only,
+                ..Limits::default()
+            };
+            let mut b = ReportBuilder::new(SameLine::Max, limits);
+            let a = b.file("a").unwrap();
+            b.line(a, line(1, 0, 0, 0)).unwrap();
+            b.line(a, line(2, 1, 2, 1)).unwrap();
+            b.end_file(a).unwrap();
+            let c = b.file("c").unwrap();
+            b.line(c, line(5, 1, 0, 0)).unwrap();
+            b.end_file(c).unwrap();
+            // `a` again: line 1 now ran, line 2 has both branches, line 3 is new.
+            let a = b.file("a").unwrap();
+            b.line(a, line(1, 4, 0, 0)).unwrap();
+            b.branches(a, 2, 2, 2).unwrap();
+            b.line(a, line(3, 0, 0, 0)).unwrap();
+            b.end_file(a).unwrap();
+            b.totals().unwrap()
+        };
+        let kept = run(false);
+        assert_eq!(run(true), kept);
+        assert_eq!(
+            (
+                kept.files,
+                kept.lines,
+                kept.hits,
+                kept.misses,
+                kept.partials
+            ),
+            (2, 4, 3, 1, 0)
+        );
     }
 
     #[test]

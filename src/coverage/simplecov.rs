@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use super::input::Input;
 use super::report::{Line, ReportBuilder, SameLine};
-use super::{Format, Limits, ParseError, Report};
+use super::{Format, Limits, ParseError};
 
 /// One file's data: the line list alone (SimpleCov before 0.18), or lines and branches.
 #[derive(Deserialize)]
@@ -32,7 +32,7 @@ struct Suite {
     coverage: BTreeMap<String, FileData>,
 }
 
-pub fn parse(input: &mut Input<'_>, limits: &Limits) -> Result<Report, ParseError> {
+pub fn parse(input: &mut Input<'_>, limits: &Limits) -> Result<ReportBuilder, ParseError> {
     let document: BTreeMap<String, Value> = serde_json::from_reader(&mut *input).map_err(|e| {
         ParseError::at_line(
             Format::Simplecov,
@@ -123,7 +123,7 @@ pub fn parse(input: &mut Input<'_>, limits: &Limits) -> Result<Report, ParseErro
             }
         }
     }
-    Ok(builder.finish())
+    Ok(builder)
 }
 
 #[cfg(test)]

@@ -420,5 +420,6 @@ pub(super) fn limits(cfg: &crate::config::UploadsConfig) -> Limits {
         max_bytes: cfg.max_report_bytes,
         max_files: cfg.max_files,
         max_lines: cfg.max_lines,
+        totals_only: false,
     }
 }

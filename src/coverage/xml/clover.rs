@@ -11,9 +11,9 @@
 
 use super::{Node, Xml, attr, count, optional_count, required};
 use crate::coverage::report::{Line, ReportBuilder, SameLine};
-use crate::coverage::{Limits, ParseError, Report};
+use crate::coverage::{Limits, ParseError};
 
-pub fn parse(xml: &mut Xml<'_, '_>, limits: &Limits) -> Result<Report, ParseError> {
+pub fn parse(xml: &mut Xml<'_, '_>, limits: &Limits) -> Result<ReportBuilder, ParseError> {
     let mut builder = ReportBuilder::new(SameLine::Max, *limits);
     let mut file: Option<usize> = None;
     let mut saw_root = false;
@@ -61,7 +61,7 @@ pub fn parse(xml: &mut Xml<'_, '_>, limits: &Limits) -> Result<Report, ParseErro
         }
         Ok(())
     })?;
-    Ok(builder.finish())
+    Ok(builder)
 }
 
 #[cfg(test)]

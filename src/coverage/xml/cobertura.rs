@@ -5,12 +5,12 @@
 
 use super::{Node, Xml, attrs, branch_count, required, required_count, value};
 use crate::coverage::report::{Line, ReportBuilder, SameLine};
-use crate::coverage::{Limits, ParseError, Report};
+use crate::coverage::{Limits, ParseError};
 
 /// The attribute of a `<line>` with its branches: `50% (1/2)`.
 const CONDITION_COVERAGE: &str = "condition-coverage";
 
-pub fn parse(xml: &mut Xml<'_, '_>, limits: &Limits) -> Result<Report, ParseError> {
+pub fn parse(xml: &mut Xml<'_, '_>, limits: &Limits) -> Result<ReportBuilder, ParseError> {
     let mut builder = ReportBuilder::new(SameLine::Max, *limits);
     let mut roots = Vec::new();
     let mut in_source = false;
@@ -57,7 +57,7 @@ pub fn parse(xml: &mut Xml<'_, '_>, limits: &Limits) -> Result<Report, ParseErro
                 "methods" => in_methods = in_methods.saturating_sub(1),
                 "class" => {
                     if let Some(file) = class.take() {
-                        builder.end_file(file);
+                        builder.end_file(file)?;
                     }
                 }
                 _ => {}
@@ -67,9 +67,8 @@ pub fn parse(xml: &mut Xml<'_, '_>, limits: &Limits) -> Result<Report, ParseErro
         }
         Ok(())
     })?;
-    let mut report = builder.finish();
-    report.source_roots = roots;
-    Ok(report)
+    builder.source_roots = roots;
+    Ok(builder)
 }
 
 /// `50% (1/2)`: branches taken and branches.

@@ -13,9 +13,9 @@ use std::collections::HashMap;
 
 use super::{Node, Xml, count, required, span};
 use crate::coverage::report::{Line, ReportBuilder, SameLine};
-use crate::coverage::{Limits, ParseError, Report};
+use crate::coverage::{Limits, ParseError};
 
-pub fn parse(xml: &mut Xml<'_, '_>, limits: &Limits) -> Result<Report, ParseError> {
+pub fn parse(xml: &mut Xml<'_, '_>, limits: &Limits) -> Result<ReportBuilder, ParseError> {
     let mut builder = ReportBuilder::new(SameLine::Max, *limits);
     let mut files: HashMap<String, usize> = HashMap::new();
     let mut saw_root = false;
@@ -62,7 +62,7 @@ pub fn parse(xml: &mut Xml<'_, '_>, limits: &Limits) -> Result<Report, ParseErro
         }
         Ok(())
     })?;
-    Ok(builder.finish())
+    Ok(builder)
 }
 
 #[cfg(test)]

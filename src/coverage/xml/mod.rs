@@ -14,10 +14,15 @@ use quick_xml::events::attributes::Attribute;
 use quick_xml::events::{BytesStart, Event};
 
 use super::input::Input;
-use super::{Format, Limits, ParseError, Report};
+use super::report::ReportBuilder;
+use super::{Format, Limits, ParseError};
 
 /// Reads an XML report in `format`.
-pub fn parse(format: Format, input: &mut Input<'_>, limits: &Limits) -> Result<Report, ParseError> {
+pub fn parse(
+    format: Format,
+    input: &mut Input<'_>,
+    limits: &Limits,
+) -> Result<ReportBuilder, ParseError> {
     let mut xml = Xml::new(format, input);
     match format {
         Format::Cobertura => cobertura::parse(&mut xml, limits),

@@ -19,9 +19,9 @@ use quick_xml::events::BytesStart;
 
 use super::{Node, Xml, attr, count, optional_count, required, span};
 use crate::coverage::report::{Line, ReportBuilder, SameLine};
-use crate::coverage::{Limits, ParseError, Report};
+use crate::coverage::{Limits, ParseError};
 
-pub fn parse(xml: &mut Xml<'_, '_>, limits: &Limits) -> Result<Report, ParseError> {
+pub fn parse(xml: &mut Xml<'_, '_>, limits: &Limits) -> Result<ReportBuilder, ParseError> {
     let mut builder = ReportBuilder::new(SameLine::Max, *limits);
     // The current module's files by uid, and its branch points: (branches, taken) per line.
     let mut files: HashMap<String, usize> = HashMap::new();
@@ -85,7 +85,7 @@ pub fn parse(xml: &mut Xml<'_, '_>, limits: &Limits) -> Result<Report, ParseErro
         }
         Ok(())
     })?;
-    Ok(builder.finish())
+    Ok(builder)
 }
 
 /// The file and first line of a sequence or branch point, `None` when it has none.

@@ -13,13 +13,13 @@
 
 use super::{Node, Xml, attr, count, required};
 use crate::coverage::report::{Line, ReportBuilder, SameLine};
-use crate::coverage::{Limits, ParseError, Report};
+use crate::coverage::{Limits, ParseError};
 
 /// Why `index.xml` is not enough.
 const INDEX: &str = "this is PHPUnit's index.xml, which lists the files without their lines: \
     upload the per-file XML files it links to (<file href=\"...\">) instead";
 
-pub fn parse(xml: &mut Xml<'_, '_>, limits: &Limits) -> Result<Report, ParseError> {
+pub fn parse(xml: &mut Xml<'_, '_>, limits: &Limits) -> Result<ReportBuilder, ParseError> {
     let mut builder = ReportBuilder::new(SameLine::Max, *limits);
     let mut file: Option<usize> = None;
     // The file whose <coverage> is open, and the <line> being read in it: (file, nr, tests).
@@ -90,7 +90,7 @@ pub fn parse(xml: &mut Xml<'_, '_>, limits: &Limits) -> Result<Report, ParseErro
         }
         Ok(())
     })?;
-    Ok(builder.finish())
+    Ok(builder)
 }
 
 #[cfg(test)]
