@@ -289,12 +289,80 @@ const MAX_PATH_BYTES: usize = 4096;
 /// Where the lines of ended files go when only totals are wanted
 /// ([`super::Limits::totals_only`]): a temporary file, and where each file's lines are in it.
 struct Spill {
-    file: std::fs::File,
+    file: std::io::BufWriter<std::fs::File>,
     end: u64,
-    /// Per file id: the offset and length of its lines ([`encode_lines`]) when written away.
+    /// Per file id: the offset and length of its lines ([`pack`]) when written away.
     written: Vec<Option<(u64, usize)>>,
     /// The totals of the files written away.
     totals: Totals,
+    /// The bytes of the file being written away (reused).
+    buffer: Vec<u8>,
+}
+
+/// Lines as compact bytes for the temporary file: per line, the distance from the previous
+/// line number (shifted left once, the low bit saying whether branch counts follow), the hits,
+/// and the branches and branches taken when there are any; each as a LEB128 varint.
+fn pack(lines: &[Line], out: &mut Vec<u8>) {
+    fn varint(mut n: u64, out: &mut Vec<u8>) {
+        while n >= 0x80 {
+            out.push((n as u8) | 0x80);
+            n >>= 7;
+        }
+        out.push(n as u8);
+    }
+    let mut previous = 0;
+    for l in lines {
+        let has_branches = l.branches > 0;
+        varint(
+            (u64::from(l.number - previous) << 1) | u64::from(has_branches),
+            out,
+        );
+        varint(u64::from(l.hits), out);
+        if has_branches {
+            varint(u64::from(l.branches), out);
+            varint(u64::from(l.branches_hit), out);
+        }
+        previous = l.number;
+    }
+}
+
+/// The lines [`pack`] wrote; `None` when the bytes are not such a packing.
+fn unpack(mut bytes: &[u8]) -> Option<Vec<Line>> {
+    fn varint(bytes: &mut &[u8]) -> Option<u64> {
+        let mut n = 0u64;
+        for shift in (0..64).step_by(7) {
+            let (&b, rest) = bytes.split_first()?;
+            *bytes = rest;
+            n |= u64::from(b & 0x7f) << shift;
+            if b < 0x80 {
+                return Some(n);
+            }
+        }
+        None
+    }
+    let mut lines = Vec::new();
+    let mut previous = 0u32;
+    while !bytes.is_empty() {
+        let head = varint(&mut bytes)?;
+        let number = previous.checked_add(u32::try_from(head >> 1).ok()?)?;
+        let hits = u32::try_from(varint(&mut bytes)?).ok()?;
+        let (branches, branches_hit) = if head & 1 == 1 {
+            (
+                u16::try_from(varint(&mut bytes)?).ok()?,
+                u16::try_from(varint(&mut bytes)?).ok()?,
+            )
+        } else {
+            (0, 0)
+        };
+        lines.push(Line {
+            number,
+            hits,
+            branches,
+            branches_hit,
+        });
+        previous = number;
+    }
+    Some(lines)
 }
 
 /// Collects the records a parser reads, file by file, into a [`Report`], within the limits.
@@ -318,10 +386,11 @@ impl ReportBuilder {
             .then(tempfile::tempfile)
             .and_then(Result::ok)
             .map(|file| Spill {
-                file,
+                file: std::io::BufWriter::with_capacity(1 << 20, file),
                 end: 0,
                 written: Vec::new(),
                 totals: Totals::default(),
+                buffer: Vec::new(),
             });
         ReportBuilder {
             files: Vec::new(),
@@ -397,14 +466,13 @@ impl ReportBuilder {
             return Ok(());
         };
         let io = |e: std::io::Error| format!("cannot read back a file's lines: {e}");
-        let mut text = vec![0; len];
-        spill.file.seek(SeekFrom::Start(at)).map_err(io)?;
-        spill.file.read_exact(&mut text).map_err(io)?;
-        spill.file.seek(SeekFrom::Start(spill.end)).map_err(io)?;
-        let lines = std::str::from_utf8(&text)
-            .ok()
-            .and_then(decode_lines)
-            .ok_or("the lines written away do not read back")?;
+        let mut bytes = vec![0; len];
+        std::io::Write::flush(&mut spill.file).map_err(io)?;
+        let file = spill.file.get_mut();
+        file.seek(SeekFrom::Start(at)).map_err(io)?;
+        file.read_exact(&mut bytes).map_err(io)?;
+        file.seek(SeekFrom::Start(spill.end)).map_err(io)?;
+        let lines = unpack(&bytes).ok_or("the lines written away do not read back")?;
         spill.totals.remove(&Totals::of_file(&lines));
         let file = &mut self.files[id];
         file.lines = lines;
@@ -479,14 +547,15 @@ impl ReportBuilder {
         use std::io::Write;
         let lines = one_per_line(std::mem::take(&mut file.lines), file.sorted, same_line);
         file.sorted = true;
-        let text = encode_lines(&lines);
+        spill.buffer.clear();
+        pack(&lines, &mut spill.buffer);
         spill
             .file
-            .write_all(text.as_bytes())
+            .write_all(&spill.buffer)
             .map_err(|e| format!("cannot write a file's lines away: {e}"))?;
         spill.totals.absorb(&Totals::of_file(&lines));
-        spill.written[id] = Some((spill.end, text.len()));
-        spill.end += text.len() as u64;
+        spill.written[id] = Some((spill.end, spill.buffer.len()));
+        spill.end += spill.buffer.len() as u64;
         Ok(())
     }
 
@@ -728,6 +797,15 @@ mod tests {
             ),
             (2, 4, 3, 1, 0)
         );
+    }
+
+    #[test]
+    fn lines_pack_and_unpack() {
+        let lines = [line(3, 1, 0, 0), line(4, 0, 2, 1), line(300, 70000, 0, 0)];
+        let mut bytes = Vec::new();
+        pack(&lines, &mut bytes);
+        assert_eq!(unpack(&bytes).unwrap(), lines);
+        assert_eq!(unpack(&[0x80]), None, "a varint cut short");
     }
 
     #[test]
