@@ -100,3 +100,101 @@ async fn stop(server: &mut tokio::process::Child) {
         .unwrap();
     assert!(status.success(), "{status}");
 }
+
+/// A Codecov that refuses every token, or answers every request after `delay`.
+async fn codecov(status: u16, delay: std::time::Duration) -> wiremock::MockServer {
+    let server = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::method("GET"))
+        .respond_with(
+            wiremock::ResponseTemplate::new(status)
+                .set_body_json(
+                    serde_json::json!({"detail": "Invalid token.", "totals": {"coverage": 90.0}}),
+                )
+                .set_delay(delay),
+        )
+        .mount(&server)
+        .await;
+    server
+}
+
+/// `rubric serve` over the eval fixture's catalog and scorecards, against `codecov`.
+fn serve_basic(codecov: &wiremock::MockServer, dir: &std::path::Path) -> Rubric {
+    let basic = crate::support::fixture("eval").join("basic");
+    serve()
+        .args(["--bind", "127.0.0.1:0", "--store"])
+        .arg(format!("sqlite://{}", dir.join("h.db").display()))
+        .arg("--catalog")
+        .arg(basic.join("catalog"))
+        .arg("--scorecards")
+        .arg(basic.join("scorecards"))
+        .env("RUBRIC_CODECOV_URL", codecov.uri())
+        .env("RUBRIC_HTTP_MAX_RETRIES", "0")
+        .env("RUBRIC_SCHEDULE_ENABLED", "false")
+        .env("RUBRIC_API_TOKENS", "portal:read:readiness-token")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_token_stops_serve_before_it_starts() {
+    let fake = codecov(401, std::time::Duration::ZERO).await;
+    let dir = tempfile::tempdir().unwrap();
+    let out = serve_basic(&fake, dir.path())
+        .env("CODECOV_TOKEN", "refused-token-9876")
+        .run_async()
+        .await
+        .expect_code(2);
+    let stderr = out.stderr();
+    assert!(
+        stderr.contains("a configured token was refused, so rubric serve does not start"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("401: the token was refused"), "{stderr}");
+    assert!(
+        !stderr.contains("refused-token-9876"),
+        "the token is never printed"
+    );
+    assert!(
+        !stderr.contains("rubric serve: http://"),
+        "it never listened: {stderr}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readyz_waits_for_the_first_sync_and_says_why() {
+    let fake = codecov(200, std::time::Duration::from_secs(2)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, url) = serve_basic(&fake, dir.path()).listen().await;
+    let http = reqwest::Client::new();
+    let first = http.get(format!("{url}/readyz")).send().await.unwrap();
+    assert_eq!(first.status(), 503);
+    let body: serde_json::Value = first.json().await.unwrap();
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("not ready: the first sync"),
+        "{body}"
+    );
+    // Ready once the first sync has read every fact (bounded: a hang guard, not a timing claim).
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let status = http
+            .get(format!("{url}/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .status();
+        if status == 200 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "still not ready after 60 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let asked = fake.received_requests().await.unwrap_or_default().len();
+    assert!(
+        asked > 1,
+        "the first sync asked Codecov for the facts ({asked} requests)"
+    );
+}
