@@ -256,7 +256,9 @@ impl Alerter {
             };
             let below = minimum.is_some_and(|m| c.coverage < m);
             if let Some(m) = minimum {
-                let key = format!("below:{}:{name}", c.provider);
+                // Per scorecard and repository: scorecards with other minimums for the same
+                // repository each keep their own state (one shared state flapped between them).
+                let key = format!("below:{}:{}:{name}", run.scorecard, c.provider);
                 let state = if below { "below" } else { "ok" };
                 let before = store.alert_state(&key).await?;
                 if before.as_deref() != Some(state) {

@@ -292,3 +292,54 @@ async fn an_unreachable_webhook_is_tried_max_attempts_times_and_recorded() {
     );
     db.finish().await;
 }
+
+/// Two scorecards with their own minimums for one repository at 91.5 %: one alert when it is
+/// first below cova's 95, none for covb's 50, and no flapping between them over four runs.
+#[tokio::test]
+async fn each_scorecard_keeps_its_own_state_for_a_repository() {
+    let db = store::sqlite().await;
+    let mut rx = receiver(0).await;
+    let mut fake = Fake::new(&["api"]);
+    let info = fake.scorecards[0].clone();
+    fake.scorecards = ["cova", "covb"]
+        .iter()
+        .map(|tag| rubric::jobs::ScorecardInfo {
+            tag: tag.to_string(),
+            ..info.clone()
+        })
+        .collect();
+    let fake = Arc::new(fake);
+    let mut cfg = alerts_config();
+    cfg.min_coverage_by_scorecard.insert("cova".into(), 95.0);
+    cfg.min_coverage_by_scorecard.insert("covb".into(), 50.0);
+    cfg.trend_drop_points = 0.0;
+    *fake.coverage.lock().unwrap() = vec![CoveragePoint {
+        day: Utc::now().date_naive(),
+        ..point(1, 91.5)
+    }];
+    let r = runner(
+        db.store.clone(),
+        fake.clone(),
+        cfg,
+        vec![hook("json", Format::Json, &rx.url)],
+    );
+    let mut summaries = Vec::new();
+    for scorecard in ["cova", "covb", "cova", "covb"] {
+        let ids = r
+            .run(scorecard, None, Trigger::Schedule)
+            .await
+            .unwrap()
+            .alerts
+            .await
+            .unwrap();
+        for _ in &ids {
+            let body = rx.bodies.recv().await.unwrap();
+            summaries.push(body["summary"].as_str().unwrap().to_string());
+        }
+    }
+    assert_eq!(
+        summaries,
+        ["acme/api coverage 91.5% fell below its minimum 95.0%"]
+    );
+    db.finish().await;
+}
