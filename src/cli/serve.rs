@@ -178,7 +178,7 @@ pub async fn run(args: ServeArgs, g: &Global) -> CliResult {
         scheduler::plans(&cfg.schedule, &infos).map_err(|e| CliError::Usage(e.to_string()))?;
     let evaluator = Arc::new(evaluator);
     let runner = Arc::new(Runner::new(store.clone(), evaluator.clone(), alerter));
-    let settings = Settings::from_config(&cfg.server, &cfg.uploads);
+    let settings = Settings::from_config(&cfg);
     let state = AppState::new(runner.clone(), auth, settings.clone());
     first_sync(evaluator, state.clone());
     let app = crate::server::router(state);

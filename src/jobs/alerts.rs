@@ -12,7 +12,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::config::AlertsConfig;
-use crate::store::{Delivery, NewRun, Store, window_start};
+use crate::store::{Delivery, NewRun, PointSource, Store, window_start};
 
 /// How alert bodies are shaped for a webhook.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -232,7 +232,8 @@ impl Alerter {
             }
         }
         let mut seen = BTreeSet::new();
-        for c in &run.coverage {
+        // Today's readings; backfilled days are history for the trend, not news.
+        for c in run.coverage.iter().filter(|c| c.source == PointSource::Run) {
             if !seen.insert((&c.provider, &c.repository, &c.flag)) {
                 continue;
             }
@@ -296,7 +297,7 @@ impl Alerter {
                 continue;
             };
             let fall = first.coverage - last.coverage;
-            let declining = series.points.len() >= 2 && fall >= self.cfg.trend_drop_points;
+            let declining = series.declining(self.cfg.trend_drop_points);
             let key = format!("trend:{}:{name}", c.provider);
             let state = if declining { "declining" } else { "steady" };
             let before = store.alert_state(&key).await?;

@@ -19,7 +19,9 @@ use crate::providers::{Providers, StatsSnapshot};
 use crate::scorecard::Scorecard;
 use crate::scorecard::report::EntityReport;
 use crate::store::coverage_facts::UploadsProvider;
-use crate::store::{CoveragePoint, EntityResult, FactRecord, NewRun, RunStatus, Trigger};
+use crate::store::{
+    CoveragePoint, EntityResult, FactRecord, NewRun, PointSource, RunStatus, Trigger,
+};
 
 /// Evaluates the configured scorecards over the catalog with live providers.
 pub struct PipelineEvaluator {
@@ -251,16 +253,29 @@ impl PipelineEvaluator {
                     })
                     .collect();
                 let reading = p.history_point(e, &answers)?;
-                Some(CoveragePoint {
+                let point = |day, coverage, source| CoveragePoint {
                     entity: e.tag.clone(),
-                    repository: reading.repository,
-                    flag: reading.flag,
+                    repository: reading.repository.clone(),
+                    flag: reading.flag.clone(),
                     provider: p.source().to_string(),
-                    day: now.date_naive(),
-                    coverage: reading.coverage,
-                    last_upload_at: reading.last_upload_at,
-                })
+                    day,
+                    coverage,
+                    last_upload_at: (source == PointSource::Run)
+                        .then_some(reading.last_upload_at)
+                        .flatten(),
+                    source,
+                };
+                let today = now.date_naive();
+                let mut points: Vec<CoveragePoint> = p
+                    .history_backfill(e, &answers)
+                    .into_iter()
+                    .filter(|(day, _)| *day < today)
+                    .map(|(day, coverage)| point(day, coverage, PointSource::Backfill))
+                    .collect();
+                points.push(point(today, reading.coverage, PointSource::Run));
+                Some(points)
             })
+            .flatten()
             .collect()
     }
 }

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use futures::future::BoxFuture;
 use reqwest::Url;
 use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderValue};
@@ -63,7 +63,29 @@ impl Provider for Codecov {
         vec![
             FactKey::new(Source::Codecov, "codecov", "codeCoverage"),
             FactKey::new(Source::Codecov, "codecov", "lastUploadAt"),
+            FactKey::new(Source::Codecov, "codecov", "coverageHistory")
+                .with_arg("days", serde_json::json!(30)),
         ]
+    }
+
+    /// The daily points of `codecov.coverageHistory(days=30)`, for history from day one.
+    fn history_backfill(&self, _entity: &Entity, facts: &[&Fact]) -> Vec<(NaiveDate, f64)> {
+        let Some(Fact {
+            value: Value::List(points),
+            status: FactStatus::Ok,
+            ..
+        }) = facts.get(2)
+        else {
+            return Vec::new();
+        };
+        points
+            .iter()
+            .filter_map(|p| {
+                let p = p.to_json();
+                let day = p.get("day")?.as_str()?.parse().ok()?;
+                Some((day, p.get("coverage")?.as_f64()?))
+            })
+            .collect()
     }
 
     fn history_point(&self, entity: &Entity, facts: &[&Fact]) -> Option<CoverageReading> {
@@ -253,6 +275,7 @@ impl Codecov {
                 self.totals(&repo, key).await
             }
             "coverageTrend" => self.trend(&repo, key).await,
+            "coverageHistory" => self.history(&repo, key).await,
             "lastUploadAt" => self.last_upload(&repo).await,
             "pullRequest.patchCoverage"
             | "pullRequest.coverageDelta"
@@ -397,8 +420,14 @@ impl Codecov {
         finish(fact, Some(&cached), origin)
     }
 
-    async fn trend(&self, repo: &Repo<'_>, key: &FactKey) -> Fact {
-        let days = key.arg_f64("days").unwrap_or(30.0).clamp(1.0, 3650.0) as i64;
+    /// The daily coverage of the last `days` days (Codecov's `coverage/?interval=1d`, of the
+    /// mapped flag when there is one), oldest first: `(day, percent)`, with the cached page
+    /// that was served stale, if any; an error fact when it cannot be read.
+    async fn daily(
+        &self,
+        repo: &Repo<'_>,
+        days: i64,
+    ) -> Result<(Vec<(String, f64)>, Option<Cached>), Fact> {
         let flag = repo.project.flag.clone();
         let origin = repo.origin(flag.as_deref(), self.branch.as_deref());
         let start = (crate::clock::now() - chrono::TimeDelta::days(days))
@@ -408,7 +437,7 @@ impl Codecov {
             Some(f) => vec!["flags", f.as_str(), "coverage"],
             None => vec!["coverage"],
         };
-        let mut points: Vec<f64> = Vec::new();
+        let mut points: Vec<(String, f64)> = Vec::new();
         let mut stale_from: Option<Cached> = None;
         for page in 1..=MAX_PAGES {
             let page_text = page.to_string();
@@ -421,22 +450,30 @@ impl Codecov {
             let cached = match self.get(repo.account, self.url(repo, &tail, &query)).await {
                 Ok(c) => c,
                 Err(e) if e.kind == FaultKind::NotFound && flag.is_some() => {
-                    return Fact::error(format!(
+                    return Err(Fact::error(format!(
                         "{e} (Codecov serves flag trends only when its timeseries are enabled)"
                     ))
-                    .from_origin(origin);
+                    .from_origin(origin));
                 }
-                Err(e) => return self.error_fact(repo, "the repository is", &e),
+                Err(e) => return Err(self.error_fact(repo, "the repository is", &e)),
             };
             let Some(results) = cached.value.get("results").and_then(Json::as_array) else {
-                return unexpected("the coverage trend has no `results` list").from_origin(origin);
+                return Err(
+                    unexpected("the coverage trend has no `results` list").from_origin(origin)
+                );
             };
             for result in results {
                 let avg = result.get("avg");
+                let day = result
+                    .get("timestamp")
+                    .and_then(Json::as_str)
+                    .and_then(|t| t.get(..10))
+                    .unwrap_or_default()
+                    .to_string();
                 match measure::read("Codecov", "daily coverage", Measure::Percentage, avg) {
-                    Ok(Some(point)) => points.push(point),
+                    Ok(Some(point)) => points.push((day, point)),
                     Ok(None) => {}
-                    Err(why) => return Fact::error(why).from_origin(origin),
+                    Err(why) => return Err(Fact::error(why).from_origin(origin)),
                 }
             }
             let more = cached.value.get("next").is_some_and(|n| !n.is_null());
@@ -447,10 +484,37 @@ impl Codecov {
                 break;
             }
         }
+        Ok((points, stale_from))
+    }
+
+    async fn trend(&self, repo: &Repo<'_>, key: &FactKey) -> Fact {
+        let days = key.arg_f64("days").unwrap_or(30.0).clamp(1.0, 3650.0) as i64;
+        let origin = repo.origin(repo.project.flag.as_deref(), self.branch.as_deref());
+        let (points, stale_from) = match self.daily(repo, days).await {
+            Ok(answer) => answer,
+            Err(fact) => return fact,
+        };
         let fact = match (points.first(), points.last()) {
-            (Some(first), Some(last)) => Fact::ok(round2(last - first)),
+            (Some((_, first)), Some((_, last))) => Fact::ok(round2(last - first)),
             _ => Fact::no_data(format!("no coverage measurements in the last {days} days")),
         };
+        finish(fact, stale_from.as_ref(), origin)
+    }
+
+    /// `codecov.coverageHistory(days)`: the daily points themselves, `[{day, coverage}]`.
+    async fn history(&self, repo: &Repo<'_>, key: &FactKey) -> Fact {
+        let days = key.arg_f64("days").unwrap_or(30.0).clamp(1.0, 3650.0) as i64;
+        let origin = repo.origin(repo.project.flag.as_deref(), self.branch.as_deref());
+        let (points, stale_from) = match self.daily(repo, days).await {
+            Ok(answer) => answer,
+            Err(fact) => return fact,
+        };
+        let list: Vec<Json> = points
+            .iter()
+            .filter(|(day, _)| !day.is_empty())
+            .map(|(day, coverage)| serde_json::json!({"day": day, "coverage": round2(*coverage)}))
+            .collect();
+        let fact = Fact::ok(Value::from_json(&Json::Array(list)));
         finish(fact, stale_from.as_ref(), origin)
     }
 

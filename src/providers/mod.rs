@@ -22,7 +22,7 @@ pub mod self_test;
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use futures::future::{BoxFuture, join_all};
 
 use crate::catalog::{Catalog, CodecovProject, Entity};
@@ -88,6 +88,13 @@ pub trait Provider: std::any::Any + Send + Sync + std::fmt::Debug {
     /// [`Provider::history_keys`], when there is one.
     fn history_point(&self, _entity: &Entity, _facts: &[&Fact]) -> Option<CoverageReading> {
         None
+    }
+
+    /// Earlier daily coverage of `entity`'s repository from the answers to
+    /// [`Provider::history_keys`] (the provider's own history of the last 30 days), so that
+    /// trends exist from the first run: `(day, percent)`, oldest first.
+    fn history_backfill(&self, _entity: &Entity, _facts: &[&Fact]) -> Vec<(NaiveDate, f64)> {
+        Vec::new()
     }
 
     /// Its request counters, named (`codecov`), for sources that make requests.

@@ -88,6 +88,7 @@ pub(super) async fn entity_coverage(
     Path(tag): Path<String>,
 ) -> Result<Response, ApiError> {
     let (entity, _) = resolve_entity(&state, &tag).await?;
+    let declining_points = state.inner.settings.declining_points;
     let series = state
         .runner()
         .store()
@@ -96,17 +97,14 @@ pub(super) async fn entity_coverage(
     let coverage: Vec<Value> = series
         .iter()
         .map(|s| {
-            let change = match (s.points.first(), s.points.last()) {
-                (Some(a), Some(b)) if s.points.len() > 1 => Some(b.coverage - a.coverage),
-                _ => None,
-            };
             json!({
                 "provider": s.provider,
                 "repository": s.repository,
                 "flag": (!s.flag.is_empty()).then_some(&s.flag),
                 "coverage": s.latest,
                 "last_upload_at": s.last_upload_at,
-                "change_30d": change,
+                "change_30d": s.change(),
+                "declining": s.declining(declining_points),
                 "trend": s.points,
             })
         })

@@ -37,7 +37,6 @@ use tower_http::trace::TraceLayer;
 pub use auth::{Auth, AuthConfigError, Caller, Denied, Role};
 pub use error::ApiError;
 
-use crate::config::ServerConfig;
 use crate::jobs::{Runner, ScorecardInfo};
 
 /// The OpenAPI document of the API, served at `/api/openapi.json`.
@@ -57,13 +56,18 @@ pub struct Settings {
     pub frame_ancestors: String,
     /// Coverage uploads: body and report limits, branches, public address.
     pub uploads: crate::config::UploadsConfig,
+    /// Points a repository's coverage may fall over 30 days before it is shown as declining
+    /// (`[alerts] trend_drop_points`; 0 turns it off).
+    pub declining_points: f64,
 }
 
 impl Settings {
-    /// From `[server]` and `[uploads]`.
-    pub fn from_config(cfg: &ServerConfig, uploads: &crate::config::UploadsConfig) -> Settings {
+    /// From `[server]`, `[uploads]` and `[alerts] trend_drop_points`.
+    pub fn from_config(config: &crate::config::Config) -> Settings {
+        let cfg = &config.server;
         Settings {
-            uploads: uploads.clone(),
+            uploads: config.uploads.clone(),
+            declining_points: config.alerts.trend_drop_points,
             max_body_bytes: cfg.max_body_bytes,
             request_timeout: Duration::from_secs(cfg.request_timeout_secs.max(1)),
             header_read_timeout: Duration::from_secs(cfg.header_read_timeout_secs.max(1)),
@@ -517,6 +521,7 @@ mod tests {
             uploads: crate::config::Config::load_with_env(None, [])
                 .expect("the built-in configuration loads")
                 .uploads,
+            declining_points: 1.0,
         };
         let app = Router::new()
             .route(

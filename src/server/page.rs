@@ -88,7 +88,10 @@ pub(super) async fn entity_page(
         "name": name,
         "generated_at": when(now),
         "scorecards": scorecards,
-        "coverage": coverage.iter().map(sparkline).collect::<Vec<_>>(),
+        "coverage": coverage
+            .iter()
+            .map(|s| sparkline(s, state.inner.settings.declining_points))
+            .collect::<Vec<_>>(),
     });
     match state.inner.pages.render("entity", &data) {
         Ok(html) => {
@@ -126,8 +129,9 @@ fn error_page(status: StatusCode, message: &str) -> Response {
     (status, Html(html)).into_response()
 }
 
-/// The page's data for one coverage series, with its sparkline geometry.
-fn sparkline(s: &CoverageSeries) -> Value {
+/// The page's data for one coverage series, with its sparkline geometry and, when it is
+/// declining by `declining_points` or more, the warning shown beside it.
+fn sparkline(s: &CoverageSeries, declining_points: f64) -> Value {
     const W: f64 = 120.0;
     const H: f64 = 28.0;
     const PAD: f64 = 3.0;
@@ -199,6 +203,9 @@ fn sparkline(s: &CoverageSeries) -> Value {
         "change": format!("{:+.1} pts", last - first),
         "summary": format!("Coverage over the last 30 days: {first:.1}% to {last:.1}%"),
         "last_upload": last_upload,
+        "declining": s.declining(declining_points).then(|| {
+            format!("declining: {:.1} points in 30 days", first - last)
+        }),
     })
 }
 
@@ -292,7 +299,7 @@ mod tests {
             "README.md should state `Content-Security-Policy: {policy}`"
         );
     }
-    use crate::store::DailyPoint;
+    use crate::store::{DailyPoint, PointSource};
     use chrono::NaiveDate;
 
     #[test]
@@ -342,29 +349,45 @@ mod tests {
                 DailyPoint {
                     day: day(1),
                     coverage: 70.0,
+                    source: PointSource::Backfill,
                 },
                 DailyPoint {
                     day: day(11),
                     coverage: 74.0,
+                    source: PointSource::Backfill,
                 },
                 DailyPoint {
                     day: day(21),
                     coverage: 72.0,
+                    source: PointSource::Backfill,
                 },
             ],
         };
-        let v = sparkline(&s);
+        let v = sparkline(&s, 1.0);
         assert_eq!(v["points"], "3.0,25.0 60.0,3.0 117.0,14.0");
         assert_eq!(v["change"], "+2.0 pts");
+        assert_eq!(v["declining"], Value::Null);
+        let mut falling = s.clone();
+        falling.points[2].coverage = 68.5;
+        assert_eq!(
+            sparkline(&falling, 1.0)["declining"],
+            "declining: 1.5 points in 30 days"
+        );
+        assert_eq!(sparkline(&falling, 2.0)["declining"], Value::Null);
+        assert_eq!(
+            sparkline(&falling, 0.0)["declining"],
+            Value::Null,
+            "0 turns it off"
+        );
         let one = CoverageSeries {
             points: s.points[..1].to_vec(),
             ..s.clone()
         };
-        assert_eq!(sparkline(&one)["points"], "117.0,14.0");
+        assert_eq!(sparkline(&one, 1.0)["points"], "117.0,14.0");
         let none = CoverageSeries {
             points: Vec::new(),
             ..s
         };
-        assert_eq!(sparkline(&none)["points"], "");
+        assert_eq!(sparkline(&none, 1.0)["points"], "");
     }
 }

@@ -238,13 +238,20 @@ impl Store {
         }
         let now = ms(run.finished_at);
         for c in &run.coverage {
-            sqlx::query(
-                "INSERT INTO coverage_daily (repository, flag, provider, day, coverage, last_upload_at, recorded_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) \
-                 ON CONFLICT (repository, flag, provider, day) DO UPDATE SET coverage = excluded.coverage, \
-                 last_upload_at = COALESCE(excluded.last_upload_at, coverage_daily.last_upload_at), \
-                 recorded_at = excluded.recorded_at",
-            )
+            // A run's reading replaces what was there; a backfilled one never does.
+            let on_conflict = match c.source {
+                PointSource::Run => {
+                    "DO UPDATE SET coverage = excluded.coverage, \
+                     last_upload_at = COALESCE(excluded.last_upload_at, coverage_daily.last_upload_at), \
+                     recorded_at = excluded.recorded_at, source = excluded.source"
+                }
+                PointSource::Backfill => "DO NOTHING",
+            };
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "INSERT INTO coverage_daily (repository, flag, provider, day, coverage, last_upload_at, recorded_at, source) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                 ON CONFLICT (repository, flag, provider, day) {on_conflict}"
+            )))
             .bind(&c.repository)
             .bind(&c.flag)
             .bind(&c.provider)
@@ -252,6 +259,7 @@ impl Store {
             .bind(finite(c.coverage))
             .bind(c.last_upload_at.map(ms))
             .bind(now)
+            .bind(c.source.as_str())
             .execute(&mut *tx)
             .await?;
             sqlx::query(
@@ -496,7 +504,7 @@ impl Store {
         since: NaiveDate,
     ) -> StoreResult<CoverageSeries> {
         let rows = sqlx::query(
-            "SELECT day, coverage, last_upload_at FROM coverage_daily WHERE repository = $1 AND flag = $2 \
+            "SELECT day, coverage, last_upload_at, source FROM coverage_daily WHERE repository = $1 AND flag = $2 \
              AND provider = $3 AND day >= $4 ORDER BY day",
         )
         .bind(repository)
@@ -524,7 +532,10 @@ impl Store {
                 series.last_upload_at = Some(from_ms(at, "coverage_daily.last_upload_at")?);
             }
             series.latest = Some(coverage);
-            series.points.push(DailyPoint { day, coverage });
+            let source: String = row.try_get("source")?;
+            series
+                .points
+                .push(DailyPoint::stored(day, coverage, &source));
         }
         Ok(series)
     }

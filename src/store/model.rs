@@ -157,6 +157,39 @@ pub struct CoveragePoint {
     pub coverage: f64,
     /// Time of the last upload, when known.
     pub last_upload_at: Option<DateTime<Utc>>,
+    /// Where the point comes from: a run's own reading, or the provider's history of earlier
+    /// days (which never replaces a run's reading of that day).
+    pub source: PointSource,
+}
+
+/// Where a daily coverage point comes from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PointSource {
+    /// Read by a run of rubric that day.
+    #[default]
+    Run,
+    /// The provider's own daily history (Codecov's `coverage/?interval=1d`), recorded so that
+    /// trends exist from the first run.
+    Backfill,
+}
+
+impl PointSource {
+    /// The stored text.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PointSource::Run => "run",
+            PointSource::Backfill => "backfill",
+        }
+    }
+
+    fn parse(s: &str) -> PointSource {
+        if s == "backfill" {
+            PointSource::Backfill
+        } else {
+            PointSource::Run
+        }
+    }
 }
 
 /// A stored run, without its results.
@@ -224,6 +257,22 @@ pub struct CoverageSeries {
     pub points: Vec<DailyPoint>,
 }
 
+impl CoverageSeries {
+    /// The change in points from the first day to the last, when there are two days.
+    pub fn change(&self) -> Option<f64> {
+        match (self.points.first(), self.points.last()) {
+            (Some(a), Some(b)) if self.points.len() > 1 => Some(b.coverage - a.coverage),
+            _ => None,
+        }
+    }
+
+    /// Declining: the coverage fell `points` or more over the series (whatever its level);
+    /// never with `points` 0 or less (the check is off).
+    pub fn declining(&self, points: f64) -> bool {
+        points > 0.0 && self.change().is_some_and(|c| -c >= points)
+    }
+}
+
 /// One day's coverage.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct DailyPoint {
@@ -231,6 +280,19 @@ pub struct DailyPoint {
     pub day: NaiveDate,
     /// Coverage in percent.
     pub coverage: f64,
+    /// `run` or `backfill`.
+    pub source: PointSource,
+}
+
+impl DailyPoint {
+    /// A stored point; the source as the store spells it.
+    pub(crate) fn stored(day: NaiveDate, coverage: f64, source: &str) -> DailyPoint {
+        DailyPoint {
+            day,
+            coverage,
+            source: PointSource::parse(source),
+        }
+    }
 }
 
 /// One recorded delivery attempt of an alert to a webhook.

@@ -11,7 +11,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{NaiveDate, Utc};
 use rubric::jobs::alerts::{Format, Webhook};
-use rubric::store::{CoveragePoint, Trigger};
+use rubric::store::{CoveragePoint, PointSource, Trigger};
 use server::{Fake, alerts_config, runner};
 use store::entity;
 use tokio::sync::mpsc;
@@ -74,6 +74,7 @@ fn point(day: u32, coverage: f64) -> CoveragePoint {
         day: NaiveDate::from_ymd_opt(2026, 11, day).unwrap(),
         coverage,
         last_upload_at: None,
+        source: PointSource::Run,
     }
 }
 

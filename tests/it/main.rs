@@ -12,6 +12,7 @@ mod catalog_files;
 mod catalog_hostile;
 mod config_cli;
 mod coverage_cli;
+mod coverage_history;
 mod cql_cli;
 mod cql_fuzz_regressions;
 mod cql_props;

@@ -5,7 +5,7 @@ use crate::support::store;
 
 use std::sync::Arc;
 
-use rubric::store::{CoveragePoint, Trigger};
+use rubric::store::{CoveragePoint, PointSource, Trigger};
 use server::{ADMIN, Fake, READ, alerts_config, json, runner, start};
 use store::entity;
 
@@ -213,6 +213,7 @@ async fn results_coverage_scores_and_history_after_runs() {
             day: day(d),
             coverage: c,
             last_upload_at: None,
+            source: PointSource::Run,
         })
         .collect();
     let r = runner(db.store.clone(), fake.clone(), alerts_config(), vec![]);

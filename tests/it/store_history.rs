@@ -3,7 +3,7 @@
 
 use crate::support::store;
 
-use rubric::store::{CoveragePoint, Delivery, FactRecord, Trigger};
+use rubric::store::{CoveragePoint, Delivery, FactRecord, PointSource, Trigger};
 use store::{TestDb, days_ago, entity, postgres_test, run, store_tests, t};
 
 store_tests!(a_run_reads_back_whole_and_the_latest_run_wins);
@@ -196,6 +196,7 @@ async fn coverage_points_make_a_daily_series_per_repository_and_flag(db: TestDb)
         day: days_ago(10 - i64::from(day)),
         coverage,
         last_upload_at: Some(t(day as i64)),
+        source: PointSource::Run,
     };
     let mut r = run("c", 1, vec![entity("api", None, 0.0, &[])]);
     r.coverage = vec![

@@ -158,6 +158,7 @@ pub fn settings() -> Settings {
         uploads: rubric::config::Config::load_with_env(None, [])
             .expect("the built-in configuration loads")
             .uploads,
+        declining_points: 1.0,
     }
 }
 
