@@ -306,6 +306,7 @@ static FUNCTIONS: &[Function] = &[
     fact("coverage", "file", &[req("path", Ty::String)], Ty::Number, "coverage", "Line coverage % of one file (its path in the repository); null when the report has no such file."),
     fact("coverage", "files", &[], Ty::List, "coverage", "Every file of the uploaded report as objects with .path, .coverage, .lines, .hits."),
     fact("coverage", "trend", &[Param { name: "days", ty: Ty::Number, required: false, default: Some("30") }], Ty::Number, "coverage", "Change in coverage points since `days` days ago (uploads on the main branch)."),
+    fact("coverage", "history", &[Param { name: "days", ty: Ty::Number, required: false, default: Some("30") }], Ty::List, "coverage", "Daily coverage uploaded over the last `days` days (each day's last complete commit on the main branch) as objects with .day and .coverage."),
     // ---- datadog ----
     fact("datadog", "codeCoverage", &[opt("branch", Ty::String)], Ty::Number, "datadog", "Total coverage % of the repository's branch (default branch when omitted)."),
     fact("datadog", "patchCoverage", &[opt("pr", Ty::Number)], Ty::Number, "datadog", "Patch coverage % of a pull request."),

@@ -181,6 +181,19 @@ impl UploadsProvider {
                 }
             }
             "trend" => self.trend(store, &repository, &commit, key).await,
+            "history" => {
+                let days = key.arg_f64("days").unwrap_or(30.0).clamp(1.0, 3650.0);
+                let since = crate::clock::now() - chrono::TimeDelta::days(days as i64);
+                match store.daily_coverage(&repository, &self.branches, since).await {
+                    Ok(points) => Fact::ok(Value::from_json(&serde_json::Value::Array(
+                        points
+                            .iter()
+                            .map(|(day, coverage)| json!({"day": day.to_string(), "coverage": coverage}))
+                            .collect(),
+                    ))),
+                    Err(e) => Fact::error(format!("the store failed: {e}")),
+                }
+            }
             other => Fact::error(format!("coverage.{other} is not a coverage fact")),
         };
         fact.from_origin(origin)
@@ -251,6 +264,66 @@ fn measure(t: &Totals, function: &str) -> Fact {
 impl Provider for UploadsProvider {
     fn source(&self) -> Source {
         Source::Coverage
+    }
+
+    fn history_keys(&self) -> Vec<FactKey> {
+        vec![
+            FactKey::new(Source::Coverage, "coverage", "total"),
+            FactKey::new(Source::Coverage, "coverage", "lastUploadAt"),
+            FactKey::new(Source::Coverage, "coverage", "history")
+                .with_arg("days", serde_json::json!(30)),
+        ]
+    }
+
+    fn history_point(
+        &self,
+        entity: &Entity,
+        facts: &[&Fact],
+    ) -> Option<crate::providers::CoverageReading> {
+        let project = entity.codecov.as_ref()?;
+        let coverage = match facts.first() {
+            Some(Fact {
+                value: Value::Number(pct),
+                status: crate::facts::FactStatus::Ok,
+                ..
+            }) => *pct,
+            _ => return None,
+        };
+        let last_upload_at = match facts.get(1) {
+            Some(Fact {
+                value: Value::Timestamp(t),
+                ..
+            }) => Some(*t),
+            _ => None,
+        };
+        Some(crate::providers::CoverageReading {
+            repository: format!("{}/{}/{}", project.service, project.owner, project.repo),
+            flag: project.flag.clone().unwrap_or_default(),
+            coverage,
+            last_upload_at,
+        })
+    }
+
+    /// The days of `coverage.history(days=30)`: each day's last complete commit uploaded.
+    fn history_backfill(&self, _entity: &Entity, facts: &[&Fact]) -> Vec<(chrono::NaiveDate, f64)> {
+        let Some(Fact {
+            value: Value::List(points),
+            status: crate::facts::FactStatus::Ok,
+            ..
+        }) = facts.get(2)
+        else {
+            return Vec::new();
+        };
+        points
+            .iter()
+            .filter_map(|p| {
+                let p = p.to_json();
+                Some((
+                    p.get("day")?.as_str()?.parse().ok()?,
+                    p.get("coverage")?.as_f64()?,
+                ))
+            })
+            .collect()
     }
 
     fn answer<'a>(

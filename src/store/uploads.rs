@@ -402,6 +402,46 @@ impl Store {
         Ok(None)
     }
 
+    /// The coverage of each day since `since` on which a complete commit of `branches` (or one
+    /// without a branch) was uploaded: that day's last such commit, oldest day first.
+    pub async fn daily_coverage(
+        &self,
+        repository: &str,
+        branches: &[String],
+        since: DateTime<Utc>,
+    ) -> StoreResult<Vec<(chrono::NaiveDate, f64)>> {
+        let rows = sqlx::query(
+            "SELECT branch, uploaded_at, totals_json FROM coverage_commits WHERE repository = $1 \
+             AND flag = '' AND complete = 1 AND uploaded_at >= $2 ORDER BY uploaded_at",
+        )
+        .bind(repository)
+        .bind(ms(since))
+        .fetch_all(&self.pool)
+        .await?;
+        let mut days: Vec<(chrono::NaiveDate, f64)> = Vec::new();
+        for r in &rows {
+            let branch: Option<String> = r.try_get("branch")?;
+            if branch.is_some_and(|b| !branches.contains(&b)) {
+                continue;
+            }
+            let at = from_ms(r.try_get("uploaded_at")?, "coverage_commits.uploaded_at")?;
+            let totals: Totals = serde_json::from_str(&r.try_get::<String, _>("totals_json")?)
+                .map_err(|e| StoreError::Corrupt {
+                    column: "coverage_commits.totals_json",
+                    reason: e.to_string(),
+                })?;
+            let Some(coverage) = totals.coverage else {
+                continue;
+            };
+            let day = at.date_naive();
+            match days.last_mut() {
+                Some(last) if last.0 == day => last.1 = coverage,
+                _ => days.push((day, coverage)),
+            }
+        }
+        Ok(days)
+    }
+
     /// When coverage was last uploaded for `repository`, any branch.
     pub async fn last_upload_at(&self, repository: &str) -> StoreResult<Option<DateTime<Utc>>> {
         let row = sqlx::query(

@@ -147,6 +147,14 @@ async fn coverage_facts_read_the_main_branch_and_explain_what_is_missing() {
     );
     let missing = eval(&url, "api", "coverage.file(\"src/zzz.rs\") > 1").await;
     assert_eq!(missing["verdict"], "no_data", "{missing}");
+    // The last 30 days: only "new" (a day ago) is complete and on main.
+    let history = eval(&url, "api", "coverage.history(days=30).length == 1").await;
+    assert_eq!(history["verdict"], "pass", "{history}");
+    let day = (Utc::now() - TimeDelta::days(1)).date_naive().to_string();
+    assert_eq!(
+        history["inputs"][0]["value"],
+        json!([{"day": day, "coverage": 75}])
+    );
     let uploaded = eval(&url, "api", "coverage.lastUploadAt() != null").await;
     assert_eq!(uploaded["verdict"], "pass", "{uploaded}");
 
