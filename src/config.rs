@@ -31,6 +31,8 @@ pub struct Config {
     pub store: StoreConfig,
     /// Coverage uploads.
     pub uploads: UploadsConfig,
+    /// Deploy risk.
+    pub risk: RiskConfig,
     /// The HTTP server of `rubric serve`.
     pub server: ServerConfig,
     /// Who may call the HTTP API.
@@ -230,6 +232,15 @@ impl std::fmt::Debug for StoreConfig {
             .field("retention_days", &self.retention_days)
             .finish()
     }
+}
+
+/// `[risk]`: the deploy risk of a change from the coverage of the files it touches.
+#[derive(Clone, Copy, Debug, Deserialize)]
+pub struct RiskConfig {
+    /// Changed files covered below this percentage add `points`.
+    pub low_coverage: f64,
+    /// The risk points they add.
+    pub points: u32,
 }
 
 /// `[uploads]`: coverage uploads to `rubric serve` and the `coverage.*` facts read from them.

@@ -13,6 +13,7 @@ mod coverage;
 mod cql;
 mod eval;
 mod providers;
+mod risk;
 mod serve;
 mod tokens;
 mod upload;
@@ -108,6 +109,8 @@ pub enum Command {
     Tokens(tokens::TokensCommand),
     /// Upload coverage reports from CI to `rubric serve` (token in RUBRIC_UPLOAD_TOKEN).
     Upload(upload::UploadArgs),
+    /// The deploy risk of a change from the coverage of the files it touches.
+    Risk(risk::RiskArgs),
     /// Print the shell completion script of a shell.
     ///
     /// E.g. `rubric completions bash > ~/.local/share/bash-completion/completions/rubric`,
@@ -202,6 +205,7 @@ async fn run(cli: Cli) -> CliResult {
         Command::Coverage(cmd) => coverage::run(cmd),
         Command::Tokens(cmd) => tokens::run(cmd, g).await,
         Command::Upload(args) => upload::run(args, g).await,
+        Command::Risk(args) => risk::run(args, g).await,
         Command::Completions { shell } => completions(shell),
     }
 }

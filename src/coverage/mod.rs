@@ -14,6 +14,7 @@ mod lcov;
 pub mod paths;
 mod repo;
 pub mod report;
+pub mod risk;
 mod simplecov;
 mod xml;
 

@@ -572,6 +572,49 @@ impl Codecov {
         Fact::no_data(format!("no commit with coverage on branch {branch}")).from_origin(origin)
     }
 
+    /// The files a comparison changes (`compare/?pullid=N`, or `?base=SHA&head=SHA`), each with
+    /// its head coverage (none for a file without coverage data); deleted files are left out.
+    pub async fn changed_files(
+        &self,
+        project: &CodecovProject,
+        query: &[(&str, &str)],
+    ) -> Result<Vec<crate::coverage::risk::ChangedFile>, String> {
+        let account = self
+            .account(project)
+            .map_err(|_| format!("Codecov account {:?} is not configured", project.account))?;
+        let repo = Repo { account, project };
+        let cached = self
+            .get(account, self.url(&repo, &["compare"], query))
+            .await
+            .map_err(|e| format!("Codecov's comparison: {e}"))?;
+        let files = cached
+            .value
+            .get("files")
+            .and_then(Json::as_array)
+            .ok_or("Codecov's comparison has no `files` list")?;
+        Ok(files
+            .iter()
+            .filter_map(|f| {
+                let path = f.get("name")?.get("head")?.as_str()?.to_string();
+                let head = f.get("totals").and_then(|t| t.get("head"));
+                let count = |k: &str| head.and_then(|h| h.get(k)).and_then(Json::as_u64);
+                let (lines, hits) = (count("lines").unwrap_or(0), count("hits").unwrap_or(0));
+                let coverage = match head {
+                    Some(h) if !h.is_null() && lines > 0 => {
+                        crate::coverage::report::percent(hits, lines)
+                    }
+                    _ => None,
+                };
+                Some(crate::coverage::risk::ChangedFile {
+                    path,
+                    coverage,
+                    lines,
+                    hits,
+                })
+            })
+            .collect())
+    }
+
     async fn pull(&self, repo: &Repo<'_>, key: &FactKey) -> Fact {
         let id = match key.arg("id") {
             // CQL numbers are floats: `412` arrives as 412.0.

@@ -25,6 +25,7 @@ mod providers_codecov;
 mod providers_datadog;
 mod providers_faults;
 mod providers_hostile;
+mod risk_cli;
 mod rule_budgets;
 mod scorecard_scoring;
 mod scorecard_snapshots;
