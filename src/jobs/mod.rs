@@ -8,6 +8,7 @@
 
 pub mod alerts;
 pub mod pipeline;
+pub mod risk;
 pub mod scheduler;
 
 use std::collections::HashMap;
@@ -64,6 +65,11 @@ pub trait Evaluator: Send + Sync + 'static {
         entity: Option<&'a str>,
         trigger: Trigger,
     ) -> BoxFuture<'a, Result<NewRun, EvalError>>;
+    /// Where the changed files of a pull request are read, for the deploy risk (Codecov's
+    /// comparisons); none when no such source is configured.
+    fn comparisons(&self) -> Option<&dyn risk::Comparisons> {
+        None
+    }
 }
 
 /// Why a run did not happen.

@@ -148,6 +148,12 @@ impl Evaluator for PipelineEvaluator {
             .collect()
     }
 
+    fn comparisons(&self) -> Option<&dyn super::risk::Comparisons> {
+        self.providers
+            .get::<crate::providers::codecov::Codecov>()
+            .map(|c| c as &dyn super::risk::Comparisons)
+    }
+
     fn entity_tag(&self, tag_or_ref: &str) -> Option<String> {
         self.catalog().get(tag_or_ref).map(|e| e.tag.clone())
     }

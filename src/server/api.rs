@@ -293,3 +293,41 @@ pub(super) async fn evaluate(
     };
     Ok(Json(entity_view(&state, &stored, crate::clock::now())).into_response())
 }
+
+/// The body of `POST /api/v1/risk`.
+#[derive(Deserialize)]
+pub(super) struct RiskRequest {
+    repo: String,
+    pull: Option<u64>,
+    base: Option<String>,
+    head: Option<String>,
+    changed_files: Option<Vec<String>>,
+}
+
+/// `POST /api/v1/risk`: the deploy risk of a change, as `rubric risk --format json` prints it.
+pub(super) async fn risk(State(state): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
+    let request: RiskRequest = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::bad_request(format!(
+            "the body is not {{\"repo\", \"pull\" | \"base\" and \"head\", \"changed_files\"?}}: {e}"
+        ))
+    })?;
+    let slug = crate::coverage::RepoSlug::parse(&request.repo).map_err(ApiError::bad_request)?;
+    let change = crate::jobs::risk::Change {
+        pull: request.pull,
+        base: request.base,
+        head: request.head,
+        files: request.changed_files,
+    };
+    let settings = &state.inner.settings;
+    let risk = crate::jobs::risk::assess_change(
+        &slug,
+        &change,
+        state.runner().evaluator().comparisons(),
+        Some(state.runner().store()),
+        &settings.uploads.branches,
+        &settings.risk,
+    )
+    .await
+    .map_err(ApiError::bad_request)?;
+    Ok(Json(risk).into_response())
+}

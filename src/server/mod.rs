@@ -59,6 +59,8 @@ pub struct Settings {
     /// Points a repository's coverage may fall over 30 days before it is shown as declining
     /// (`[alerts] trend_drop_points`; 0 turns it off).
     pub declining_points: f64,
+    /// The thresholds and points of `[risk]`.
+    pub risk: crate::coverage::risk::RiskRules,
 }
 
 impl Settings {
@@ -68,6 +70,10 @@ impl Settings {
         Settings {
             uploads: config.uploads.clone(),
             declining_points: config.alerts.trend_drop_points,
+            risk: crate::coverage::risk::RiskRules {
+                below: config.risk.low_coverage,
+                points: config.risk.points,
+            },
             max_body_bytes: cfg.max_body_bytes,
             request_timeout: Duration::from_secs(cfg.request_timeout_secs.max(1)),
             header_read_timeout: Duration::from_secs(cfg.header_read_timeout_secs.max(1)),
@@ -204,6 +210,7 @@ pub fn router(state: AppState) -> Router {
             get(api::entity_scorecards),
         )
         .route("/api/v1/entities/{tag}/coverage", get(api::entity_coverage))
+        .route("/api/v1/risk", post(api::risk))
         .route(
             "/api/v1/coverage/{service}/{owner}/{repo}",
             get(uploads::latest),
@@ -522,6 +529,10 @@ mod tests {
                 .expect("the built-in configuration loads")
                 .uploads,
             declining_points: 1.0,
+            risk: crate::coverage::risk::RiskRules {
+                below: 40.0,
+                points: 15,
+            },
         };
         let app = Router::new()
             .route(

@@ -136,3 +136,56 @@ async fn listed_files_read_their_coverage_from_uploads_and_no_data_is_skipped() 
         "no coverage data for the 2 changed file(s): skipped"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_answers_what_the_cli_prints() {
+    let fake = codecov().await;
+    let dir = tempfile::tempdir().unwrap();
+    let uploads = crate::support::fixture("uploads");
+    let (_server, url) = rubric()
+        .args(["serve", "--bind", "127.0.0.1:0", "--store"])
+        .arg(format!("sqlite://{}", dir.path().join("h.db").display()))
+        .arg("--catalog")
+        .arg(uploads.join("catalog"))
+        .arg("--scorecards")
+        .arg(uploads.join("scorecards"))
+        .env("RUBRIC_CODECOV_URL", fake.uri())
+        .env("RUBRIC_HTTP_MAX_RETRIES", "0")
+        .env("RUBRIC_SCHEDULE_ENABLED", "false")
+        .env("RUBRIC_API_TOKENS", "portal:read:risk-read-token")
+        .listen()
+        .await;
+    let http = reqwest::Client::new();
+    let answer = http
+        .post(format!("{url}/api/v1/risk"))
+        .bearer_auth("risk-read-token")
+        .json(&json!({"repo": "github/acme/api", "pull": 7}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    let risk: serde_json::Value = answer.json().await.unwrap();
+    assert_eq!(risk["points"], 15, "{risk}");
+    assert_eq!(risk["changed_coverage"], 31.5);
+    let cli = rubric()
+        .args(["risk", "--repo", "github/acme/api", "--pull", "7"])
+        .env("RUBRIC_CODECOV_URL", fake.uri())
+        .run_async()
+        .await
+        .expect_code(0)
+        .json();
+    assert_eq!(risk, cli, "one assessment, two doors");
+    let bad = http
+        .post(format!("{url}/api/v1/risk"))
+        .bearer_auth("risk-read-token")
+        .json(&json!({"repo": "github/acme/api"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+    let body: serde_json::Value = bad.json().await.unwrap();
+    assert!(
+        body["error"].as_str().unwrap().contains("name the change"),
+        "{body}"
+    );
+}

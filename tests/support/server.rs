@@ -159,6 +159,10 @@ pub fn settings() -> Settings {
             .expect("the built-in configuration loads")
             .uploads,
         declining_points: 1.0,
+        risk: rubric::coverage::risk::RiskRules {
+            below: 40.0,
+            points: 15,
+        },
     }
 }
 
