@@ -296,6 +296,8 @@ static FUNCTIONS: &[Function] = &[
     fact("codecov", "coverageHistory", &[Param { name: "days", ty: Ty::Number, required: false, default: Some("30") }], Ty::List, "codecov", "Daily coverage of the last `days` days as objects with .day and .coverage, oldest first."),
     fact("codecov", "pullRequest.patchCoverage", &[req("id", Ty::Number)], Ty::Number, "codecov", "Patch coverage % of a pull request."),
     fact("codecov", "pullRequest.coverageDelta", &[req("id", Ty::Number)], Ty::Number, "codecov", "Coverage change (points) a pull request makes."),
+    fact("codecov", "pullRequest.files", &[req("id", Ty::Number)], Ty::List, "codecov", "The files a pull request changes, as objects with .name and the .base, .head and .patch coverage (Codecov's comparison)."),
+    fact("codecov", "pullRequest.changedFilesCoverage", &[req("id", Ty::Number)], Ty::Number, "codecov", "Line-weighted coverage % of the files a pull request changes (hits over lines of their head reports), as `rubric risk` weighs it."),
     // ---- coverage uploaded to rubric ----
     fact("coverage", "total", FLAG, Ty::Number, "coverage", "Line coverage % uploaded to rubric for the entity's repository: the main branch's latest complete commit (of the flag when given or mapped)."),
     fact("coverage", "lines", FLAG, Ty::Number, "coverage", "Coverable lines of the uploaded report."),

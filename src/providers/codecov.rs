@@ -281,7 +281,8 @@ impl Codecov {
             | "pullRequest.coverageDelta"
             | "pullRequest.baseCoverage"
             | "pullRequest.headCoverage"
-            | "pullRequest.files" => self.pull(&repo, key).await,
+            | "pullRequest.files"
+            | "pullRequest.changedFilesCoverage" => self.pull(&repo, key).await,
             other => Fact::error(format!(
                 "codecov.{other}() is not provided by the Codecov provider"
             ))
@@ -675,7 +676,11 @@ impl Codecov {
         };
         // The comparison has per-file coverage, and base/head totals when the pull lacks them.
         let mut compared = None;
-        if function == "pullRequest.files" || base.is_none() || head.is_none() {
+        let per_file = matches!(
+            function,
+            "pullRequest.files" | "pullRequest.changedFilesCoverage"
+        );
+        if per_file || base.is_none() || head.is_none() {
             let query = [("pullid", id.as_str())];
             match self
                 .get(repo.account, self.url(repo, &["compare"], &query))
@@ -727,6 +732,30 @@ impl Codecov {
                     })
                     .collect::<Result<_, String>>()
                     .map_or_else(Fact::error, |files| Fact::ok(Value::List(files))),
+                None => Fact::no_data(format!("pull request #{id} has no comparison yet")),
+            },
+            "pullRequest.changedFilesCoverage" => match compared
+                .as_ref()
+                .and_then(|c| c.value.get("files")?.as_array().cloned())
+            {
+                Some(files) => {
+                    // Hits over lines of the changed files' head reports, as `rubric risk` weighs.
+                    let (lines, hits) = files
+                        .iter()
+                        .filter_map(|f| f.get("totals")?.get("head"))
+                        .fold((0u64, 0u64), |(l, h), t| {
+                            let n = |k: &str| t.get(k).and_then(Json::as_u64).unwrap_or(0);
+                            (l + n("lines"), h + n("hits"))
+                        });
+                    crate::coverage::report::percent(hits, lines).map_or_else(
+                        || {
+                            Fact::no_data(format!(
+                                "no changed file of pull request #{id} has coverage"
+                            ))
+                        },
+                        Fact::ok,
+                    )
+                }
                 None => Fact::no_data(format!("pull request #{id} has no comparison yet")),
             },
             "pullRequest.baseCoverage" => base.map_or_else(

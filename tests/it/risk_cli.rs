@@ -189,3 +189,45 @@ async fn the_api_answers_what_the_cli_prints() {
         "{body}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rules_read_a_pull_requests_changed_files() {
+    let fake = codecov().await;
+    Mock::given(method("GET"))
+        .and(path("/api/v2/github/acme/repos/api/pulls/7/"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "pullid": 7, "base_totals": {"coverage": 80.0}, "head_totals": {"coverage": 79.0},
+            "patch": {"coverage": 30.0}})))
+        .mount(&fake)
+        .await;
+    let eval = |expression: &str| {
+        rubric()
+            .args([
+                "cql", "eval", expression, "--entity", "api", "--format", "json",
+            ])
+            .arg("--catalog")
+            .arg(crate::support::fixture("uploads/catalog"))
+            .env("RUBRIC_CODECOV_URL", fake.uri())
+            .env("RUBRIC_HTTP_MAX_RETRIES", "0")
+            .run_async()
+    };
+    let covered = eval("codecov.pullRequest(7).changedFilesCoverage() >= 40")
+        .await
+        .expect_code(0)
+        .json();
+    assert_eq!(covered["verdict"], "fail", "{covered}");
+    assert_eq!(covered["value"], false);
+    assert!(
+        covered["explanation"]
+            .as_str()
+            .unwrap()
+            .starts_with("codecov.pullRequest(7).changedFilesCoverage() = 31.5"),
+        "{covered}"
+    );
+    // Deleted files are changes too: four files, one of them gone.
+    let files = eval("codecov.pullRequest(7).files().length == 4")
+        .await
+        .expect_code(0)
+        .json();
+    assert_eq!(files["verdict"], "pass", "{files}");
+}
