@@ -328,6 +328,10 @@ pub struct WebhookConfig {
     pub format: String,
     /// Environment variable holding the URL (Slack webhook URLs are secrets).
     pub url_env: String,
+    /// The repositories whose alerts it receives (`owner/name`, or `owner/*` for an owner's);
+    /// empty or absent: every alert.
+    #[serde(default)]
+    pub repositories: Vec<String>,
 }
 
 /// Configuration that cannot be used: exit code 2.

@@ -32,6 +32,33 @@ pub struct Webhook {
     pub format: Format,
     /// URL (a secret for Slack; never logged).
     pub url: String,
+    /// The repositories whose alerts it receives (`owner/name`, or `owner/*` for an owner's);
+    /// empty: every alert.
+    pub repositories: Vec<String>,
+}
+
+impl Webhook {
+    /// Whether `alert` goes to this webhook: every alert without a repository filter; with
+    /// one, the alerts of the repositories it names.
+    fn takes(&self, alert: &Alert) -> bool {
+        self.repositories.is_empty()
+            || alert.repository.as_deref().is_some_and(|repo| {
+                self.repositories
+                    .iter()
+                    .any(|pattern| repository_matches(pattern, repo))
+            })
+    }
+}
+
+/// Whether `pattern` (`owner/name`, `service/owner/name`, `owner/*`) names `repository`
+/// (`owner/name` or `service/owner/name`).
+fn repository_matches(pattern: &str, repository: &str) -> bool {
+    match pattern.strip_suffix("/*") {
+        Some(owner) => repository
+            .rsplit_once('/')
+            .is_some_and(|(head, _)| head == owner || head.ends_with(&format!("/{owner}"))),
+        None => repository == pattern || repository.ends_with(&format!("/{pattern}")),
+    }
 }
 
 impl std::fmt::Debug for Webhook {
@@ -114,6 +141,7 @@ impl Alerter {
                 name: w.name.clone(),
                 format,
                 url,
+                repositories: w.repositories.clone(),
             });
         }
         Ok(Alerter::new(cfg.clone(), webhooks))
@@ -164,7 +192,7 @@ impl Alerter {
                 .await
             {
                 Ok(id) => {
-                    for w in &self.webhooks {
+                    for w in self.webhooks.iter().filter(|w| w.takes(&alert)) {
                         self.deliver(store, id, w, &alert).await;
                     }
                     ids.push(id);
@@ -320,13 +348,23 @@ impl Alerter {
         Ok(alerts)
     }
 
-    /// The minimum for a repository: per repository and flag, per repository, per scorecard, global.
+    /// The minimum for a repository: per repository and flag, per repository, per owner
+    /// (`owner/*`), per scorecard, global.
     fn minimum(&self, scorecard: &str, repository: &str, flag: &str) -> Option<f64> {
         let by_repo: &BTreeMap<String, f64> = &self.cfg.min_coverage_by_repository;
         let flagged = (!flag.is_empty()).then(|| format!("{repository}#{flag}"));
+        let by_owner = || {
+            by_repo
+                .iter()
+                .find(|(pattern, _)| {
+                    pattern.ends_with("/*") && repository_matches(pattern, repository)
+                })
+                .map(|(_, m)| *m)
+        };
         flagged
             .and_then(|k| by_repo.get(&k).copied())
             .or_else(|| by_repo.get(repository).copied())
+            .or_else(by_owner)
             .or_else(|| self.cfg.min_coverage_by_scorecard.get(scorecard).copied())
             .or((self.cfg.min_coverage > 0.0).then_some(self.cfg.min_coverage))
     }
@@ -376,5 +414,23 @@ impl Alerter {
                 tokio::time::sleep(Duration::from_millis(delay)).await;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repositories_match_by_name_or_owner() {
+        assert!(repository_matches("acme/api", "acme/api"));
+        assert!(repository_matches("acme/api", "github/acme/api"));
+        assert!(repository_matches("github/acme/api", "github/acme/api"));
+        assert!(!repository_matches("acme/api", "acme/api2"));
+        assert!(repository_matches("acme/*", "acme/web"));
+        assert!(repository_matches("acme/*", "github/acme/web"));
+        assert!(!repository_matches("acme/*", "notacme/web"));
+        assert!(!repository_matches("acme/*", "github/other/acme"));
+        assert!(repository_matches("group/sub/*", "gitlab/group/sub/app"));
     }
 }

@@ -62,6 +62,7 @@ fn hook(name: &str, format: Format, url: &str) -> Webhook {
         name: name.into(),
         format,
         url: url.into(),
+        repositories: Vec::new(),
     }
 }
 
@@ -341,6 +342,73 @@ async fn each_scorecard_keeps_its_own_state_for_a_repository() {
     assert_eq!(
         summaries,
         ["acme/api coverage 91.5% fell below its minimum 95.0%"]
+    );
+    db.finish().await;
+}
+
+/// A webhook for one owner's repositories receives their alerts only; an owner's minimum
+/// (`acme/*`) applies to each of its repositories.
+#[tokio::test]
+async fn a_channel_per_owner_gets_its_repositories_alerts() {
+    let db = store::sqlite().await;
+    let mut everything = receiver(0).await;
+    let mut acme = receiver(0).await;
+    let fake = Arc::new(Fake::new(&["api"]));
+    let mut cfg = alerts_config();
+    cfg.min_coverage = 50.0;
+    cfg.min_coverage_by_repository.insert("acme/*".into(), 80.0);
+    cfg.trend_drop_points = 0.0;
+    *fake.coverage.lock().unwrap() = vec![
+        CoveragePoint {
+            day: Utc::now().date_naive(),
+            ..point(1, 75.0)
+        },
+        CoveragePoint {
+            repository: "other/x".into(),
+            day: Utc::now().date_naive(),
+            ..point(1, 10.0)
+        },
+    ];
+    let owner_hook = Webhook {
+        repositories: vec!["acme/*".into()],
+        ..hook("acme-slack", Format::Json, &acme.url)
+    };
+    let r = runner(
+        db.store.clone(),
+        fake.clone(),
+        cfg,
+        vec![hook("all", Format::Json, &everything.url), owner_hook],
+    );
+    let ids = r
+        .run("coverage", None, Trigger::Schedule)
+        .await
+        .unwrap()
+        .alerts
+        .await
+        .unwrap();
+    assert_eq!(ids.len(), 2);
+    let mut all = Vec::new();
+    for _ in 0..2 {
+        all.push(
+            everything.bodies.recv().await.unwrap()["summary"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
+    }
+    all.sort();
+    assert_eq!(
+        all,
+        [
+            "acme/api coverage 75.0% fell below its minimum 80.0%",
+            "other/x coverage 10.0% fell below its minimum 50.0%"
+        ]
+    );
+    let only = acme.bodies.recv().await.unwrap();
+    assert_eq!(only["repository"], "acme/api");
+    assert!(
+        acme.bodies.try_recv().is_err(),
+        "other/x's alert is not acme's"
     );
     db.finish().await;
 }
