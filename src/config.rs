@@ -241,6 +241,8 @@ pub struct RiskConfig {
     pub low_coverage: f64,
     /// The risk points they add.
     pub points: u32,
+    /// Points of coverage a pull request must lower to be listed as regressing.
+    pub regressing_points: f64,
 }
 
 /// `[uploads]`: coverage uploads to `rubric serve` and the `coverage.*` facts read from them.

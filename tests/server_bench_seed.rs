@@ -45,6 +45,7 @@ async fn seed_ten_thousand_entities() {
             entities,
             facts: Vec::new(),
             coverage: Vec::new(),
+            pulls: Vec::new(),
         };
         store.save_run(&run).await.unwrap();
     }

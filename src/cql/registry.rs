@@ -293,6 +293,7 @@ static FUNCTIONS: &[Function] = &[
     fact("codecov", "files", FLAG, Ty::Number, "codecov", "Tracked files."),
     fact("codecov", "coverageTrend", &[Param { name: "days", ty: Ty::Number, required: false, default: Some("30") }], Ty::Number, "codecov", "Change in coverage points over the last `days` days."),
     fact("codecov", "lastUploadAt", &[], Ty::Timestamp, "codecov", "When coverage was last uploaded."),
+    fact("codecov", "openPullRequests", &[], Ty::List, "codecov", "Open pull requests as objects with .pullid, .title and .base, .head and .patch coverage."),
     fact("codecov", "coverageHistory", &[Param { name: "days", ty: Ty::Number, required: false, default: Some("30") }], Ty::List, "codecov", "Daily coverage of the last `days` days as objects with .day and .coverage, oldest first."),
     fact("codecov", "pullRequest.patchCoverage", &[req("id", Ty::Number)], Ty::Number, "codecov", "Patch coverage % of a pull request."),
     fact("codecov", "pullRequest.coverageDelta", &[req("id", Ty::Number)], Ty::Number, "codecov", "Coverage change (points) a pull request makes."),

@@ -207,6 +207,7 @@ impl Evaluator for PipelineEvaluator {
                 entities: Vec::with_capacity(entities.len()),
                 facts: Vec::new(),
                 coverage: Vec::new(),
+                pulls: Vec::new(),
             };
             for (i, e) in entities.iter().enumerate() {
                 // Evaluation is CPU work: yield now and then, so a shutdown or an abort is
@@ -224,6 +225,7 @@ impl Evaluator for PipelineEvaluator {
                 }
                 run.coverage
                     .extend(self.coverage_points(e, &history, &history_at, all, now));
+                run.pulls.extend(self.pulls(e, &history, &history_at, all));
             }
             run.finished_at = crate::clock::now();
             Ok(run)
@@ -232,6 +234,62 @@ impl Evaluator for PipelineEvaluator {
 }
 
 impl PipelineEvaluator {
+    /// The answers of `provider`'s history keys for `e` (`history[j]` is answered by
+    /// `facts[at[j]]`).
+    fn history_answers<'f>(
+        provider: &dyn crate::providers::Provider,
+        history: &[FactKey],
+        at: &[usize],
+        facts: &'f [Fact],
+        missing: &'f Fact,
+    ) -> Vec<&'f Fact> {
+        provider
+            .history_keys()
+            .iter()
+            .map(|k| {
+                history
+                    .iter()
+                    .position(|h| h == k)
+                    .and_then(|j| facts.get(at[j]))
+                    .unwrap_or(missing)
+            })
+            .collect()
+    }
+
+    /// The open pull requests every provider reports for `e`'s repository.
+    fn pulls(
+        &self,
+        e: &Entity,
+        history: &[FactKey],
+        at: &[usize],
+        facts: &[Fact],
+    ) -> Vec<crate::store::PullRecord> {
+        let missing = Fact::error("not fetched");
+        self.providers
+            .all()
+            .iter()
+            .flat_map(|p| {
+                let answers = Self::history_answers(p.as_ref(), history, at, facts, &missing);
+                p.open_pulls(e, &answers)
+                    .into_iter()
+                    .map(|r| crate::store::PullRecord {
+                        repository: r.repository,
+                        provider: p.source().to_string(),
+                        pullid: r.pullid,
+                        title: r.title,
+                        base_coverage: r.base,
+                        head_coverage: r.head,
+                        patch_coverage: r.patch,
+                        delta: r
+                            .base
+                            .zip(r.head)
+                            .map(|(b, h)| ((h - b) * 100.0).round() / 100.0),
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
     /// Each provider's coverage history point for `e`, from the answers to its history keys
     /// (`history[j]` is answered by `facts[at[j]]`).
     fn coverage_points(
@@ -247,17 +305,7 @@ impl PipelineEvaluator {
             .all()
             .iter()
             .filter_map(|p| {
-                let answers: Vec<&Fact> = p
-                    .history_keys()
-                    .iter()
-                    .map(|k| {
-                        history
-                            .iter()
-                            .position(|h| h == k)
-                            .and_then(|j| facts.get(at[j]))
-                            .unwrap_or(&missing)
-                    })
-                    .collect();
+                let answers = Self::history_answers(p.as_ref(), history, at, facts, &missing);
                 let reading = p.history_point(e, &answers)?;
                 let point = |day, coverage, source| CoveragePoint {
                     entity: e.tag.clone(),

@@ -65,7 +65,43 @@ impl Provider for Codecov {
             FactKey::new(Source::Codecov, "codecov", "lastUploadAt"),
             FactKey::new(Source::Codecov, "codecov", "coverageHistory")
                 .with_arg("days", serde_json::json!(30)),
+            FactKey::new(Source::Codecov, "codecov", "openPullRequests"),
         ]
+    }
+
+    /// The pull requests of `codecov.openPullRequests()`.
+    fn open_pulls(&self, entity: &Entity, facts: &[&Fact]) -> Vec<super::PullReading> {
+        let (
+            Some(project),
+            Some(Fact {
+                value: Value::List(pulls),
+                status: FactStatus::Ok,
+                ..
+            }),
+        ) = (entity.codecov.as_ref(), facts.get(3))
+        else {
+            return Vec::new();
+        };
+        pulls
+            .iter()
+            .filter_map(|p| {
+                let p = p.to_json();
+                let pct = |k: &str| p.get(k).and_then(Json::as_f64);
+                Some(super::PullReading {
+                    repository: format!("{}/{}", project.owner, project.repo),
+                    // CQL numbers are floats: 7 comes back as 7.0.
+                    pullid: p.get("pullid")?.as_f64().filter(|n| n.fract() == 0.0)? as i64,
+                    title: p
+                        .get("title")
+                        .and_then(Json::as_str)
+                        .unwrap_or_default()
+                        .to_string(),
+                    base: pct("base"),
+                    head: pct("head"),
+                    patch: pct("patch"),
+                })
+            })
+            .collect()
     }
 
     /// The daily points of `codecov.coverageHistory(days=30)`, for history from day one.
@@ -276,6 +312,7 @@ impl Codecov {
             }
             "coverageTrend" => self.trend(&repo, key).await,
             "coverageHistory" => self.history(&repo, key).await,
+            "openPullRequests" => self.open_pull_requests(&repo).await,
             "lastUploadAt" => self.last_upload(&repo).await,
             "pullRequest.patchCoverage"
             | "pullRequest.coverageDelta"
@@ -500,6 +537,50 @@ impl Codecov {
             _ => Fact::no_data(format!("no coverage measurements in the last {days} days")),
         };
         finish(fact, stale_from.as_ref(), origin)
+    }
+
+    /// `codecov.openPullRequests()`: `[{pullid, title, base, head, patch}]` (coverage in percent,
+    /// null where Codecov has none), from `pulls/?state=open` (its first 100).
+    async fn open_pull_requests(&self, repo: &Repo<'_>) -> Fact {
+        let origin = repo.origin(None, None);
+        let query = [("state", "open"), ("page_size", "100")];
+        let cached = match self
+            .get(repo.account, self.url(repo, &["pulls"], &query))
+            .await
+        {
+            Ok(c) => c,
+            Err(e) => return self.error_fact(repo, "the repository is", &e),
+        };
+        let Some(results) = cached.value.get("results").and_then(Json::as_array) else {
+            return unexpected("the pull requests have no `results` list").from_origin(origin);
+        };
+        let coverage = |v: Option<&Json>| {
+            measure::read(
+                "Codecov",
+                "pull coverage",
+                Measure::Percentage,
+                v.and_then(|t| t.get("coverage")),
+            )
+            .ok()
+            .flatten()
+        };
+        let list: Vec<Json> = results
+            .iter()
+            .map(|p| {
+                serde_json::json!({
+                    "pullid": p.get("pullid"),
+                    "title": p.get("title"),
+                    "base": coverage(p.get("base_totals")),
+                    "head": coverage(p.get("head_totals")),
+                    "patch": coverage(p.get("patch")),
+                })
+            })
+            .collect();
+        finish(
+            Fact::ok(Value::from_json(&Json::Array(list))),
+            Some(&cached),
+            origin,
+        )
     }
 
     /// `codecov.coverageHistory(days)`: the daily points themselves, `[{day, coverage}]`.

@@ -47,6 +47,24 @@ pub struct CoverageReading {
     pub last_upload_at: Option<DateTime<Utc>>,
 }
 
+/// An open pull request of an entity's repository and the coverage it changes (see
+/// [`Provider::open_pulls`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct PullReading {
+    /// The repository, as [`CoverageReading::repository`] names it.
+    pub repository: String,
+    /// Its number.
+    pub pullid: i64,
+    /// Its title.
+    pub title: String,
+    /// Base, head and patch coverage, percent.
+    pub base: Option<f64>,
+    /// See `base`.
+    pub head: Option<f64>,
+    /// See `base`.
+    pub patch: Option<f64>,
+}
+
 /// A data source: the contract every provider implements.
 pub trait Provider: std::any::Any + Send + Sync + std::fmt::Debug {
     /// The source whose keys it answers.
@@ -94,6 +112,12 @@ pub trait Provider: std::any::Any + Send + Sync + std::fmt::Debug {
     /// [`Provider::history_keys`] (the provider's own history of the last 30 days), so that
     /// trends exist from the first run: `(day, percent)`, oldest first.
     fn history_backfill(&self, _entity: &Entity, _facts: &[&Fact]) -> Vec<(NaiveDate, f64)> {
+        Vec::new()
+    }
+
+    /// The open pull requests of `entity`'s repository from the answers to
+    /// [`Provider::history_keys`], for the pull-request list of the service.
+    fn open_pulls(&self, _entity: &Entity, _facts: &[&Fact]) -> Vec<PullReading> {
         Vec::new()
     }
 

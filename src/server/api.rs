@@ -331,3 +331,23 @@ pub(super) async fn risk(State(state): State<AppState>, body: Bytes) -> Result<R
     .map_err(ApiError::bad_request)?;
     Ok(Json(risk).into_response())
 }
+
+/// The query of `GET /api/v1/pulls`.
+#[derive(Deserialize)]
+pub(super) struct PullsQuery {
+    regressing: Option<bool>,
+}
+
+/// `GET /api/v1/pulls[?regressing=true]`: the open pull requests the last runs saw, with their
+/// base, head and patch coverage and delta; `regressing=true` keeps those that lower coverage
+/// by `[risk] regressing_points` or more. Largest drop first.
+pub(super) async fn pulls(
+    State(state): State<AppState>,
+    query: Result<Query<PullsQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(q) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let threshold = state.inner.settings.regressing_points;
+    let max_delta = q.regressing.unwrap_or(false).then_some(-threshold);
+    let pulls = state.runner().store().pulls(max_delta).await?;
+    Ok(Json(json!({"regressing_points": threshold, "pulls": pulls})).into_response())
+}

@@ -61,6 +61,9 @@ pub struct Settings {
     pub declining_points: f64,
     /// The thresholds and points of `[risk]`.
     pub risk: crate::coverage::risk::RiskRules,
+    /// Points of coverage a pull request must lower to be regressing (`[risk]
+    /// regressing_points`).
+    pub regressing_points: f64,
 }
 
 impl Settings {
@@ -74,6 +77,7 @@ impl Settings {
                 below: config.risk.low_coverage,
                 points: config.risk.points,
             },
+            regressing_points: config.risk.regressing_points,
             max_body_bytes: cfg.max_body_bytes,
             request_timeout: Duration::from_secs(cfg.request_timeout_secs.max(1)),
             header_read_timeout: Duration::from_secs(cfg.header_read_timeout_secs.max(1)),
@@ -211,6 +215,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/v1/entities/{tag}/coverage", get(api::entity_coverage))
         .route("/api/v1/risk", post(api::risk))
+        .route("/api/v1/pulls", get(api::pulls))
         .route(
             "/api/v1/coverage/{service}/{owner}/{repo}",
             get(uploads::latest),
@@ -533,6 +538,7 @@ mod tests {
                 below: 40.0,
                 points: 15,
             },
+            regressing_points: 1.0,
         };
         let app = Router::new()
             .route(

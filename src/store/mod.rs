@@ -275,8 +275,64 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         }
+        // Each repository's open pull requests, as this run saw them, replace the recorded ones.
+        let mut replaced = std::collections::BTreeSet::new();
+        for p in &run.pulls {
+            if replaced.insert((&p.repository, &p.provider)) {
+                sqlx::query("DELETE FROM pulls WHERE repository = $1 AND provider = $2")
+                    .bind(&p.repository)
+                    .bind(&p.provider)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            sqlx::query(
+                "INSERT INTO pulls (repository, provider, pullid, title, base_coverage, head_coverage, \
+                 patch_coverage, delta, recorded_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+                 ON CONFLICT (repository, provider, pullid) DO NOTHING",
+            )
+            .bind(&p.repository)
+            .bind(&p.provider)
+            .bind(p.pullid)
+            .bind(&p.title)
+            .bind(p.base_coverage.map(finite))
+            .bind(p.head_coverage.map(finite))
+            .bind(p.patch_coverage.map(finite))
+            .bind(p.delta.map(finite))
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
         tx.commit().await?;
         Ok(run_id)
+    }
+
+    /// The recorded open pull requests, those whose delta is `max_delta` or lower when given,
+    /// largest drop first.
+    pub async fn pulls(&self, max_delta: Option<f64>) -> StoreResult<Vec<PullRecord>> {
+        let rows = sqlx::query(
+            "SELECT repository, provider, pullid, title, base_coverage, head_coverage, patch_coverage, delta \
+             FROM pulls WHERE delta IS NOT NULL OR $1 = 0 ORDER BY COALESCE(delta, 0), repository, pullid",
+        )
+        .bind(i64::from(max_delta.is_some()))
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let pull = PullRecord {
+                repository: r.try_get("repository")?,
+                provider: r.try_get("provider")?,
+                pullid: r.try_get("pullid")?,
+                title: r.try_get("title")?,
+                base_coverage: r.try_get("base_coverage")?,
+                head_coverage: r.try_get("head_coverage")?,
+                patch_coverage: r.try_get("patch_coverage")?,
+                delta: r.try_get("delta")?,
+            };
+            if max_delta.is_none_or(|m| pull.delta.is_some_and(|d| d <= m)) {
+                out.push(pull);
+            }
+        }
+        Ok(out)
     }
 
     /// The latest runs of a scorecard (all scorecards when `None`), newest first.

@@ -80,6 +80,30 @@ pub struct NewRun {
     pub facts: Vec<FactRecord>,
     /// Coverage observed during the run, one point per entity, repository and flag.
     pub coverage: Vec<CoveragePoint>,
+    /// The open pull requests of the repositories the run read (replacing what was recorded
+    /// for those repositories).
+    pub pulls: Vec<PullRecord>,
+}
+
+/// An open pull request and the coverage it changes.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PullRecord {
+    /// `owner/name` (or `service/owner/name`).
+    pub repository: String,
+    /// Provider (`codecov`).
+    pub provider: String,
+    /// Its number.
+    pub pullid: i64,
+    /// Its title.
+    pub title: String,
+    /// Coverage of the base commit, percent.
+    pub base_coverage: Option<f64>,
+    /// Coverage of the head commit, percent.
+    pub head_coverage: Option<f64>,
+    /// Coverage of the changed lines, percent.
+    pub patch_coverage: Option<f64>,
+    /// Head minus base, in points.
+    pub delta: Option<f64>,
 }
 
 /// How the API names "below every level": the key of such entities in `/history` level counts,

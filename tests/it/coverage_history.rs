@@ -12,7 +12,7 @@ use crate::support::{fixture, rubric};
 const ADMIN: &str = "history-admin-token";
 
 /// A Codecov whose repository `full` is at 86 % today, after 30 daily points falling from 90 %
-/// to 87.1 %.
+/// to 87.1 %, with two open pull requests, one lowering coverage by 1.5 points.
 async fn codecov() -> MockServer {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
@@ -37,6 +37,20 @@ async fn codecov() -> MockServer {
         .respond_with(
             ResponseTemplate::new(200)
                 .set_body_json(json!({"count": 30, "next": null, "results": results})),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/v2/github/acme/repos/full/pulls/"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"count": 2, "next": null,
+            "results": [
+                {"pullid": 7, "title": "Faster parsing", "state": "open",
+                 "base_totals": {"coverage": 86.0}, "head_totals": {"coverage": 84.5},
+                 "patch": {"coverage": 30.0}},
+                {"pullid": 8, "title": "More tests", "state": "open",
+                 "base_totals": {"coverage": 86.0}, "head_totals": {"coverage": 86.2},
+                 "patch": null}]})),
         )
         .mount(&server)
         .await;
@@ -108,5 +122,30 @@ async fn the_first_run_has_thirty_days_of_history_and_says_it_is_declining() {
     assert!(
         page.contains("⚠ declining: 3.9 points in 30 days"),
         "{page}"
+    );
+
+    // The same run listed the repository's open pull requests.
+    let pulls = |q: &'static str| {
+        let http = http.clone();
+        let url = url.clone();
+        async move {
+            http.get(format!("{url}/api/v1/pulls{q}"))
+                .bearer_auth(ADMIN)
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let all = pulls("").await;
+    assert_eq!(all["pulls"].as_array().unwrap().len(), 2, "{all}");
+    let regressing = pulls("?regressing=true").await;
+    assert_eq!(
+        regressing["pulls"],
+        json!([{"repository": "acme/full", "provider": "codecov", "pullid": 7,
+            "title": "Faster parsing", "base_coverage": 86.0, "head_coverage": 84.5,
+            "patch_coverage": 30.0, "delta": -1.5}])
     );
 }

@@ -115,6 +115,7 @@ impl Evaluator for Fake {
                 entities,
                 facts: Vec::new(),
                 coverage,
+                pulls: Vec::new(),
             })
         })
     }
@@ -163,6 +164,7 @@ pub fn settings() -> Settings {
             below: 40.0,
             points: 15,
         },
+        regressing_points: 1.0,
     }
 }
 

@@ -216,5 +216,6 @@ pub fn run(scorecard: &str, at: i64, entities: Vec<EntityResult>) -> NewRun {
         entities,
         facts: Vec::new(),
         coverage: Vec::new(),
+        pulls: Vec::new(),
     }
 }
