@@ -106,41 +106,12 @@ impl Provider for Codecov {
 
     /// The daily points of `codecov.coverageHistory(days=30)`, for history from day one.
     fn history_backfill(&self, _entity: &Entity, facts: &[&Fact]) -> Vec<(NaiveDate, f64)> {
-        let Some(Fact {
-            value: Value::List(points),
-            status: FactStatus::Ok,
-            ..
-        }) = facts.get(2)
-        else {
-            return Vec::new();
-        };
-        points
-            .iter()
-            .filter_map(|p| {
-                let p = p.to_json();
-                let day = p.get("day")?.as_str()?.parse().ok()?;
-                Some((day, p.get("coverage")?.as_f64()?))
-            })
-            .collect()
+        super::daily_points(facts.get(2))
     }
 
     fn history_point(&self, entity: &Entity, facts: &[&Fact]) -> Option<CoverageReading> {
         let project = entity.codecov.as_ref()?;
-        let coverage = match facts.first() {
-            Some(Fact {
-                value: Value::Number(pct),
-                status: FactStatus::Ok,
-                ..
-            }) => *pct,
-            _ => return None,
-        };
-        let last_upload_at = match facts.get(1) {
-            Some(Fact {
-                value: Value::Timestamp(t),
-                ..
-            }) => Some(*t),
-            _ => None,
-        };
+        let (coverage, last_upload_at) = super::reading_values(facts)?;
         Some(CoverageReading {
             repository: format!("{}/{}", project.owner, project.repo),
             flag: project.flag.clone().unwrap_or_default(),

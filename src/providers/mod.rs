@@ -47,6 +47,49 @@ pub struct CoverageReading {
     pub last_upload_at: Option<DateTime<Utc>>,
 }
 
+/// The coverage and last upload of the first two answers to a provider's history keys (a
+/// number, then a timestamp); `None` without the number.
+pub fn reading_values(facts: &[&Fact]) -> Option<(f64, Option<DateTime<Utc>>)> {
+    let coverage = match facts.first() {
+        Some(Fact {
+            value: crate::value::Value::Number(pct),
+            status: crate::facts::FactStatus::Ok,
+            ..
+        }) => *pct,
+        _ => return None,
+    };
+    let last_upload_at = match facts.get(1) {
+        Some(Fact {
+            value: crate::value::Value::Timestamp(t),
+            ..
+        }) => Some(*t),
+        _ => None,
+    };
+    Some((coverage, last_upload_at))
+}
+
+/// The `(day, coverage)` pairs of a daily-history answer (`[{day, coverage}]`).
+pub fn daily_points(fact: Option<&&Fact>) -> Vec<(NaiveDate, f64)> {
+    let Some(Fact {
+        value: crate::value::Value::List(points),
+        status: crate::facts::FactStatus::Ok,
+        ..
+    }) = fact
+    else {
+        return Vec::new();
+    };
+    points
+        .iter()
+        .filter_map(|p| {
+            let p = p.to_json();
+            Some((
+                p.get("day")?.as_str()?.parse().ok()?,
+                p.get("coverage")?.as_f64()?,
+            ))
+        })
+        .collect()
+}
+
 /// An open pull request of an entity's repository and the coverage it changes (see
 /// [`Provider::open_pulls`]).
 #[derive(Clone, Debug, PartialEq)]

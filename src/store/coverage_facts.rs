@@ -281,21 +281,7 @@ impl Provider for UploadsProvider {
         facts: &[&Fact],
     ) -> Option<crate::providers::CoverageReading> {
         let project = entity.codecov.as_ref()?;
-        let coverage = match facts.first() {
-            Some(Fact {
-                value: Value::Number(pct),
-                status: crate::facts::FactStatus::Ok,
-                ..
-            }) => *pct,
-            _ => return None,
-        };
-        let last_upload_at = match facts.get(1) {
-            Some(Fact {
-                value: Value::Timestamp(t),
-                ..
-            }) => Some(*t),
-            _ => None,
-        };
+        let (coverage, last_upload_at) = crate::providers::reading_values(facts)?;
         Some(crate::providers::CoverageReading {
             repository: format!("{}/{}/{}", project.service, project.owner, project.repo),
             flag: project.flag.clone().unwrap_or_default(),
@@ -306,24 +292,7 @@ impl Provider for UploadsProvider {
 
     /// The days of `coverage.history(days=30)`: each day's last complete commit uploaded.
     fn history_backfill(&self, _entity: &Entity, facts: &[&Fact]) -> Vec<(chrono::NaiveDate, f64)> {
-        let Some(Fact {
-            value: Value::List(points),
-            status: crate::facts::FactStatus::Ok,
-            ..
-        }) = facts.get(2)
-        else {
-            return Vec::new();
-        };
-        points
-            .iter()
-            .filter_map(|p| {
-                let p = p.to_json();
-                Some((
-                    p.get("day")?.as_str()?.parse().ok()?,
-                    p.get("coverage")?.as_f64()?,
-                ))
-            })
-            .collect()
+        crate::providers::daily_points(facts.get(2))
     }
 
     fn answer<'a>(
