@@ -320,6 +320,30 @@ pub struct AlertsConfig {
     pub webhooks: Vec<WebhookConfig>,
 }
 
+impl AlertsConfig {
+    /// The minimum coverage of a repository (and flag): per repository and flag, per repository,
+    /// per owner (`owner/*`), per scorecard when one is named, then the global one (none when 0).
+    pub fn minimum(&self, scorecard: Option<&str>, repository: &str, flag: &str) -> Option<f64> {
+        let by_repo = &self.min_coverage_by_repository;
+        let flagged = (!flag.is_empty()).then(|| format!("{repository}#{flag}"));
+        let by_owner = || {
+            by_repo
+                .iter()
+                .find(|(pattern, _)| {
+                    pattern.ends_with("/*")
+                        && crate::coverage::repository_matches(pattern, repository)
+                })
+                .map(|(_, m)| *m)
+        };
+        flagged
+            .and_then(|k| by_repo.get(&k).copied())
+            .or_else(|| by_repo.get(repository).copied())
+            .or_else(by_owner)
+            .or_else(|| scorecard.and_then(|s| self.min_coverage_by_scorecard.get(s).copied()))
+            .or((self.min_coverage > 0.0).then_some(self.min_coverage))
+    }
+}
+
 /// One webhook (`[[alerts.webhooks]]`).
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

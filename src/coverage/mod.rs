@@ -23,7 +23,7 @@ use std::io::Read;
 use serde::Serialize;
 
 pub use detect::detect;
-pub use repo::{RepoSlug, SERVICES};
+pub use repo::{RepoSlug, SERVICES, repository_matches};
 pub use report::{FileCoverage, Line, Report, Totals};
 
 /// A report format.

@@ -87,6 +87,17 @@ impl RepoSlug {
     }
 }
 
+/// Whether `pattern` (`owner/name`, `service/owner/name`, `owner/*`) names `repository`
+/// (`owner/name` or `service/owner/name`).
+pub fn repository_matches(pattern: &str, repository: &str) -> bool {
+    match pattern.strip_suffix("/*") {
+        Some(owner) => repository
+            .rsplit_once('/')
+            .is_some_and(|(head, _)| head == owner || head.ends_with(&format!("/{owner}"))),
+        None => repository == pattern || repository.ends_with(&format!("/{pattern}")),
+    }
+}
+
 impl std::fmt::Display for RepoSlug {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}/{}/{}", self.service, self.owner, self.repo)
@@ -148,5 +159,18 @@ mod tests {
                 "{url}"
             );
         }
+    }
+
+    #[test]
+    fn repositories_match_by_name_or_owner() {
+        assert!(repository_matches("acme/api", "acme/api"));
+        assert!(repository_matches("acme/api", "github/acme/api"));
+        assert!(repository_matches("github/acme/api", "github/acme/api"));
+        assert!(!repository_matches("acme/api", "acme/api2"));
+        assert!(repository_matches("acme/*", "acme/web"));
+        assert!(repository_matches("acme/*", "github/acme/web"));
+        assert!(!repository_matches("acme/*", "notacme/web"));
+        assert!(!repository_matches("acme/*", "github/other/acme"));
+        assert!(repository_matches("group/sub/*", "gitlab/group/sub/app"));
     }
 }

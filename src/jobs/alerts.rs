@@ -6,7 +6,7 @@
 //! incoming-webhook `{"text"}` or the plain JSON alert), retried with exponential backoff, and
 //! every attempt is recorded. Webhook URLs are secrets: only webhook names are logged.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
 use serde::Serialize;
@@ -45,19 +45,8 @@ impl Webhook {
             || alert.repository.as_deref().is_some_and(|repo| {
                 self.repositories
                     .iter()
-                    .any(|pattern| repository_matches(pattern, repo))
+                    .any(|pattern| crate::coverage::repository_matches(pattern, repo))
             })
-    }
-}
-
-/// Whether `pattern` (`owner/name`, `service/owner/name`, `owner/*`) names `repository`
-/// (`owner/name` or `service/owner/name`).
-fn repository_matches(pattern: &str, repository: &str) -> bool {
-    match pattern.strip_suffix("/*") {
-        Some(owner) => repository
-            .rsplit_once('/')
-            .is_some_and(|(head, _)| head == owner || head.ends_with(&format!("/{owner}"))),
-        None => repository == pattern || repository.ends_with(&format!("/{pattern}")),
     }
 }
 
@@ -348,25 +337,9 @@ impl Alerter {
         Ok(alerts)
     }
 
-    /// The minimum for a repository: per repository and flag, per repository, per owner
-    /// (`owner/*`), per scorecard, global.
+    /// The minimum for a repository (see [`AlertsConfig::minimum`]).
     fn minimum(&self, scorecard: &str, repository: &str, flag: &str) -> Option<f64> {
-        let by_repo: &BTreeMap<String, f64> = &self.cfg.min_coverage_by_repository;
-        let flagged = (!flag.is_empty()).then(|| format!("{repository}#{flag}"));
-        let by_owner = || {
-            by_repo
-                .iter()
-                .find(|(pattern, _)| {
-                    pattern.ends_with("/*") && repository_matches(pattern, repository)
-                })
-                .map(|(_, m)| *m)
-        };
-        flagged
-            .and_then(|k| by_repo.get(&k).copied())
-            .or_else(|| by_repo.get(repository).copied())
-            .or_else(by_owner)
-            .or_else(|| self.cfg.min_coverage_by_scorecard.get(scorecard).copied())
-            .or((self.cfg.min_coverage > 0.0).then_some(self.cfg.min_coverage))
+        self.cfg.minimum(Some(scorecard), repository, flag)
     }
 
     async fn deliver(&self, store: &Store, alert_id: i64, w: &Webhook, alert: &Alert) {
@@ -414,23 +387,5 @@ impl Alerter {
                 tokio::time::sleep(Duration::from_millis(delay)).await;
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn repositories_match_by_name_or_owner() {
-        assert!(repository_matches("acme/api", "acme/api"));
-        assert!(repository_matches("acme/api", "github/acme/api"));
-        assert!(repository_matches("github/acme/api", "github/acme/api"));
-        assert!(!repository_matches("acme/api", "acme/api2"));
-        assert!(repository_matches("acme/*", "acme/web"));
-        assert!(repository_matches("acme/*", "github/acme/web"));
-        assert!(!repository_matches("acme/*", "notacme/web"));
-        assert!(!repository_matches("acme/*", "github/other/acme"));
-        assert!(repository_matches("group/sub/*", "gitlab/group/sub/app"));
     }
 }

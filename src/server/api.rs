@@ -88,7 +88,7 @@ pub(super) async fn entity_coverage(
     Path(tag): Path<String>,
 ) -> Result<Response, ApiError> {
     let (entity, _) = resolve_entity(&state, &tag).await?;
-    let declining_points = state.inner.settings.declining_points;
+    let declining_points = state.inner.settings.alerts.trend_drop_points;
     let series = state
         .runner()
         .store()

@@ -56,9 +56,8 @@ pub struct Settings {
     pub frame_ancestors: String,
     /// Coverage uploads: body and report limits, branches, public address.
     pub uploads: crate::config::UploadsConfig,
-    /// Points a repository's coverage may fall over 30 days before it is shown as declining
-    /// (`[alerts] trend_drop_points`; 0 turns it off).
-    pub declining_points: f64,
+    /// `[alerts]`: the declining threshold (`trend_drop_points`) and the minimums shown.
+    pub alerts: crate::config::AlertsConfig,
     /// The thresholds and points of `[risk]`.
     pub risk: crate::coverage::risk::RiskRules,
     /// Points of coverage a pull request must lower to be regressing (`[risk]
@@ -72,7 +71,7 @@ impl Settings {
         let cfg = &config.server;
         Settings {
             uploads: config.uploads.clone(),
-            declining_points: config.alerts.trend_drop_points,
+            alerts: config.alerts.clone(),
             risk: crate::coverage::risk::RiskRules {
                 below: config.risk.low_coverage,
                 points: config.risk.points,
@@ -533,7 +532,9 @@ mod tests {
             uploads: crate::config::Config::load_with_env(None, [])
                 .expect("the built-in configuration loads")
                 .uploads,
-            declining_points: 1.0,
+            alerts: crate::config::Config::load_with_env(None, [])
+                .expect("the built-in configuration loads")
+                .alerts,
             risk: crate::coverage::risk::RiskRules {
                 below: 40.0,
                 points: 15,

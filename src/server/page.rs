@@ -90,7 +90,7 @@ pub(super) async fn entity_page(
         "scorecards": scorecards,
         "coverage": coverage
             .iter()
-            .map(|s| sparkline(s, state.inner.settings.declining_points))
+            .map(|s| sparkline(s, state.inner.settings.alerts.trend_drop_points))
             .collect::<Vec<_>>(),
     });
     match state.inner.pages.render("entity", &data) {

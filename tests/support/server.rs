@@ -159,7 +159,7 @@ pub fn settings() -> Settings {
         uploads: rubric::config::Config::load_with_env(None, [])
             .expect("the built-in configuration loads")
             .uploads,
-        declining_points: 1.0,
+        alerts: alerts_config(),
         risk: rubric::coverage::risk::RiskRules {
             below: 40.0,
             points: 15,
