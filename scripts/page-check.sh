@@ -3,6 +3,7 @@
 # content and saves a screenshot.
 #
 #   scripts/page-check.sh [ENTITY] [SCREENSHOT.png]
+#   scripts/page-check.sh --coverage [SCREENSHOT.png]   # the coverage dashboard, 600 px wide
 #
 # Without RUBRIC_URL it starts `rubric serve --fixture` (the offline demo: sample catalog,
 # built-in Codecov fixture, a temporary SQLite store) on a free loopback port and stops it after.
@@ -12,8 +13,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-entity="${1:-payments-api}"
-shot="${2:-target/page-check/${entity}.png}"
+dashboard=""
+if [ "${1:-}" = "--coverage" ]; then
+    dashboard=1
+    shift
+    entity="payments-api"
+    shot="${1:-target/page-check/coverage.png}"
+else
+    entity="${1:-payments-api}"
+    shot="${2:-target/page-check/${entity}.png}"
+fi
 mkdir -p "$(dirname "$shot")"
 work="$(mktemp -d)"
 server_pid=""
@@ -54,11 +63,17 @@ if [ -z "${ready:-}" ]; then
     exit 1
 fi
 
+page="$url/entities/$entity"
+size=1100,1400
+if [ -n "$dashboard" ]; then
+    page="$url/coverage?sort=change"
+    size=600,1000
+fi
 chrome=(chromium --headless --no-sandbox --disable-gpu --disable-background-networking
     --disable-component-update --disable-sync --no-first-run --user-data-dir="$work/profile"
-    --window-size=1100,1400)
-timeout 60 "${chrome[@]}" --dump-dom "$url/entities/$entity" >"$work/dom.html" 2>"$work/chromium.log"
-timeout 60 "${chrome[@]}" --screenshot="$shot" "$url/entities/$entity" >/dev/null 2>>"$work/chromium.log"
+    --window-size="$size")
+timeout 60 "${chrome[@]}" --dump-dom "$page" >"$work/dom.html" 2>"$work/chromium.log"
+timeout 60 "${chrome[@]}" --screenshot="$shot" "$page" >/dev/null 2>>"$work/chromium.log"
 
 fail=0
 check() {
@@ -69,12 +84,21 @@ check() {
         fail=1
     fi
 }
-check "<h1>" "the page has a title"
-check "$entity" "the page names the entity"
-check "Coverage" "the coverage section is shown"
-check "<svg class=\"spark\"" "an inline SVG sparkline or coverage row is rendered"
-check "class=\"outcome " "rule outcomes are listed"
-check "pass\|fail" "outcomes read pass or fail"
+if [ -n "$dashboard" ]; then
+    check "<h1>Coverage</h1>" "the dashboard has its title"
+    check "name=\"viewport\"" "the page sizes itself to a narrow window"
+    check "<code>[a-z0-9_-]*/payments-api</code>" "the sample repositories are listed"
+    check "<svg class=\"spark\"" "sparklines are rendered"
+    check "sort&#x3D;coverage" "columns sort by a link"
+    check "name=\"owner\"" "an owner filter is offered"
+else
+    check "<h1>" "the page has a title"
+    check "$entity" "the page names the entity"
+    check "Coverage" "the coverage section is shown"
+    check "<svg class=\"spark\"" "an inline SVG sparkline or coverage row is rendered"
+    check "class=\"outcome " "rule outcomes are listed"
+    check "pass\|fail" "outcomes read pass or fail"
+fi
 if grep -q "<script" "$work/dom.html"; then echo "FAIL the page has no scripts"; fail=1; else echo "ok   the page has no scripts"; fi
 if [ -s "$shot" ]; then echo "ok   screenshot saved: $shot ($(stat -c %s "$shot") bytes)"; else echo "FAIL no screenshot"; fail=1; fi
 exit "$fail"

@@ -12,6 +12,7 @@ mod auth;
 mod badge;
 mod codacy;
 mod codecov;
+mod dashboard;
 mod datadog;
 mod error;
 mod page;
@@ -215,6 +216,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/entities/{tag}/coverage", get(api::entity_coverage))
         .route("/api/v1/risk", post(api::risk))
         .route("/api/v1/pulls", get(api::pulls))
+        .route("/api/v1/coverage", get(dashboard::json))
+        .route("/coverage", get(dashboard::page))
         .route(
             "/api/v1/coverage/{service}/{owner}/{repo}",
             get(uploads::latest),

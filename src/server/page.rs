@@ -115,7 +115,7 @@ pub(super) async fn entity_page(
 
 /// HTML-escapes text from outside, after writing out the characters that would steer its display
 /// (bidi overrides can reorder what a reader sees; HTML escaping leaves them in).
-fn escape(text: &str) -> String {
+pub(super) fn escape(text: &str) -> String {
     handlebars::html_escape(&visible(text))
 }
 
@@ -131,7 +131,7 @@ fn error_page(status: StatusCode, message: &str) -> Response {
 
 /// The page's data for one coverage series, with its sparkline geometry and, when it is
 /// declining by `declining_points` or more, the warning shown beside it.
-fn sparkline(s: &CoverageSeries, declining_points: f64) -> Value {
+pub(super) fn sparkline(s: &CoverageSeries, declining_points: f64) -> Value {
     const W: f64 = 120.0;
     const H: f64 = 28.0;
     const PAD: f64 = 3.0;
@@ -254,7 +254,7 @@ fn label(outcome: &str) -> &'static str {
     }
 }
 
-fn when(t: DateTime<Utc>) -> String {
+pub(super) fn when(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M UTC").to_string()
 }
 
@@ -280,7 +280,7 @@ fn trim(x: f64) -> String {
 
 /// The entity page's `Content-Security-Policy`: nothing but its own inline styles and images,
 /// embeddable by `frame_ancestors` (`[server] frame_ancestors`).
-fn content_security_policy(frame_ancestors: &str) -> String {
+pub(super) fn content_security_policy(frame_ancestors: &str) -> String {
     format!(
         "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; frame-ancestors {frame_ancestors}"
     )

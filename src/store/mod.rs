@@ -551,6 +551,29 @@ impl Store {
         Ok(out)
     }
 
+    /// The daily coverage of every repository, flag and provider with a point since `since`,
+    /// ordered by provider, repository and flag (the coverage dashboard).
+    pub async fn coverage_all(&self, since: NaiveDate) -> StoreResult<Vec<CoverageSeries>> {
+        let rows = sqlx::query(
+            "SELECT DISTINCT repository, flag, provider FROM coverage_daily WHERE day >= $1 \
+             ORDER BY provider, repository, flag",
+        )
+        .bind(since.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let repository: String = row.try_get("repository")?;
+            let flag: String = row.try_get("flag")?;
+            let provider: String = row.try_get("provider")?;
+            out.push(
+                self.coverage_series(&repository, &flag, &provider, since)
+                    .await?,
+            );
+        }
+        Ok(out)
+    }
+
     /// Daily coverage of one repository and flag from `since` on.
     pub async fn coverage_series(
         &self,

@@ -148,4 +148,49 @@ async fn the_first_run_has_thirty_days_of_history_and_says_it_is_declining() {
             "title": "Faster parsing", "base_coverage": 86.0, "head_coverage": 84.5,
             "patch_coverage": 30.0, "delta": -1.5}])
     );
+
+    // The dashboard, as JSON and as a page, filtered by owner and sorted.
+    let get = |path: String| {
+        let http = http.clone();
+        async move { http.get(path).bearer_auth(ADMIN).send().await.unwrap() }
+    };
+    let board: Value = get(format!(
+        "{url}/api/v1/coverage?owner=acme&sort=coverage&order=desc"
+    ))
+    .await
+    .json()
+    .await
+    .unwrap();
+    let row = &board["repositories"][0];
+    assert_eq!(row["repository"], "acme/full", "{board}");
+    assert_eq!(row["coverage"], 86.0);
+    assert_eq!(row["declining"], true);
+    assert_eq!(row["regressing_pulls"][0]["pullid"], 7);
+    let none: Value = get(format!("{url}/api/v1/coverage?owner=other"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(none["repositories"], json!([]));
+    assert_eq!(
+        get(format!("{url}/api/v1/coverage?sort=mood"))
+            .await
+            .status(),
+        400
+    );
+    let page = get(format!("{url}/coverage?owner=acme&sort=change"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("<code>acme/full</code>"), "{page}");
+    assert!(page.contains("⚠ declining"), "{page}");
+    assert!(page.contains("#7 (-1.5)"), "{page}");
+    assert!(
+        // Sorting by the current column again flips its order (`=` is escaped as `&#x3D;`).
+        page.contains(
+            "href=\"/coverage?sort&#x3D;change&amp;order&#x3D;desc&amp;owner&#x3D;acme\""
+        ),
+        "{page}"
+    );
 }
