@@ -89,7 +89,7 @@ if [ -n "$dashboard" ]; then
     check "name=\"viewport\"" "the page sizes itself to a narrow window"
     check "<code>[a-z0-9_-]*/payments-api</code>" "the sample repositories are listed"
     check "<svg class=\"spark\"" "sparklines are rendered"
-    check "sort&#x3D;coverage" "columns sort by a link"
+    check "?sort=coverage" "columns sort by a link"
     check "name=\"owner\"" "an owner filter is offered"
 else
     check "<h1>" "the page has a title"
