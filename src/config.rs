@@ -276,6 +276,8 @@ pub struct ServerConfig {
     pub header_read_timeout_secs: u64,
     /// Value of the page's `Content-Security-Policy: frame-ancestors` (which portals may embed it).
     pub frame_ancestors: String,
+    /// Whether badges are read without a token.
+    pub public_badges: bool,
 }
 
 /// `[auth]`: bearer tokens with the roles `read` and `admin`.

@@ -36,6 +36,8 @@ pub struct ScorecardInfo {
     pub draft: bool,
     /// Ladder levels `(name, rank)`, rank 1 = lowest.
     pub levels: Vec<(String, i64)>,
+    /// The colours the ladder gives its levels (`#c38b5f`), by level name.
+    pub colors: std::collections::BTreeMap<String, String>,
 }
 
 /// Why an evaluation could not produce a run.

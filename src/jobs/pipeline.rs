@@ -138,6 +138,11 @@ impl Evaluator for PipelineEvaluator {
                         .evaluation_window_hours
                         .map(|h| u32::try_from(h).unwrap_or(u32::MAX)),
                     draft: report.draft,
+                    colors: report
+                        .levels
+                        .iter()
+                        .filter_map(|l| Some((l.name.clone(), l.color.clone()?)))
+                        .collect(),
                     levels: report
                         .levels
                         .into_iter()

@@ -190,6 +190,7 @@ mod tests {
             window_hours: window,
             draft: false,
             levels: Vec::new(),
+            colors: Default::default(),
         }
     }
 

@@ -55,6 +55,8 @@ pub struct Settings {
     pub header_read_timeout: Duration,
     /// CSP `frame-ancestors` of the entity page.
     pub frame_ancestors: String,
+    /// Whether badges are read without a token (`[server] public_badges`).
+    pub public_badges: bool,
     /// Coverage uploads: body and report limits, branches, public address.
     pub uploads: crate::config::UploadsConfig,
     /// `[alerts]`: the declining threshold (`trend_drop_points`) and the minimums shown.
@@ -82,6 +84,7 @@ impl Settings {
             request_timeout: Duration::from_secs(cfg.request_timeout_secs.max(1)),
             header_read_timeout: Duration::from_secs(cfg.header_read_timeout_secs.max(1)),
             frame_ancestors: cfg.frame_ancestors.clone(),
+            public_badges: cfg.public_badges,
         }
     }
 }
@@ -227,7 +230,6 @@ pub fn router(state: AppState) -> Router {
             get(uploads::files),
         )
         .route("/entities/{tag}", get(page::entity_page))
-        .route("/badge/{scorecard}/{file}", get(badge::badge))
         .route("/metrics", get(prometheus))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_read));
     let admin = Router::new()
@@ -237,6 +239,17 @@ pub fn router(state: AppState) -> Router {
         )
         .route_layer(middleware::from_fn_with_state(state.clone(), require_admin));
     let settings = state.inner.settings.clone();
+    let badges = Router::new().route("/badge/{scorecard}/{file}", get(badge::badge));
+    let (read, badges) = if settings.public_badges {
+        (read, badges)
+    } else {
+        (
+            read.merge(
+                badges.route_layer(middleware::from_fn_with_state(state.clone(), require_read)),
+            ),
+            Router::new(),
+        )
+    };
     // Uploads authenticate with their own tokens and take larger bodies than the API.
     let upload = Router::new()
         .route(
@@ -292,6 +305,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/api/openapi.json", get(openapi))
         .merge(read)
+        .merge(badges)
         .merge(admin)
         .layer(RequestBodyLimitLayer::new(settings.max_body_bytes))
         .merge(upload)
@@ -532,6 +546,7 @@ mod tests {
             request_timeout: Duration::from_secs(10),
             header_read_timeout: Duration::from_secs(10),
             frame_ancestors: "*".into(),
+            public_badges: false,
             uploads: crate::config::Config::load_with_env(None, [])
                 .expect("the built-in configuration loads")
                 .uploads,

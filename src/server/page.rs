@@ -61,6 +61,9 @@ pub(super) async fn entity_page(
                 "name": info.map_or(r.scorecard.as_str(), |i| i.name.as_str()),
                 "draft": info.is_some_and(|i| i.draft),
                 "level": e.level,
+                "level_color": e.level.as_ref()
+                    .and_then(|l| info?.colors.get(l))
+                    .filter(|c| css_color(c)),
                 "next_level": e.next_level,
                 "score": trim(e.score),
                 "max_score": trim(e.max_score),
@@ -280,6 +283,19 @@ fn trim(x: f64) -> String {
 
 /// The entity page's `Content-Security-Policy`: nothing but its own inline styles and images,
 /// embeddable by `frame_ancestors` (`[server] frame_ancestors`).
+/// Whether a ladder's `color` is a plain CSS colour (`#c38b5f`, `#abc`, `gold`), safe in a
+/// `style` attribute.
+pub(super) fn css_color(text: &str) -> bool {
+    match text.strip_prefix('#') {
+        Some(hex) => {
+            matches!(hex.len(), 3 | 4 | 6 | 8) && hex.chars().all(|c| c.is_ascii_hexdigit())
+        }
+        None => {
+            !text.is_empty() && text.len() <= 20 && text.chars().all(|c| c.is_ascii_lowercase())
+        }
+    }
+}
+
 pub(super) fn content_security_policy(frame_ancestors: &str) -> String {
     format!(
         "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; frame-ancestors {frame_ancestors}"

@@ -504,3 +504,96 @@ async fn badge_page_metrics_and_openapi() {
     }
     db.finish().await;
 }
+
+/// Badges: the ladder's colour, the shields endpoint JSON, out-of-scope entities, points-only
+/// scorecards, and `public_badges` for READMEs.
+#[tokio::test]
+async fn badges_show_the_ladder_colour_and_say_what_they_mean() {
+    let db = store::sqlite().await;
+    let mut fake = Fake::new(&["api", "bronzy", "outside", "pts"]);
+    let mut points_only = fake.scorecards[0].clone();
+    points_only.tag = "points".into();
+    points_only.name = "Points".into();
+    points_only.levels = Vec::new();
+    fake.scorecards.push(points_only);
+    fake.set(
+        "coverage",
+        entity(
+            "bronzy",
+            Some(("Bronze", 1)),
+            40.0,
+            &[("Has coverage", "pass")],
+        ),
+    );
+    fake.set(
+        "coverage",
+        entity("outside", None, 0.0, &[("Has coverage", "skipped")]),
+    );
+    fake.set(
+        "points",
+        entity("pts", None, 62.0, &[("Has coverage", "pass")]),
+    );
+    let fake = Arc::new(fake);
+    let r = runner(db.store.clone(), fake, alerts_config(), vec![]);
+    r.run("coverage", None, Trigger::Schedule).await.unwrap();
+    r.run("points", None, Trigger::Schedule).await.unwrap();
+    let s = start(r.clone(), false).await;
+    let badge = |path: &'static str| {
+        let s = &s;
+        async move { json(s.get(path, Some(READ)).await).await.1 }
+    };
+    assert_eq!(
+        badge("/badge/coverage/bronzy.json").await,
+        serde_json::json!({"schemaVersion": 1, "label": "Coverage maturity", "message": "Bronze",
+            "color": "c38b5f"})
+    );
+    assert_eq!(
+        badge("/badge/coverage/outside.json").await["message"],
+        "out of scope"
+    );
+    assert_eq!(badge("/badge/points/pts.json").await["message"], "62%");
+    let svg = s
+        .get("/badge/coverage/bronzy.svg", Some(READ))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(svg.contains("#c38b5f"), "{svg}");
+    let page = s
+        .get("/entities/bronzy", Some(READ))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("<span class=\"level\" style=\"background: #c38b5f\">Bronze</span>"),
+        "{page}"
+    );
+    assert_eq!(
+        s.get("/badge/coverage/bronzy.svg", None).await.status(),
+        401
+    );
+    s.stop().await;
+
+    let public = rubric::server::Settings {
+        public_badges: true,
+        ..server::settings()
+    };
+    let s = server::start_with(r, false, public).await;
+    assert_eq!(
+        s.get("/badge/coverage/bronzy.svg", None).await.status(),
+        200
+    );
+    assert_eq!(
+        s.get("/badge/coverage/bronzy.json", None).await.status(),
+        200
+    );
+    assert_eq!(
+        s.get("/api/v1/entities/bronzy/scorecards", None)
+            .await
+            .status(),
+        401,
+        "only badges are public"
+    );
+    db.finish().await;
+}

@@ -43,6 +43,7 @@ impl Fake {
                     ("Silver".into(), 2),
                     ("Gold".into(), 3),
                 ],
+                colors: [("Bronze".to_string(), "#c38b5f".to_string())].into(),
             }],
             entities: entities.iter().map(|e| e.to_string()).collect(),
             ..Fake::default()
@@ -156,6 +157,7 @@ pub fn settings() -> Settings {
         request_timeout: std::time::Duration::from_secs(10),
         header_read_timeout: std::time::Duration::from_secs(10),
         frame_ancestors: "*".into(),
+        public_badges: false,
         uploads: rubric::config::Config::load_with_env(None, [])
             .expect("the built-in configuration loads")
             .uploads,
