@@ -278,6 +278,8 @@ pub struct ServerConfig {
     pub frame_ancestors: String,
     /// Whether badges are read without a token.
     pub public_badges: bool,
+    /// Origins whose pages may call the API from a browser (CORS).
+    pub cors_origins: Vec<String>,
 }
 
 /// `[auth]`: bearer tokens with the roles `read` and `admin`.

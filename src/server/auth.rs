@@ -135,7 +135,16 @@ impl Auth {
             let (scheme, token) = h.trim().split_once(' ')?;
             scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
         });
+        let anonymous = || Caller {
+            name: "anonymous".into(),
+            role: Role::Read,
+        };
         match bearer {
+            // With no tokens configured there is nothing to check a token against: a portal
+            // that sends its own user's token (Backstage always does) reads as anyone would.
+            Some(_) if self.tokens.is_empty() && need == Role::Read && self.anonymous_read => {
+                Ok(anonymous())
+            }
             Some(token) => {
                 let caller = self.caller(token).ok_or(Denied::Unauthenticated)?;
                 if caller.role.grants(need) {
@@ -144,10 +153,7 @@ impl Auth {
                     Err(Denied::Forbidden)
                 }
             }
-            None if need == Role::Read && self.anonymous_read => Ok(Caller {
-                name: "anonymous".into(),
-                role: Role::Read,
-            }),
+            None if need == Role::Read && self.anonymous_read => Ok(anonymous()),
             None => Err(Denied::Unauthenticated),
         }
     }
@@ -212,6 +218,17 @@ mod tests {
         assert_eq!(open.check(None, Role::Read).unwrap().name, "anonymous");
         assert_eq!(open.check(None, Role::Admin), Err(Denied::Unauthenticated));
         assert!(Auth::parse(false, "T", "").unwrap().is_closed());
+        // No tokens configured: a portal's own bearer token is not refused for being sent.
+        assert_eq!(
+            open.check(Some("Bearer eyJhbGciOi.backstage.jwt"), Role::Read)
+                .unwrap()
+                .name,
+            "anonymous"
+        );
+        assert_eq!(
+            open.check(Some("Bearer eyJhbGciOi.backstage.jwt"), Role::Admin),
+            Err(Denied::Unauthenticated)
+        );
     }
 
     #[test]

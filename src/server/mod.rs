@@ -57,6 +57,8 @@ pub struct Settings {
     pub frame_ancestors: String,
     /// Whether badges are read without a token (`[server] public_badges`).
     pub public_badges: bool,
+    /// Origins whose pages may call the API from a browser (`[server] cors_origins`).
+    pub cors_origins: Vec<String>,
     /// Coverage uploads: body and report limits, branches, public address.
     pub uploads: crate::config::UploadsConfig,
     /// `[alerts]`: the declining threshold (`trend_drop_points`) and the minimums shown.
@@ -85,6 +87,7 @@ impl Settings {
             header_read_timeout: Duration::from_secs(cfg.header_read_timeout_secs.max(1)),
             frame_ancestors: cfg.frame_ancestors.clone(),
             public_badges: cfg.public_badges,
+            cors_origins: cfg.cors_origins.clone(),
         }
     }
 }
@@ -300,7 +303,7 @@ pub fn router(state: AppState) -> Router {
         .layer(RequestBodyLimitLayer::new(settings.uploads.max_body_bytes))
         // axum's own 2 MB default for extractors would stop uploads short of the limit above.
         .layer(axum::extract::DefaultBodyLimit::disable());
-    Router::new()
+    let app = Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/api/openapi.json", get(openapi))
@@ -315,8 +318,35 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(settings.clone(), guard))
         .layer(CatchPanicLayer::custom(|_| {
             error::body(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
-        }))
-        .layer(TraceLayer::new_for_http())
+        }));
+    let app = match cors(&settings.cors_origins) {
+        Some(layer) => app.layer(layer),
+        None => app,
+    };
+    app.layer(TraceLayer::new_for_http())
+}
+
+/// CORS for the configured origins (none: no CORS headers, browsers keep other origins out).
+/// Outermost but for tracing, so preflight requests are answered before any token is asked for.
+fn cors(origins: &[String]) -> Option<tower_http::cors::CorsLayer> {
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    let origins: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o.trim_end_matches('/')).ok())
+        .collect();
+    if origins.is_empty() {
+        return None;
+    }
+    let layer = CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_methods([
+            axum::http::Method::GET,
+            axum::http::Method::POST,
+            axum::http::Method::PUT,
+        ])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+        .max_age(Duration::from_secs(600));
+    Some(layer)
 }
 
 /// Largest request head (header names and values) answered by the application; larger ones get
@@ -547,6 +577,7 @@ mod tests {
             header_read_timeout: Duration::from_secs(10),
             frame_ancestors: "*".into(),
             public_badges: false,
+            cors_origins: Vec::new(),
             uploads: crate::config::Config::load_with_env(None, [])
                 .expect("the built-in configuration loads")
                 .uploads,

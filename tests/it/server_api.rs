@@ -597,3 +597,49 @@ async fn badges_show_the_ladder_colour_and_say_what_they_mean() {
     );
     db.finish().await;
 }
+
+/// CORS for the configured origins only; a preflight needs no token.
+#[tokio::test]
+async fn cors_answers_preflights_for_configured_origins() {
+    let (_db, s) = server::on_sqlite_with(
+        fake(),
+        false,
+        rubric::server::Settings {
+            cors_origins: vec!["https://backstage.example.com".into()],
+            ..server::settings()
+        },
+    )
+    .await;
+    let preflight = |origin: &'static str| {
+        s.client
+            .request(
+                reqwest::Method::OPTIONS,
+                format!("{}/api/v1/scorecards", s.url),
+            )
+            .header("origin", origin)
+            .header("access-control-request-method", "GET")
+            .header("access-control-request-headers", "authorization")
+            .send()
+    };
+    let ok = preflight("https://backstage.example.com").await.unwrap();
+    assert!(ok.status().is_success(), "{}", ok.status());
+    assert_eq!(
+        ok.headers()["access-control-allow-origin"],
+        "https://backstage.example.com"
+    );
+    let other = preflight("https://evil.example.com").await.unwrap();
+    assert!(other.headers().get("access-control-allow-origin").is_none());
+    let get = s
+        .client
+        .get(format!("{}/api/v1/scorecards", s.url))
+        .bearer_auth(READ)
+        .header("origin", "https://backstage.example.com")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(get.status(), 200);
+    assert_eq!(
+        get.headers()["access-control-allow-origin"],
+        "https://backstage.example.com"
+    );
+}

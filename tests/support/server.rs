@@ -158,6 +158,7 @@ pub fn settings() -> Settings {
         header_read_timeout: std::time::Duration::from_secs(10),
         frame_ancestors: "*".into(),
         public_badges: false,
+        cors_origins: Vec::new(),
         uploads: rubric::config::Config::load_with_env(None, [])
             .expect("the built-in configuration loads")
             .uploads,
