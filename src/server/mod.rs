@@ -386,7 +386,9 @@ pub async fn serve(
         };
         let service = app
             .clone()
-            .map_request(|req: Request<hyper::body::Incoming>| req.map(Body::new));
+            .map_request(|req: Request<hyper::body::Incoming>| {
+                entity_refs_as_one_segment(req.map(Body::new))
+            });
         let conn = http.serve_connection(
             TokioIo::new(stream),
             hyper_util::service::TowerToHyperService::new(service),
@@ -402,6 +404,43 @@ pub async fn serve(
     drop(listener);
     // Idle and not-yet-talking connections close at once; the others after their request.
     graceful.shutdown().await;
+}
+
+/// Backstage entity refs (`component:default/checkout-web`) hold a slash that clients send raw:
+/// after `/api/v1/entities/`, `/entities/` and `/badge/{scorecard}/`, a segment with a `:`
+/// followed by another segment is one ref, so the slash between them is sent on encoded
+/// (`%2F`), as the routes expect.
+fn entity_refs_as_one_segment(mut req: Request) -> Request {
+    let path = req.uri().path();
+    let rest_at = ["/api/v1/entities/", "/entities/"]
+        .iter()
+        .find(|p| path.starts_with(*p))
+        .map(|p| p.len())
+        .or_else(|| {
+            let after = path.strip_prefix("/badge/")?;
+            Some("/badge/".len() + after.find('/')? + 1)
+        });
+    let Some(at) = rest_at else {
+        return req;
+    };
+    let rest = &path[at..];
+    let Some((kind_ns, tail)) = rest.split_once('/') else {
+        return req;
+    };
+    // `kind:namespace` alone: a ref whose slash is already encoded is left as it is.
+    let encoded = kind_ns.to_ascii_lowercase().contains("%2f");
+    if !kind_ns.contains(':') || encoded || tail.is_empty() {
+        return req;
+    }
+    let fixed = format!("{}{kind_ns}%2F{tail}", &path[..at]);
+    let with_query = match req.uri().query() {
+        Some(q) => format!("{fixed}?{q}"),
+        None => fixed,
+    };
+    if let Ok(uri) = with_query.parse() {
+        *req.uri_mut() = uri;
+    }
+    req
 }
 
 /// Counts requests and their latency per route (inside routing, where the route is known).
@@ -568,6 +607,40 @@ async fn prometheus(State(state): State<AppState>) -> Response {
 mod tests {
     use super::*;
     use tower::ServiceExt as _;
+
+    #[test]
+    fn raw_slashes_in_entity_refs_become_one_segment() {
+        let path = |p: &str| {
+            entity_refs_as_one_segment(Request::get(p).body(Body::empty()).unwrap())
+                .uri()
+                .to_string()
+        };
+        assert_eq!(
+            path("/api/v1/entities/component:default/checkout-web/scorecards?x=1"),
+            "/api/v1/entities/component:default%2Fcheckout-web/scorecards?x=1"
+        );
+        assert_eq!(
+            path("/entities/component:default/checkout-web"),
+            "/entities/component:default%2Fcheckout-web"
+        );
+        assert_eq!(
+            path("/api/v1/entities/component:default%2Fapi/scorecards"),
+            "/api/v1/entities/component:default%2Fapi/scorecards",
+            "already encoded"
+        );
+        assert_eq!(
+            path("/badge/coverage/component:default/checkout-web.svg"),
+            "/badge/coverage/component:default%2Fcheckout-web.svg"
+        );
+        assert_eq!(
+            path("/api/v1/entities/api/scorecards"),
+            "/api/v1/entities/api/scorecards"
+        );
+        assert_eq!(
+            path("/api/v1/scorecards/cov/scores"),
+            "/api/v1/scorecards/cov/scores"
+        );
+    }
 
     /// A JSON-body route behind [`guard`], as any future endpoint with a body would be.
     async fn post_json(content_type: &str, body: &'static str) -> (StatusCode, serde_json::Value) {

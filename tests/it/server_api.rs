@@ -248,6 +248,15 @@ async fn results_coverage_scores_and_history_after_runs() {
         (status, &by_ref["entity"]),
         (200, &serde_json::json!("api"))
     );
+    // The same ref with its slash sent raw, as Backstage clients send it.
+    for path in [
+        "/api/v1/entities/component:default/api/scorecards",
+        "/api/v1/entities/component:default/api/coverage",
+        "/entities/component:default/api",
+        "/badge/coverage/component:default/api.svg",
+    ] {
+        assert_eq!(s.get(path, Some(READ)).await.status(), 200, "{path}");
+    }
     let (status, idle) = json(s.get("/api/v1/entities/idle/scorecards", Some(READ)).await).await;
     assert_eq!(
         (status, idle["scorecards"].as_array().map(Vec::len)),
