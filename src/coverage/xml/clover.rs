@@ -66,7 +66,8 @@ pub fn parse(xml: &mut Xml<'_, '_>, limits: &Limits) -> Result<ReportBuilder, Pa
 
 #[cfg(test)]
 mod tests {
-    use crate::coverage::{Format, Limits, parse};
+    use crate::coverage::Format;
+    use crate::coverage::xml::check;
 
     /// A PHPUnit package and an Istanbul file directly under `<project>`.
     const REPORT: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
@@ -98,8 +99,7 @@ mod tests {
 
     #[test]
     fn reads_method_statement_and_condition_lines() {
-        let (report, format) = parse(REPORT.as_bytes(), None, &Limits::default()).unwrap();
-        assert_eq!(format, Format::Clover);
+        let report = check::read(REPORT, Format::Clover);
         let paths: Vec<_> = report.files.iter().map(|f| f.path.as_str()).collect();
         assert_eq!(
             paths,
@@ -118,17 +118,14 @@ mod tests {
 
     #[test]
     fn truncated_and_malformed_reports_name_the_line() {
-        let cut = &REPORT[..REPORT.find("<line num=\"3\"").unwrap()];
-        let err = parse(cut.as_bytes(), None, &Limits::default()).unwrap_err();
-        assert!(err.message.contains("is it truncated?"), "{err}");
-        assert_eq!(err.line, Some(20), "{err}");
+        let err = check::truncated(REPORT, "<line num=\"3\"", 20);
         assert!(
             err.to_string().starts_with("clover, line 20, byte "),
             "{err}"
         );
 
         let bad = REPORT.replace("truecount=\"3\" falsecount=\"0\"", "truecount=\"3\"");
-        let err = parse(bad.as_bytes(), Some(Format::Clover), &Limits::default()).unwrap_err();
+        let err = check::refused(&bad, Format::Clover);
         assert_eq!(err.message, "<line> has no falsecount attribute");
         assert_eq!(err.line, Some(21), "{err}");
 
@@ -136,7 +133,7 @@ mod tests {
             "<line num=\"9\" type=\"stmt\" count=\"2\"/>",
             "<line num=\"9\" type=\"stmt\" count=\"2x\"/>",
         );
-        let err = parse(bad.as_bytes(), Some(Format::Clover), &Limits::default()).unwrap_err();
+        let err = check::refused(&bad, Format::Clover);
         assert_eq!(err.message, "<line> count=\"2x\" is not a number");
         assert_eq!(err.line, Some(10), "{err}");
     }

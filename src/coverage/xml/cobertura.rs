@@ -87,7 +87,8 @@ fn conditions(text: &str) -> Result<(u16, u16), String> {
 
 #[cfg(test)]
 mod tests {
-    use crate::coverage::{Format, Limits, parse};
+    use crate::coverage::Format;
+    use crate::coverage::xml::check;
 
     const PY: &str = r#"<?xml version="1.0" ?>
 <!DOCTYPE coverage SYSTEM "http://cobertura.sourceforge.net/xml/coverage-04.dtd">
@@ -119,8 +120,7 @@ mod tests {
 
     #[test]
     fn reads_the_coverage_py_flavour() {
-        let (report, format) = parse(PY.as_bytes(), None, &Limits::default()).unwrap();
-        assert_eq!(format, Format::Cobertura);
+        let report = check::read(PY, Format::Cobertura);
         assert_eq!(report.source_roots, ["/home/runner/work/app/app/src"]);
         assert_eq!(report.files[0].path, "app.py");
         let t = report.totals();
@@ -133,16 +133,13 @@ mod tests {
 
     #[test]
     fn truncated_and_malformed_reports_name_the_line_and_byte() {
-        let cut = &PY[..PY.find("<line number=\"5\"").unwrap()];
-        let err = parse(cut.as_bytes(), Some(Format::Cobertura), &Limits::default()).unwrap_err();
-        assert!(err.message.contains("is it truncated?"), "{err}");
-        assert_eq!(err.line, Some(19), "{err}");
+        check::truncated(PY, "<line number=\"5\"", 19);
 
         let bad = PY.replace(
             "<line number=\"2\" hits=\"1\"/>",
             "<line number=\"2\" hits=\"x\"/>",
         );
-        let err = parse(bad.as_bytes(), Some(Format::Cobertura), &Limits::default()).unwrap_err();
+        let err = check::refused(&bad, Format::Cobertura);
         assert_eq!(err.message, "<line> hits=\"x\" is not a number");
         assert_eq!(err.line, Some(17), "{err}");
         assert!(
@@ -151,7 +148,7 @@ mod tests {
         );
 
         let bad = PY.replace("</class>", "</clas>");
-        let err = parse(bad.as_bytes(), Some(Format::Cobertura), &Limits::default()).unwrap_err();
+        let err = check::refused(&bad, Format::Cobertura);
         assert!(err.message.starts_with("not well-formed XML"), "{err}");
     }
 }

@@ -67,7 +67,8 @@ pub fn parse(xml: &mut Xml<'_, '_>, limits: &Limits) -> Result<ReportBuilder, Pa
 
 #[cfg(test)]
 mod tests {
-    use crate::coverage::{Format, Limits, parse};
+    use crate::coverage::Format;
+    use crate::coverage::xml::check;
 
     const REPORT: &str = r#"<?xml version="1.0" encoding="utf-8"?>
 <Root CoveredStatements="5" TotalStatements="9" CoveragePercent="56" ReportType="DetailedXml" DotCoverVersion="2023.3.1">
@@ -106,8 +107,7 @@ mod tests {
 
     #[test]
     fn reads_statements_over_their_lines() {
-        let (report, format) = parse(REPORT.as_bytes(), None, &Limits::default()).unwrap();
-        assert_eq!(format, Format::Dotcover);
+        let report = check::read(REPORT, Format::Dotcover);
         let paths: Vec<_> = report.files.iter().map(|f| f.path.as_str()).collect();
         assert_eq!(paths, ["C:/build/Acme/Calc.cs", "C:/build/Acme/Program.cs"]);
         let t = report.totals();
@@ -120,10 +120,7 @@ mod tests {
 
     #[test]
     fn truncated_and_malformed_reports_name_the_line() {
-        let cut = &REPORT[..REPORT.find("<Type Name=\"Program\"").unwrap()];
-        let err = parse(cut.as_bytes(), None, &Limits::default()).unwrap_err();
-        assert!(err.message.contains("is it truncated?"), "{err}");
-        assert_eq!(err.line, Some(24), "{err}");
+        let err = check::truncated(REPORT, "<Type Name=\"Program\"", 24);
         assert!(
             err.to_string().starts_with("dotcover, line 24, byte "),
             "{err}"
@@ -133,7 +130,7 @@ mod tests {
             "EndColumn=\"24\" Covered=\"True\"",
             "EndColumn=\"24\" Covered=\"yes\"",
         );
-        let err = parse(bad.as_bytes(), Some(Format::Dotcover), &Limits::default()).unwrap_err();
+        let err = check::refused(&bad, Format::Dotcover);
         assert_eq!(
             err.message,
             "<Statement> Covered=\"yes\" is not True or False"
@@ -144,7 +141,7 @@ mod tests {
             "<Statement FileIndex=\"2\" Line=\"6\"",
             "<Statement FileIndex=\"4\" Line=\"6\"",
         );
-        let err = parse(bad.as_bytes(), Some(Format::Dotcover), &Limits::default()).unwrap_err();
+        let err = check::refused(&bad, Format::Dotcover);
         assert_eq!(
             err.message,
             "<Statement> FileIndex=\"4\" is not one of the <FileIndices>"

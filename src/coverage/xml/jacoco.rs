@@ -74,7 +74,8 @@ pub fn parse(xml: &mut Xml<'_, '_>, limits: &Limits) -> Result<ReportBuilder, Pa
 
 #[cfg(test)]
 mod tests {
-    use crate::coverage::{Format, Limits, parse};
+    use crate::coverage::Format;
+    use crate::coverage::xml::check;
 
     const REPORT: &str = r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
 <!DOCTYPE report PUBLIC "-//JACOCO//DTD Report 1.1//EN" "report.dtd">
@@ -114,8 +115,7 @@ mod tests {
 
     #[test]
     fn reads_lines_and_branches_per_source_file() {
-        let (report, format) = parse(REPORT.as_bytes(), None, &Limits::default()).unwrap();
-        assert_eq!(format, Format::Jacoco);
+        let report = check::read(REPORT, Format::Jacoco);
         let paths: Vec<_> = report.files.iter().map(|f| f.path.as_str()).collect();
         assert_eq!(paths, ["Main.java", "com/acme/Calc.java"]);
         let t = report.totals();
@@ -130,22 +130,19 @@ mod tests {
 
     #[test]
     fn truncated_and_malformed_reports_name_the_line() {
-        let cut = &REPORT[..REPORT.find("<line nr=\"6\"").unwrap()];
-        let err = parse(cut.as_bytes(), None, &Limits::default()).unwrap_err();
-        assert!(err.message.contains("is it truncated?"), "{err}");
-        assert_eq!(err.line, Some(18), "{err}");
+        let err = check::truncated(REPORT, "<line nr=\"6\"", 18);
         assert!(
             err.to_string().starts_with("jacoco, line 18, byte "),
             "{err}"
         );
 
         let bad = REPORT.replace("mb=\"1\" cb=\"1\"", "mb=\"1\" cb=\"one\"");
-        let err = parse(bad.as_bytes(), Some(Format::Jacoco), &Limits::default()).unwrap_err();
+        let err = check::refused(&bad, Format::Jacoco);
         assert_eq!(err.message, "<line> cb=\"one\" is not a number");
         assert_eq!(err.line, Some(17), "{err}");
 
         let bad = REPORT.replace("<sourcefile name=\"Main.java\">", "<sourcefile>");
-        let err = parse(bad.as_bytes(), Some(Format::Jacoco), &Limits::default()).unwrap_err();
+        let err = check::refused(&bad, Format::Jacoco);
         assert_eq!(err.message, "<sourcefile> has no name attribute");
         assert_eq!(err.line, Some(28), "{err}");
     }

@@ -287,3 +287,30 @@ fn missing(element: &BytesStart<'_>, name: &str) -> String {
         name
     )
 }
+
+/// What the XML parsers' tests check, in one place.
+#[cfg(test)]
+pub(crate) mod check {
+    use crate::coverage::{Format, Limits, ParseError, Report, parse};
+
+    /// `doc` read with its format detected, which must be `format`.
+    pub fn read(doc: &str, format: Format) -> Report {
+        let (report, read_as) = parse(doc.as_bytes(), None, &Limits::default()).unwrap();
+        assert_eq!(read_as, format);
+        report
+    }
+
+    /// Why `doc` read as `format` is refused.
+    pub fn refused(doc: &str, format: Format) -> ParseError {
+        parse(doc.as_bytes(), Some(format), &Limits::default()).unwrap_err()
+    }
+
+    /// `doc` cut where `at` starts is refused as truncated, on line `line`: the error.
+    pub fn truncated(doc: &str, at: &str, line: u64) -> ParseError {
+        let cut = &doc[..doc.find(at).expect("the cut is in the document")];
+        let err = parse(cut.as_bytes(), None, &Limits::default()).unwrap_err();
+        assert!(err.message.contains("is it truncated?"), "{err}");
+        assert_eq!(err.line, Some(line), "{err}");
+        err
+    }
+}

@@ -105,7 +105,8 @@ fn place(
 
 #[cfg(test)]
 mod tests {
-    use crate::coverage::{Format, Limits, parse};
+    use crate::coverage::Format;
+    use crate::coverage::xml::check;
 
     /// Two modules that both call their file uid 1, and one skipped by a filter.
     const REPORT: &str = r#"<?xml version="1.0" encoding="utf-8"?>
@@ -185,8 +186,7 @@ mod tests {
 
     #[test]
     fn reads_sequence_and_branch_points_per_module() {
-        let (report, format) = parse(REPORT.as_bytes(), None, &Limits::default()).unwrap();
-        assert_eq!(format, Format::Opencover);
+        let report = check::read(REPORT, Format::Opencover);
         let paths: Vec<_> = report.files.iter().map(|f| f.path.as_str()).collect();
         assert_eq!(paths, ["C:/build/Acme/Calc.cs", "C:/build/Util/Text.cs"]);
         let t = report.totals();
@@ -201,17 +201,14 @@ mod tests {
 
     #[test]
     fn truncated_and_malformed_reports_name_the_line() {
-        let cut = &REPORT[..REPORT.find("<BranchPoint vc=\"0\"").unwrap()];
-        let err = parse(cut.as_bytes(), None, &Limits::default()).unwrap_err();
-        assert!(err.message.contains("is it truncated?"), "{err}");
-        assert_eq!(err.line, Some(33), "{err}");
+        let err = check::truncated(REPORT, "<BranchPoint vc=\"0\"", 33);
         assert!(
             err.to_string().starts_with("opencover, line 33, byte "),
             "{err}"
         );
 
         let bad = REPORT.replace("<BranchPoint vc=\"3\"", "<BranchPoint vc=\"-\"");
-        let err = parse(bad.as_bytes(), Some(Format::Opencover), &Limits::default()).unwrap_err();
+        let err = check::refused(&bad, Format::Opencover);
         assert_eq!(err.message, "<BranchPoint> vc=\"-\" is not a number");
         assert_eq!(err.line, Some(34), "{err}");
 
@@ -219,7 +216,7 @@ mod tests {
             "sl=\"10\" sc=\"17\" el=\"11\"",
             "sl=\"10\" sc=\"17\" el=\"100010\"",
         );
-        let err = parse(bad.as_bytes(), Some(Format::Opencover), &Limits::default()).unwrap_err();
+        let err = check::refused(&bad, Format::Opencover);
         assert_eq!(
             err.message,
             "<SequencePoint> spans lines 10 to 100010, more than 100000 lines"

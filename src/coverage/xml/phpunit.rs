@@ -95,6 +95,7 @@ pub fn parse(xml: &mut Xml<'_, '_>, limits: &Limits) -> Result<ReportBuilder, Pa
 
 #[cfg(test)]
 mod tests {
+    use crate::coverage::xml::check;
     use crate::coverage::{Format, Limits, parse};
 
     const REPORT: &str = r#"<?xml version="1.0"?>
@@ -138,8 +139,7 @@ mod tests {
 
     #[test]
     fn reads_the_tests_covering_each_line() {
-        let (report, format) = parse(REPORT.as_bytes(), None, &Limits::default()).unwrap();
-        assert_eq!(format, Format::Phpunit);
+        let report = check::read(REPORT, Format::Phpunit);
         assert_eq!(report.files.len(), 1);
         assert_eq!(report.files[0].path, "Math/Calc.php");
         let t = report.totals();
@@ -151,8 +151,7 @@ mod tests {
         assert_eq!(report.files[0].lines[0].hits, 2);
 
         let top = REPORT.replace("path=\"/Math\"", "path=\"/\"");
-        let (report, format) = parse(top.as_bytes(), None, &Limits::default()).unwrap();
-        assert_eq!(format, Format::Phpunit);
+        let report = check::read(&top, Format::Phpunit);
         assert_eq!(report.files[0].path, "Calc.php");
     }
 
@@ -179,17 +178,14 @@ mod tests {
 
     #[test]
     fn truncated_and_malformed_reports_name_the_line() {
-        let cut = &REPORT[..REPORT.find("<line nr=\"14\"").unwrap()];
-        let err = parse(cut.as_bytes(), None, &Limits::default()).unwrap_err();
-        assert!(err.message.contains("is it truncated?"), "{err}");
-        assert_eq!(err.line, Some(24), "{err}");
+        let err = check::truncated(REPORT, "<line nr=\"14\"", 24);
         assert!(
             err.to_string().starts_with("phpunit, line 24, byte "),
             "{err}"
         );
 
         let bad = REPORT.replace("<line nr=\"13\">", "<line nr=\"thirteen\">");
-        let err = parse(bad.as_bytes(), Some(Format::Phpunit), &Limits::default()).unwrap_err();
+        let err = check::refused(&bad, Format::Phpunit);
         assert_eq!(err.message, "<line> nr=\"thirteen\" is not a number");
         assert_eq!(err.line, Some(21), "{err}");
     }
