@@ -257,6 +257,20 @@ fn missing(what: &str, dir: &Path, how: &str) -> CliError {
     ))
 }
 
+/// Opens the store at `url`: an unusable URL is a usage error (exit 2); a store that cannot be
+/// reached names the URL, its password hidden.
+async fn open_store(url: &str) -> Result<crate::store::Store, CliError> {
+    crate::store::Store::connect(url)
+        .await
+        .map_err(|e| match e {
+            crate::store::StoreError::BadUrl(_) => CliError::Usage(e.to_string()),
+            other => CliError::Other(anyhow::anyhow!(
+                "{other} ({})",
+                crate::config::redact_url(url)
+            )),
+        })
+}
+
 fn init_tracing(json: bool) {
     use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;

@@ -11,7 +11,6 @@ use crate::jobs::pipeline::PipelineEvaluator;
 use crate::jobs::{Evaluator, Runner, scheduler};
 use crate::providers::self_test::CheckStatus;
 use crate::server::{AppState, Auth, Readiness, Settings};
-use crate::store::{Store, StoreError};
 
 /// `rubric serve`.
 #[derive(Debug, clap::Args)]
@@ -160,14 +159,7 @@ pub async fn run(args: ServeArgs, g: &Global) -> CliResult {
     }
     let alerter = Alerter::from_config(&cfg.alerts).map_err(|e| CliError::Usage(e.to_string()))?;
 
-    let store = Store::connect(&cfg.store.url).await.map_err(|e| match e {
-        StoreError::BadUrl(_) => CliError::Usage(e.to_string()),
-        other => CliError::Other(anyhow::anyhow!(
-            "{} ({})",
-            other,
-            redact_url(&cfg.store.url)
-        )),
-    })?;
+    let store = super::open_store(&cfg.store.url).await?;
     let (evaluator, diags) = PipelineEvaluator::load(&cfg).await?;
     for d in &diags {
         eprint!("{d}");

@@ -6,7 +6,6 @@ use std::process::ExitCode;
 use serde::Serialize;
 
 use super::{CliError, CliResult, Global, TextFormat, json_document};
-use crate::config::redact_url;
 use crate::coverage::RepoSlug;
 use crate::store::Store;
 use crate::store::uploads::{UploadToken, new_token};
@@ -51,10 +50,7 @@ async fn open(store: Option<String>, g: &Global) -> Result<Store, CliError> {
         Some(url) => url,
         None => g.load_config()?.store.url,
     };
-    Store::connect(&url).await.map_err(|e| match e {
-        crate::store::StoreError::BadUrl(_) => CliError::Usage(e.to_string()),
-        other => CliError::Other(anyhow::anyhow!("{other} ({})", redact_url(&url))),
-    })
+    super::open_store(&url).await
 }
 
 /// Runs `rubric tokens ...`.

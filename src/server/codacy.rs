@@ -10,7 +10,7 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
@@ -98,14 +98,7 @@ async fn finish(
 ) -> Result<Response, ApiError> {
     let who = uploader(&state, &headers).await?;
     let slug = repository(&who, route)?;
-    if let Uploader::Project { repository, .. } = &who
-        && *repository != slug.to_string()
-    {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            format!("this project token uploads to {repository}, not to {slug}"),
-        ));
-    }
+    who.may_upload_to(&slug)?;
     if !state
         .runner()
         .store()
