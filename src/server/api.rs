@@ -96,20 +96,25 @@ pub(super) async fn entity_coverage(
         .await?;
     let coverage: Vec<Value> = series
         .iter()
-        .map(|s| {
-            json!({
-                "provider": s.provider,
-                "repository": s.repository,
-                "flag": (!s.flag.is_empty()).then_some(&s.flag),
-                "coverage": s.latest,
-                "last_upload_at": s.last_upload_at,
-                "change_30d": s.change(),
-                "declining": s.declining(declining_points),
-                "trend": s.points,
-            })
-        })
+        .map(|s| series_json(s, declining_points))
         .collect();
     Ok(Json(json!({ "entity": entity, "coverage": coverage })).into_response())
+}
+
+/// One repository's coverage series as the API answers it (per entity and on the dashboard):
+/// the latest value, the 30-day change, whether it is declining by `declining_points` or more,
+/// the daily trend and the last upload.
+pub(super) fn series_json(s: &crate::store::CoverageSeries, declining_points: f64) -> Value {
+    json!({
+        "provider": s.provider,
+        "repository": s.repository,
+        "flag": (!s.flag.is_empty()).then_some(&s.flag),
+        "coverage": s.latest,
+        "last_upload_at": s.last_upload_at,
+        "change_30d": s.change(),
+        "declining": s.declining(declining_points),
+        "trend": s.points,
+    })
 }
 
 /// `GET /api/v1/scorecards`.

@@ -11,6 +11,7 @@ use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::api::series_json;
 use super::page::{content_security_policy, escape, sparkline, when};
 use super::{ApiError, AppState};
 use crate::store::{CoverageSeries, PullRecord, window_start};
@@ -32,11 +33,17 @@ const SORTS: &[&str] = &["repository", "coverage", "change", "minimum", "last_up
 struct Row {
     series: CoverageSeries,
     minimum: Option<f64>,
-    declining: bool,
     regressing: Vec<PullRecord>,
 }
 
 impl Row {
+    /// Whether its latest coverage is under its minimum.
+    fn below_minimum(&self) -> bool {
+        self.minimum
+            .zip(self.series.latest)
+            .is_some_and(|(m, c)| c < m)
+    }
+
     fn key(&self, sort: &str) -> Option<f64> {
         match sort {
             "coverage" => self.series.latest,
@@ -68,7 +75,6 @@ async fn rows(state: &AppState, q: &DashboardQuery) -> Result<Vec<Row>, ApiError
     };
     let store = state.runner().store();
     let settings = &state.inner.settings;
-    let threshold = settings.alerts.trend_drop_points;
     let regressing = store.pulls(Some(-settings.regressing_points)).await?;
     let owner = q.owner.as_deref().map(str::trim).filter(|o| !o.is_empty());
     let mut rows: Vec<Row> = store
@@ -84,7 +90,6 @@ async fn rows(state: &AppState, q: &DashboardQuery) -> Result<Vec<Row>, ApiError
             minimum: settings
                 .alerts
                 .minimum(None, &series.repository, &series.flag),
-            declining: series.declining(threshold),
             regressing: regressing
                 .iter()
                 .filter(|p| p.repository == series.repository && p.provider == series.provider)
@@ -122,23 +127,17 @@ pub(super) async fn json(
 ) -> Result<Response, ApiError> {
     let q = query(q)?;
     let rows = rows(&state, &q).await?;
+    let threshold = state.inner.settings.alerts.trend_drop_points;
     let repositories: Vec<Value> = rows
         .iter()
         .map(|r| {
-            let s = &r.series;
-            json!({
-                "repository": s.repository,
-                "flag": (!s.flag.is_empty()).then_some(&s.flag),
-                "provider": s.provider,
-                "coverage": s.latest,
-                "change_30d": s.change(),
-                "declining": r.declining,
-                "minimum": r.minimum,
-                "below_minimum": r.minimum.zip(s.latest).is_some_and(|(m, c)| c < m),
-                "last_upload_at": s.last_upload_at,
-                "trend": s.points,
-                "regressing_pulls": r.regressing,
-            })
+            let mut row = series_json(&r.series, threshold);
+            if let Some(fields) = row.as_object_mut() {
+                fields.insert("minimum".into(), json!(r.minimum));
+                fields.insert("below_minimum".into(), json!(r.below_minimum()));
+                fields.insert("regressing_pulls".into(), json!(r.regressing));
+            }
+            row
         })
         .collect();
     Ok(Json(json!({"repositories": repositories})).into_response())
@@ -194,7 +193,7 @@ pub(super) async fn page(
                 "repository": name,
                 "provider": s.provider,
                 "latest": s.latest.map_or("no data".into(), |c| format!("{c:.1}%")),
-                "below": r.minimum.zip(s.latest).is_some_and(|(m, c)| c < m),
+                "below": r.below_minimum(),
                 "minimum": r.minimum.map_or(String::new(), |m| format!("{m:.1}%")),
                 "spark": sparkline(s, threshold),
                 "change": s.change().map_or("—".into(), |c| format!("{c:+.1} pts")),
