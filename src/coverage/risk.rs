@@ -48,12 +48,17 @@ pub struct Risk {
     pub skipped: bool,
 }
 
+/// The line-weighted coverage of the changed files with data: their hits over their lines, in
+/// percent; `None` when no file has data.
+pub fn changed_coverage(files: &[ChangedFile]) -> Option<f64> {
+    let with_data = files.iter().filter(|f| f.coverage.is_some());
+    let (lines, hits) = with_data.fold((0, 0), |(l, h), f| (l + f.lines, h + f.hits));
+    percent(hits, lines)
+}
+
 /// Scores a change.
 pub fn assess(repo: &str, pull: Option<u64>, files: Vec<ChangedFile>, rules: &RiskRules) -> Risk {
-    let with_data: Vec<&ChangedFile> = files.iter().filter(|f| f.coverage.is_some()).collect();
-    let lines: u64 = with_data.iter().map(|f| f.lines).sum();
-    let hits: u64 = with_data.iter().map(|f| f.hits).sum();
-    let changed_coverage = percent(hits, lines);
+    let changed_coverage = changed_coverage(&files);
     let (points, reason, skipped) = match changed_coverage {
         None => (
             0,

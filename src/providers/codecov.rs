@@ -640,32 +640,8 @@ impl Codecov {
             .get(account, self.url(&repo, &["compare"], query))
             .await
             .map_err(|e| format!("Codecov's comparison: {e}"))?;
-        let files = cached
-            .value
-            .get("files")
-            .and_then(Json::as_array)
-            .ok_or("Codecov's comparison has no `files` list")?;
-        Ok(files
-            .iter()
-            .filter_map(|f| {
-                let path = f.get("name")?.get("head")?.as_str()?.to_string();
-                let head = f.get("totals").and_then(|t| t.get("head"));
-                let count = |k: &str| head.and_then(|h| h.get(k)).and_then(Json::as_u64);
-                let (lines, hits) = (count("lines").unwrap_or(0), count("hits").unwrap_or(0));
-                let coverage = match head {
-                    Some(h) if !h.is_null() && lines > 0 => {
-                        crate::coverage::report::percent(hits, lines)
-                    }
-                    _ => None,
-                };
-                Some(crate::coverage::risk::ChangedFile {
-                    path,
-                    coverage,
-                    lines,
-                    hits,
-                })
-            })
-            .collect())
+        compared_files(&cached.value)
+            .ok_or_else(|| "Codecov's comparison has no `files` list".into())
     }
 
     async fn pull(&self, repo: &Repo<'_>, key: &FactKey) -> Fact {
@@ -786,30 +762,20 @@ impl Codecov {
                     .map_or_else(Fact::error, |files| Fact::ok(Value::List(files))),
                 None => Fact::no_data(format!("pull request #{id} has no comparison yet")),
             },
-            "pullRequest.changedFilesCoverage" => match compared
-                .as_ref()
-                .and_then(|c| c.value.get("files")?.as_array().cloned())
-            {
-                Some(files) => {
-                    // Hits over lines of the changed files' head reports, as `rubric risk` weighs.
-                    let (lines, hits) = files
-                        .iter()
-                        .filter_map(|f| f.get("totals")?.get("head"))
-                        .fold((0u64, 0u64), |(l, h), t| {
-                            let n = |k: &str| t.get(k).and_then(Json::as_u64).unwrap_or(0);
-                            (l + n("lines"), h + n("hits"))
-                        });
-                    crate::coverage::report::percent(hits, lines).map_or_else(
+            "pullRequest.changedFilesCoverage" => {
+                match compared.as_ref().and_then(|c| compared_files(&c.value)) {
+                    // Weighed as `rubric risk` weighs the change.
+                    Some(files) => crate::coverage::risk::changed_coverage(&files).map_or_else(
                         || {
                             Fact::no_data(format!(
                                 "no changed file of pull request #{id} has coverage"
                             ))
                         },
                         Fact::ok,
-                    )
+                    ),
+                    None => Fact::no_data(format!("pull request #{id} has no comparison yet")),
                 }
-                None => Fact::no_data(format!("pull request #{id} has no comparison yet")),
-            },
+            }
             "pullRequest.baseCoverage" => base.map_or_else(
                 || Fact::no_data(format!("pull request #{id} has no base coverage")),
                 Fact::ok,
@@ -826,6 +792,35 @@ impl Codecov {
         };
         finish(fact, Some(&cached), origin)
     }
+}
+
+/// The files a comparison (`compare/`) changes, with their head coverage (none for a file
+/// without it); deleted files are left out. `None` when the answer has no `files` list.
+fn compared_files(comparison: &Json) -> Option<Vec<crate::coverage::risk::ChangedFile>> {
+    let files = comparison.get("files")?.as_array()?;
+    Some(
+        files
+            .iter()
+            .filter_map(|f| {
+                let path = f.get("name")?.get("head")?.as_str()?.to_string();
+                let head = f.get("totals").and_then(|t| t.get("head"));
+                let count = |k: &str| head.and_then(|h| h.get(k)).and_then(Json::as_u64);
+                let (lines, hits) = (count("lines").unwrap_or(0), count("hits").unwrap_or(0));
+                let coverage = match head {
+                    Some(h) if !h.is_null() && lines > 0 => {
+                        crate::coverage::report::percent(hits, lines)
+                    }
+                    _ => None,
+                };
+                Some(crate::coverage::risk::ChangedFile {
+                    path,
+                    coverage,
+                    lines,
+                    hits,
+                })
+            })
+            .collect(),
+    )
 }
 
 /// An entity's project together with the account that serves it.
