@@ -166,8 +166,15 @@ pub(super) async fn page(
         } else {
             "asc"
         };
-        let owner = url_escape(&owner);
-        format!("/coverage?sort={column}&order={flipped}&owner={owner}")
+        let params = [
+            ("sort", column),
+            ("order", flipped),
+            ("owner", owner.as_str()),
+        ];
+        reqwest::Url::parse_with_params("http://rubric/coverage", params).map_or_else(
+            |_| "/coverage".into(),
+            |u| format!("/coverage?{}", u.query().unwrap_or_default()),
+        )
     };
     let column = |label: &str, sort_key: Option<&str>, narrow: bool| json!({"label": label, "href": sort_key.map(&link), "narrow": narrow});
     let threshold = state.inner.settings.alerts.trend_drop_points;
@@ -238,16 +245,4 @@ fn template() -> &'static handlebars::Handlebars<'static> {
         }
         pages
     })
-}
-
-/// A query value, percent-encoded.
-fn url_escape(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
