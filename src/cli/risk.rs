@@ -108,5 +108,5 @@ async fn open_store(cfg: &crate::config::Config, store: Option<&str>) -> Option<
     if store.is_none() && missing_file {
         return None;
     }
-    Store::connect(url).await.ok()
+    super::open_store(url).await.ok()
 }

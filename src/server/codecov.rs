@@ -26,7 +26,7 @@ use base64::Engine;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::uploads::{Incoming, Uploader, accept, uploader};
+use super::uploads::{Incoming, Uploader, accept, flag_list, uploader};
 use super::{ApiError, AppState};
 use crate::coverage::RepoSlug;
 use crate::store::uploads::NewUpload;
@@ -71,22 +71,6 @@ fn body_json(body: &Bytes) -> Result<Value, ApiError> {
     }
     serde_json::from_slice(body)
         .map_err(|e| ApiError::bad_request(format!("the body is not JSON: {e}")))
-}
-
-/// The flags of a request body: a list, or a comma-separated text.
-fn flags(body: &Value) -> Vec<String> {
-    match &body["flags"] {
-        Value::Array(items) => items
-            .iter()
-            .filter_map(|f| f.as_str().map(str::to_string))
-            .collect(),
-        Value::String(s) => s
-            .split(',')
-            .map(|f| f.trim().to_string())
-            .filter(|f| !f.is_empty())
-            .collect(),
-        _ => Vec::new(),
-    }
 }
 
 /// Opens a session for a report to be PUT later; answers its absolute URL.
@@ -166,7 +150,16 @@ async fn upload_location(
     let who = uploader(state, headers).await?;
     let slug = repository(service, slug)?;
     let branch = body["branch"].as_str();
-    let url = open_session(state, headers, &who, &slug, commit, branch, &flags(body)).await?;
+    let url = open_session(
+        state,
+        headers,
+        &who,
+        &slug,
+        commit,
+        branch,
+        &flag_list(&body["flags"]),
+    )
+    .await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({"raw_upload_location": url, "url": url})),

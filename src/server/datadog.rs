@@ -12,7 +12,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::uploads::{Incoming, Uploader, accept, uploader};
+use super::uploads::{Incoming, Uploader, accept, flag_list, uploader};
 use super::{ApiError, AppState};
 use crate::coverage::{Format, RepoSlug};
 
@@ -65,14 +65,7 @@ pub(super) async fn intake(
             ))
         })?),
     };
-    let flags = match &event["report.flags"] {
-        Value::Array(items) => items
-            .iter()
-            .filter_map(|f| f.as_str().map(str::to_string))
-            .collect(),
-        Value::String(s) => s.split(',').map(|f| f.trim().to_string()).collect(),
-        _ => Vec::new(),
-    };
+    let flags = flag_list(&event["report.flags"]);
     accept(
         &state,
         Incoming {

@@ -242,6 +242,23 @@ fn parse_all(
     merged.ok_or_else(|| ApiError::bad_request("the upload holds no coverage report"))
 }
 
+/// Flags as uploaders send them: a list (Codecov's `flags`, Datadog's `report.flags`) or one
+/// comma-separated text.
+pub(super) fn flag_list(value: &serde_json::Value) -> Vec<String> {
+    match value {
+        serde_json::Value::Array(items) => items
+            .iter()
+            .filter_map(|f| f.as_str().map(str::to_string))
+            .collect(),
+        serde_json::Value::String(s) => s
+            .split(',')
+            .map(|f| f.trim().to_string())
+            .filter(|f| !f.is_empty())
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
 /// The repository of a native route, or 400.
 fn slug(service: &str, owner: &str, repo: &str) -> Result<RepoSlug, ApiError> {
     RepoSlug::parse(&format!("{service}/{owner}/{repo}")).map_err(ApiError::bad_request)
