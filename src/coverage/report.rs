@@ -643,14 +643,10 @@ fn combine(lines: Vec<Line>, same_line: SameLine) -> Vec<Line> {
 /// `\` as `/`, and no leading `./`.
 fn clean_path(path: &str) -> std::borrow::Cow<'_, str> {
     let path = path.trim();
-    let path = if path.contains('\\') {
-        std::borrow::Cow::Owned(path.replace('\\', "/"))
+    if path.contains('\\') {
+        std::borrow::Cow::Owned(path.replace('\\', "/").trim_start_matches("./").to_string())
     } else {
-        std::borrow::Cow::Borrowed(path)
-    };
-    match path {
-        std::borrow::Cow::Borrowed(p) => std::borrow::Cow::Borrowed(p.trim_start_matches("./")),
-        std::borrow::Cow::Owned(p) => std::borrow::Cow::Owned(p.trim_start_matches("./").into()),
+        std::borrow::Cow::Borrowed(path.trim_start_matches("./"))
     }
 }
 
