@@ -265,11 +265,22 @@ impl Store {
         .fetch_one(&mut *tx)
         .await?;
         let upload_id: i64 = row.try_get(0)?;
+        // The files this upload changes, found by path in each merged report (a set: a report
+        // of thousands of files is not searched file by file).
+        let touched: std::collections::HashSet<&str> = upload
+            .report
+            .files
+            .iter()
+            .map(|f| f.path.as_str())
+            .collect();
         for flag in &flags {
             let mut merged = read_files(&mut tx, upload.repository, upload.commit, flag).await?;
-            let touched: Vec<String> = upload.report.files.iter().map(|f| f.path.clone()).collect();
             merged.merge(upload.report.clone());
-            for file in merged.files.iter().filter(|f| touched.contains(&f.path)) {
+            for file in merged
+                .files
+                .iter()
+                .filter(|f| touched.contains(f.path.as_str()))
+            {
                 sqlx::query(
                     "INSERT INTO coverage_files (repository, commit_sha, flag, path, lines_text) \
                      VALUES ($1, $2, $3, $4, $5) ON CONFLICT (repository, commit_sha, flag, path) \
