@@ -323,7 +323,12 @@ pub fn router(state: AppState) -> Router {
         Some(layer) => app.layer(layer),
         None => app,
     };
-    app.layer(TraceLayer::new_for_http())
+    let app = app.layer(TraceLayer::new_for_http());
+    // Entity refs are made one path segment before routing, whoever serves the router.
+    Router::new().fallback_service(tower::ServiceExt::map_request(
+        app,
+        entity_refs_as_one_segment,
+    ))
 }
 
 /// CORS for the configured origins (none: no CORS headers, browsers keep other origins out).
@@ -386,9 +391,7 @@ pub async fn serve(
         };
         let service = app
             .clone()
-            .map_request(|req: Request<hyper::body::Incoming>| {
-                entity_refs_as_one_segment(req.map(Body::new))
-            });
+            .map_request(|req: Request<hyper::body::Incoming>| req.map(Body::new));
         let conn = http.serve_connection(
             TokioIo::new(stream),
             hyper_util::service::TowerToHyperService::new(service),
