@@ -12,10 +12,13 @@ mod auth;
 mod badge;
 mod codacy;
 mod codecov;
+mod cortex;
 mod dashboard;
 mod datadog;
 mod error;
 mod page;
+mod rhdh;
+mod tech_insights;
 mod uploads;
 
 use std::future::Future;
@@ -310,6 +313,9 @@ pub fn router(state: AppState) -> Router {
         .merge(read)
         .merge(badges)
         .merge(admin)
+        .merge(tech_insights::routes(&state))
+        .merge(rhdh::routes(&state))
+        .merge(cortex::routes(&state))
         .layer(RequestBodyLimitLayer::new(settings.max_body_bytes))
         .merge(upload)
         .route_layer(middleware::from_fn(record))

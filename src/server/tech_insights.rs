@@ -1,0 +1,10 @@
+//! Backstage Tech Insights under `/api/tech-insights`: checks, runs, facts and fact schemas, projected from the stored results.
+
+use axum::Router;
+
+use super::AppState;
+
+/// The routes of this API, each with its own authorisation layer.
+pub(super) fn routes(_state: &AppState) -> Router<AppState> {
+    Router::new()
+}
