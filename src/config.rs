@@ -280,6 +280,29 @@ pub struct ServerConfig {
     pub public_badges: bool,
     /// Origins whose pages may call the API from a browser (CORS).
     pub cors_origins: Vec<String>,
+    /// `[server.backstage]`: Backstage user tokens accepted as read tokens.
+    pub backstage: BackstageAuthConfig,
+}
+
+/// `[server.backstage]`: the signed-in user's Backstage token (a JWT that Backstage front-ends
+/// send to the backends they discover), verified against the Backstage JWKS.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackstageAuthConfig {
+    /// The JWKS of Backstage's auth backend
+    /// (`https://backstage.example.com/api/auth/.well-known/jwks.json`); empty: off.
+    pub jwks_url: String,
+    /// The expected `iss`; empty: the JWKS URL without `/.well-known/jwks.json`.
+    pub issuer: String,
+    /// The expected `aud`.
+    pub audience: String,
+    /// How long the fetched keys are used before they are fetched again, in seconds.
+    pub cache_secs: u64,
+    /// Least time between two fetches caused by a token signed with an unknown key (or after a
+    /// failed fetch), in seconds.
+    pub refetch_interval_secs: u64,
+    /// Longest a JWKS fetch may take, in seconds.
+    pub timeout_secs: u64,
 }
 
 /// `[auth]`: bearer tokens with the roles `read` and `admin`.
@@ -540,10 +563,8 @@ impl Config {
                 source: Source::File(path.to_path_buf()),
                 suggestion,
             }));
-            for (section, value) in &over {
-                for key in value.as_table().into_iter().flat_map(|t| t.keys()) {
-                    sources.insert(format!("{section}.{key}"), Source::File(path.to_path_buf()));
-                }
+            for (key, _) in keys(&defaults, &over) {
+                sources.insert(key, Source::File(path.to_path_buf()));
             }
             merge(&mut table, over);
         }
@@ -568,8 +589,9 @@ impl Config {
             !NOT_CONFIGURATION.contains(&name.as_str()) && !secrets.iter().any(|(_, v)| v == name)
         });
         unmatched.sort();
-        let variables: Vec<String> = keys(&defaults)
-            .map(|(section, key)| format!("RUBRIC_{section}_{key}").to_ascii_uppercase())
+        let variables: Vec<String> = keys(&defaults, &defaults)
+            .into_iter()
+            .map(|(key, _)| format!("RUBRIC_{}", key.replace('.', "_")).to_ascii_uppercase())
             .collect();
         let known = variables
             .iter()
@@ -580,14 +602,12 @@ impl Config {
             source: Source::Env(name.clone()),
             name,
         }));
-        let settings = keys(&table)
-            .map(|(section, key)| {
-                let name = format!("{section}.{key}");
-                Setting {
-                    value: redact_urls(&table[section][key]),
-                    source: sources.remove(&name).unwrap_or(Source::Default),
-                    key: name,
-                }
+        let settings = keys(&defaults, &table)
+            .into_iter()
+            .map(|(key, value)| Setting {
+                value: redact_urls(value),
+                source: sources.remove(&key).unwrap_or(Source::Default),
+                key,
             })
             .collect();
         let config = toml::Value::Table(table)
@@ -603,14 +623,33 @@ impl Config {
     }
 }
 
-/// Every `(section, key)` of a configuration table, in order.
-fn keys(table: &toml::Table) -> impl Iterator<Item = (&str, &str)> {
-    table.iter().flat_map(|(section, value)| {
-        value
-            .as_table()
-            .into_iter()
-            .flat_map(move |t| t.keys().map(move |key| (section.as_str(), key.as_str())))
-    })
+/// Every key of `table` with its value, dotted (`server.bind`), in order. A sub-table that the
+/// defaults `known` fill is a section of its own (`server.backstage.jwks_url`); one they leave
+/// empty is a map of names, one value.
+fn keys<'a>(known: &toml::Table, table: &'a toml::Table) -> Vec<(String, &'a toml::Value)> {
+    fn walk<'a>(
+        known: &toml::Table,
+        table: &'a toml::Table,
+        prefix: &str,
+        out: &mut Vec<(String, &'a toml::Value)>,
+    ) {
+        for (key, value) in table {
+            let name = if prefix.is_empty() {
+                key.clone()
+            } else {
+                format!("{prefix}.{key}")
+            };
+            match (known.get(key), value) {
+                (Some(toml::Value::Table(k)), toml::Value::Table(t)) if !k.is_empty() => {
+                    walk(k, t, &name, out);
+                }
+                _ => out.push((name, value)),
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(known, table, "", &mut out);
+    out
 }
 
 /// Removes from `over` every key that `known` lacks, collecting its dotted name and the known
@@ -706,7 +745,7 @@ fn merge(base: &mut toml::Table, over: toml::Table) {
 
 /// Applies the variable `RUBRIC_SECTION_KEY=raw` and returns the key it set (`section.key`), or
 /// `None` when it names no key. The section is the longest known section name that prefixes
-/// the variable; the value takes the type of the default it replaces, and a list is a TOML
+/// the variable (then the longest sub-section, `RUBRIC_SERVER_BACKSTAGE_JWKS_URL`); the value takes the type of the default it replaces, and a list is a TOML
 /// array (`["a", "b"]`) or comma-separated (`a,b`).
 fn apply_override(
     table: &mut toml::Table,
@@ -714,18 +753,20 @@ fn apply_override(
     raw: &str,
 ) -> Result<Option<String>, ConfigError> {
     let lower = name["RUBRIC_".len()..].to_ascii_lowercase();
-    let section = table
-        .iter()
-        .filter(|(s, v)| v.is_table() && lower.starts_with(&format!("{s}_")))
-        .map(|(s, _)| s.clone())
-        .max_by_key(String::len);
-    let Some(section) = section else {
+    let Some(path) = key_path(table, &lower) else {
         return Ok(None);
     };
-    let key = lower[section.len() + 1..].to_string();
-    let Some(toml::Value::Table(sec)) = table.get_mut(&section) else {
+    let Some((key, sections)) = path.split_last() else {
         return Ok(None);
     };
+    let mut sec = &mut *table;
+    for section in sections {
+        let Some(toml::Value::Table(inner)) = sec.get_mut(section) else {
+            return Ok(None);
+        };
+        sec = inner;
+    }
+    let key = key.clone();
     let bad = |what: &str| {
         ConfigError::Invalid(format!(
             "environment variable {name}={raw:?}: expected {what}"
@@ -757,8 +798,29 @@ fn apply_override(
         ),
         Some(_) => toml::Value::String(raw.to_string()),
     };
-    sec.insert(key.clone(), value);
-    Ok(Some(format!("{section}.{key}")))
+    sec.insert(key, value);
+    Ok(Some(path.join(".")))
+}
+
+/// The sections and key that `rest` (`server_backstage_jwks_url`, lower case) names: the
+/// longest section name that prefixes it (`server`, then `backstage`) is entered, until the rest
+/// is a key that is not a section.
+fn key_path(table: &toml::Table, rest: &str) -> Option<Vec<String>> {
+    let is_section = |v: &toml::Value| v.as_table().is_some_and(|t| !t.is_empty());
+    if table.get(rest).is_some_and(|v| !is_section(v)) {
+        return Some(vec![rest.to_string()]);
+    }
+    let mut sections: Vec<(&String, &toml::Table)> = table
+        .iter()
+        .filter(|(name, v)| is_section(v) && rest.starts_with(&format!("{name}_")))
+        .filter_map(|(name, v)| Some((name, v.as_table()?)))
+        .collect();
+    sections.sort_by_key(|(name, _)| std::cmp::Reverse(name.len()));
+    sections.into_iter().find_map(|(name, inner)| {
+        let mut path = key_path(inner, &rest[name.len() + 1..])?;
+        path.insert(0, name.clone());
+        Some(path)
+    })
 }
 
 /// `url` with any password replaced by `****`, for logs and errors.
@@ -964,14 +1026,72 @@ mod tests {
         );
         assert_eq!(loaded.config.store.url, "postgres://u:hunter2@h/db");
         assert_eq!(loaded.settings[0].key, "plugin.name");
-        assert_eq!(
-            loaded.settings.len(),
-            keys(&parse_table(DEFAULT_CONFIG, Path::new("plugin.toml")).unwrap()).count()
-        );
+        let defaults = parse_table(DEFAULT_CONFIG, Path::new("plugin.toml")).unwrap();
+        assert_eq!(loaded.settings.len(), keys(&defaults, &defaults).len());
         assert!(
             loaded
                 .secret_variables()
                 .contains(&("codecov.token_env".into(), "CODECOV_TOKEN".into()))
+        );
+    }
+
+    #[test]
+    fn sub_sections_are_set_from_a_file_and_the_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rubric.toml");
+        std::fs::write(
+            &path,
+            "[server.backstage]\naudience = \"portal\"\njwks_ur = \"x\"\n",
+        )
+        .unwrap();
+        let loaded = Config::load_from(
+            Some(&path),
+            env(&[
+                ("RUBRIC_SERVER_BACKSTAGE_JWKS_URL", "http://127.0.0.1:7007/jwks"),
+                ("RUBRIC_SERVER_BACKSTAGE_CACHE_SECS", "60"),
+                ("RUBRIC_SERVER_BACKSTAGE_JWKS_URLL", "x"),
+            ]),
+        )
+        .unwrap();
+        let b = &loaded.config.server.backstage;
+        assert_eq!(b.jwks_url, "http://127.0.0.1:7007/jwks");
+        assert_eq!((b.audience.as_str(), b.cache_secs), ("portal", 60));
+        assert_eq!(b.issuer, "");
+        let get = |key: &str| loaded.settings.iter().find(|s| s.key == key).unwrap();
+        assert_eq!(
+            get("server.backstage.jwks_url").source,
+            Source::Env("RUBRIC_SERVER_BACKSTAGE_JWKS_URL".into())
+        );
+        assert_eq!(get("server.backstage.audience").source, Source::File(path));
+        assert_eq!(get("server.backstage.issuer").source, Source::Default);
+        assert!(loaded.settings.iter().all(|s| s.key != "server.backstage"));
+        let unknown: Vec<_> = loaded
+            .unknown
+            .iter()
+            .map(|u| (u.name.as_str(), u.suggestion.as_deref()))
+            .collect();
+        assert_eq!(
+            unknown,
+            [
+                (
+                    "server.backstage.jwks_ur",
+                    Some("server.backstage.jwks_url")
+                ),
+                (
+                    "RUBRIC_SERVER_BACKSTAGE_JWKS_URLL",
+                    Some("RUBRIC_SERVER_BACKSTAGE_JWKS_URL")
+                ),
+            ]
+        );
+        let err = Config::load_with_env(
+            None,
+            env(&[("RUBRIC_SERVER_BACKSTAGE_CACHE_SECS", "long")]),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("RUBRIC_SERVER_BACKSTAGE_CACHE_SECS=\"long\": expected an integer"),
+            "{err}"
         );
     }
 
