@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 pub use cache::{CatalogCache, ReloadStats};
 pub use entity::*;
 pub use sources::{BackstageSource, CatalogSources};
+pub(crate) use sources::read_capped;
 
 use crate::diag::Diagnostic;
 

@@ -231,7 +231,7 @@ pub(crate) async fn fetch_backstage(src: &BackstageSource) -> Vec<FileResult> {
             }
         };
         let status = resp.status();
-        let body = match read_capped(resp).await {
+        let body = match read_capped(resp, MAX_PAGE_BYTES).await {
             Ok(b) => b,
             Err(Some(e)) => {
                 out.push(fail(
@@ -316,17 +316,18 @@ pub(crate) async fn fetch_backstage(src: &BackstageSource) -> Vec<FileResult> {
     out
 }
 
-/// The body as text, read chunk by chunk up to [`MAX_PAGE_BYTES`]: `Err(None)` past that.
-async fn read_capped(mut resp: reqwest::Response) -> Result<String, Option<reqwest::Error>> {
-    if resp
-        .content_length()
-        .is_some_and(|n| n > MAX_PAGE_BYTES as u64)
-    {
+/// The body as text, read chunk by chunk up to `max` bytes: `Err(None)` past that (also used
+/// for the server's Backstage JWKS).
+pub(crate) async fn read_capped(
+    mut resp: reqwest::Response,
+    max: usize,
+) -> Result<String, Option<reqwest::Error>> {
+    if resp.content_length().is_some_and(|n| n > max as u64) {
         return Err(None);
     }
     let mut body = Vec::new();
     while let Some(chunk) = resp.chunk().await.map_err(Some)? {
-        if body.len() + chunk.len() > MAX_PAGE_BYTES {
+        if body.len() + chunk.len() > max {
             return Err(None);
         }
         body.extend_from_slice(&chunk);

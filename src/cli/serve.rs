@@ -142,6 +142,8 @@ pub async fn run(args: ServeArgs, g: &Global) -> CliResult {
         None
     };
 
+    let backstage = crate::server::BackstageJwks::from_config(&cfg.server.backstage)
+        .map_err(|e| CliError::Usage(e.to_string()))?;
     let mut auth = Auth::from_config(&cfg.auth).map_err(|e| CliError::Usage(e.to_string()))?;
     if auth.is_closed() && args.fixture {
         cfg.auth.anonymous_read = true;
@@ -150,13 +152,14 @@ pub async fn run(args: ServeArgs, g: &Global) -> CliResult {
             "rubric serve: demo mode: no tokens in {}, so reads need none",
             cfg.auth.tokens_env
         );
-    } else if auth.is_closed() {
+    } else if auth.is_closed() && backstage.is_none() {
         eprintln!(
             "rubric serve: warning: no API tokens in {} and [auth] anonymous_read = false: \
              every API call will be refused (only /healthz, /readyz and /api/openapi.json answer)",
             cfg.auth.tokens_env
         );
     }
+    let auth = auth.with_backstage(backstage);
     let alerter = Alerter::from_config(&cfg.alerts).map_err(|e| CliError::Usage(e.to_string()))?;
 
     let store = super::open_store(&cfg.store.url).await?;

@@ -2,8 +2,12 @@
 //! `[auth] tokens_env` names. Only SHA-256 digests of tokens are kept in memory; logs name the
 //! token's configured name, never the token.
 
+use std::sync::Arc;
+
+use secrecy::SecretString;
 use sha2::{Digest, Sha256};
 
+use super::jwks::{self, BackstageJwks};
 use crate::config::AuthConfig;
 
 /// What a caller may do.
@@ -31,11 +35,13 @@ struct TokenEntry {
     digest: [u8; 32],
 }
 
-/// The configured tokens and whether anonymous callers may read.
+/// The configured tokens, whether anonymous callers may read, and the Backstage JWKS that
+/// signed-in users' Backstage tokens are verified against (they read).
 #[derive(Clone, Default)]
 pub struct Auth {
     anonymous_read: bool,
     tokens: Vec<TokenEntry>,
+    backstage: Option<Arc<BackstageJwks>>,
 }
 
 impl std::fmt::Debug for Auth {
@@ -44,6 +50,7 @@ impl std::fmt::Debug for Auth {
         f.debug_struct("Auth")
             .field("anonymous_read", &self.anonymous_read)
             .field("tokens", &names)
+            .field("backstage", &self.backstage)
             .finish()
     }
 }
@@ -75,6 +82,24 @@ pub enum Denied {
     Unauthenticated,
     /// A valid token without the role: 403.
     Forbidden,
+}
+
+/// A refusal, with why a Backstage token was not accepted (to tell the caller).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refusal {
+    /// 401 or 403.
+    pub denied: Denied,
+    /// Why the bearer token was refused, when it was a Backstage token; never the token.
+    pub reason: Option<String>,
+}
+
+impl From<Denied> for Refusal {
+    fn from(denied: Denied) -> Refusal {
+        Refusal {
+            denied,
+            reason: None,
+        }
+    }
 }
 
 impl Auth {
@@ -121,20 +146,29 @@ impl Auth {
         Ok(Auth {
             anonymous_read,
             tokens,
+            backstage: None,
         })
     }
 
-    /// Whether no token is configured and anonymous read is off (nobody can call the API).
+    /// These tokens, and Backstage user tokens verified against `backstage` (none: refused as
+    /// any unknown token is).
+    pub fn with_backstage(self, backstage: Option<BackstageJwks>) -> Auth {
+        Auth {
+            backstage: backstage.map(Arc::new),
+            ..self
+        }
+    }
+
+    /// Whether no token is configured, no Backstage JWKS either and anonymous read is off
+    /// (nobody can call the API).
     pub fn is_closed(&self) -> bool {
-        self.tokens.is_empty() && !self.anonymous_read
+        self.tokens.is_empty() && !self.anonymous_read && self.backstage.is_none()
     }
 
     /// Checks the `Authorization` header value (if any) against the role `need`.
+    /// Only the static tokens: see [`Auth::authenticate`] for Backstage's.
     pub fn check(&self, authorization: Option<&str>, need: Role) -> Result<Caller, Denied> {
-        let bearer = authorization.and_then(|h| {
-            let (scheme, token) = h.trim().split_once(' ')?;
-            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-        });
+        let bearer = bearer(authorization);
         let anonymous = || Caller {
             name: "anonymous".into(),
             role: Role::Read,
@@ -160,6 +194,38 @@ impl Auth {
 }
 
 impl Auth {
+    /// [`Auth::check`], and a bearer token that is no static token but a JWT is verified as a
+    /// Backstage user token: valid, its user (`sub`) reads; invalid, it is refused with the
+    /// reason, or reads as anonymous where no token is configured and anonymous callers read.
+    pub async fn authenticate(
+        &self,
+        authorization: Option<&str>,
+        need: Role,
+    ) -> Result<Caller, Refusal> {
+        let (backstage, token) = match (&self.backstage, bearer(authorization)) {
+            (Some(b), Some(t)) if jwks::looks_like_jwt(t) && self.caller(t).is_none() => (b, t),
+            _ => return self.check(authorization, need).map_err(Refusal::from),
+        };
+        match backstage.verify(token).await {
+            Ok(user) if Role::Read.grants(need) => Ok(Caller {
+                name: user,
+                role: Role::Read,
+            }),
+            Ok(_) => Err(Denied::Forbidden.into()),
+            Err(why) => {
+                let token_end = crate::providers::secrets::last_four(&SecretString::from(token));
+                tracing::debug!(%token_end, reason = %why, "Backstage token refused");
+                match self.check(authorization, need) {
+                    Err(Denied::Unauthenticated) => Err(Refusal {
+                        denied: Denied::Unauthenticated,
+                        reason: Some(format!("the Backstage token was refused: {why}")),
+                    }),
+                    other => other.map_err(Refusal::from),
+                }
+            }
+        }
+    }
+
     /// The configured token `token`, however it was sent (a bearer token, or an uploader's own
     /// header).
     pub fn caller(&self, token: &str) -> Option<Caller> {
@@ -169,6 +235,12 @@ impl Auth {
             role: t.role,
         })
     }
+}
+
+/// The token of an `Authorization: Bearer ...` header.
+fn bearer(authorization: Option<&str>) -> Option<&str> {
+    let (scheme, token) = authorization?.trim().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
 fn digest(token: &str) -> [u8; 32] {

@@ -16,6 +16,7 @@ mod cortex;
 mod dashboard;
 mod datadog;
 mod error;
+mod jwks;
 mod page;
 mod rhdh;
 mod tech_insights;
@@ -38,7 +39,8 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
 
-pub use auth::{Auth, AuthConfigError, Caller, Denied, Role};
+pub use auth::{Auth, AuthConfigError, Caller, Denied, Refusal, Role};
+pub use jwks::{BackstageJwks, JwksConfigError};
 pub use error::ApiError;
 
 use crate::jobs::{Runner, ScorecardInfo};
@@ -547,24 +549,31 @@ async fn authorize(state: &AppState, need: Role, mut req: Request, next: Next) -
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    match state.inner.auth.check(header, need) {
+    let refusal = match state.inner.auth.authenticate(header, need).await {
         Ok(caller) => {
             tracing::debug!(caller = %caller.name, "authorized");
             req.extensions_mut().insert(caller);
-            next.run(req).await
+            return next.run(req).await;
         }
-        Err(Denied::Unauthenticated) => {
-            let mut resp = error::body(
-                StatusCode::UNAUTHORIZED,
-                "a bearer token is required (Authorization: Bearer ...)",
-            );
+        Err(refusal) => refusal,
+    };
+    match refusal.denied {
+        Denied::Unauthenticated => {
+            let (message, challenge) = match &refusal.reason {
+                Some(why) => (why.as_str(), "Bearer realm=\"rubric\", error=\"invalid_token\""),
+                None => (
+                    "a bearer token is required (Authorization: Bearer ...)",
+                    "Bearer realm=\"rubric\"",
+                ),
+            };
+            let mut resp = error::body(StatusCode::UNAUTHORIZED, message);
             resp.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Bearer realm=\"rubric\""),
+                HeaderValue::from_static(challenge),
             );
             resp
         }
-        Err(Denied::Forbidden) => error::body(
+        Denied::Forbidden => error::body(
             StatusCode::FORBIDDEN,
             match need {
                 Role::Read => "this token's role may not do this (needs read or admin)",
