@@ -1047,7 +1047,10 @@ mod tests {
         let loaded = Config::load_from(
             Some(&path),
             env(&[
-                ("RUBRIC_SERVER_BACKSTAGE_JWKS_URL", "http://127.0.0.1:7007/jwks"),
+                (
+                    "RUBRIC_SERVER_BACKSTAGE_JWKS_URL",
+                    "http://127.0.0.1:7007/jwks",
+                ),
                 ("RUBRIC_SERVER_BACKSTAGE_CACHE_SECS", "60"),
                 ("RUBRIC_SERVER_BACKSTAGE_JWKS_URLL", "x"),
             ]),
@@ -1083,11 +1086,9 @@ mod tests {
                 ),
             ]
         );
-        let err = Config::load_with_env(
-            None,
-            env(&[("RUBRIC_SERVER_BACKSTAGE_CACHE_SECS", "long")]),
-        )
-        .unwrap_err();
+        let err =
+            Config::load_with_env(None, env(&[("RUBRIC_SERVER_BACKSTAGE_CACHE_SECS", "long")]))
+                .unwrap_err();
         assert!(
             err.to_string()
                 .contains("RUBRIC_SERVER_BACKSTAGE_CACHE_SECS=\"long\": expected an integer"),

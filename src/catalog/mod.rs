@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 
 pub use cache::{CatalogCache, ReloadStats};
 pub use entity::*;
-pub use sources::{BackstageSource, CatalogSources};
 pub(crate) use sources::read_capped;
+pub use sources::{BackstageSource, CatalogSources};
 
 use crate::diag::Diagnostic;
 

@@ -97,7 +97,9 @@ struct RawHeader {
 
 #[derive(serde::Deserialize)]
 struct Claims {
-    sub: String,
+    /// Optional here so that a missing `sub` is reported as such by the validation.
+    #[serde(default)]
+    sub: Option<String>,
 }
 
 /// Whether a bearer token has the shape of a JWT (three base64url parts), so that it is worth
@@ -112,7 +114,9 @@ pub fn looks_like_jwt(token: &str) -> bool {
 
 impl BackstageJwks {
     /// From `[server.backstage]`; `None` when `jwks_url` is empty.
-    pub fn from_config(cfg: &BackstageAuthConfig) -> Result<Option<BackstageJwks>, JwksConfigError> {
+    pub fn from_config(
+        cfg: &BackstageAuthConfig,
+    ) -> Result<Option<BackstageJwks>, JwksConfigError> {
         let url = cfg.jwks_url.trim();
         if url.is_empty() {
             return Ok(None);
@@ -212,9 +216,12 @@ impl BackstageJwks {
         validation.set_issuer(&[&self.issuer]);
         validation.set_audience(&[&self.audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        jsonwebtoken::decode::<Claims>(token, &key.decoding, &validation)
-            .map(|data| data.claims.sub)
-            .map_err(|e| self.explain(e))
+        let claims = jsonwebtoken::decode::<Claims>(token, &key.decoding, &validation)
+            .map_err(|e| self.explain(e))?
+            .claims;
+        claims
+            .sub
+            .ok_or_else(|| Rejected("it lacks the claim sub".into()))
     }
 
     fn explain(&self, e: jsonwebtoken::errors::Error) -> Rejected {
@@ -250,11 +257,14 @@ impl BackstageJwks {
         }
         let mut state = self.fetching.lock().await;
         let cached = self.cached();
-        let recently = |at: Option<Instant>| at.is_some_and(|t| t.elapsed() < self.refetch_interval);
+        let recently =
+            |at: Option<Instant>| at.is_some_and(|t| t.elapsed() < self.refetch_interval);
         match &cached {
             // Fetched while this request waited, or recently for another unknown key: the key
             // is not there.
-            Some(set) if set.fetched_at >= arrived || (set.keys.contains_key(kid) && fresh(set)) => {
+            Some(set)
+                if set.fetched_at >= arrived || (set.keys.contains_key(kid) && fresh(set)) =>
+            {
                 return Ok(set.clone());
             }
             Some(set) if fresh(set) => {
@@ -426,7 +436,11 @@ mod tests {
 
     #[test]
     fn the_issuer_is_derived_from_a_backstage_jwks_url_or_must_be_given() {
-        assert!(BackstageJwks::from_config(&config("", "")).unwrap().is_none());
+        assert!(
+            BackstageJwks::from_config(&config("", ""))
+                .unwrap()
+                .is_none()
+        );
         let j = BackstageJwks::from_config(&config(
             "https://backstage.example.com/api/auth/.well-known/jwks.json",
             "",
@@ -466,13 +480,19 @@ mod tests {
         let ec = serde_json::json!({"kty": "EC", "crv": "P-256", "kid": "a",
             "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
             "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"});
-        assert_eq!(key(&jwk(ec.clone())).unwrap().algorithms, [Algorithm::ES256]);
+        assert_eq!(
+            key(&jwk(ec.clone())).unwrap().algorithms,
+            [Algorithm::ES256]
+        );
         let mut enc = ec.clone();
         enc["use"] = "enc".into();
         assert!(key(&jwk(enc)).is_none());
         let mut mismatched = ec;
         mismatched["alg"] = "ES384".into();
-        assert!(key(&jwk(mismatched)).is_none(), "a P-256 key declared ES384");
+        assert!(
+            key(&jwk(mismatched)).is_none(),
+            "a P-256 key declared ES384"
+        );
         let oct = serde_json::json!({"kty": "oct", "kid": "h", "k": "c2VjcmV0LWtleS0xMjM0"});
         assert!(key(&jwk(oct)).is_none());
     }

@@ -40,8 +40,8 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
 
 pub use auth::{Auth, AuthConfigError, Caller, Denied, Refusal, Role};
-pub use jwks::{BackstageJwks, JwksConfigError};
 pub use error::ApiError;
+pub use jwks::{BackstageJwks, JwksConfigError};
 
 use crate::jobs::{Runner, ScorecardInfo};
 
@@ -560,7 +560,10 @@ async fn authorize(state: &AppState, need: Role, mut req: Request, next: Next) -
     match refusal.denied {
         Denied::Unauthenticated => {
             let (message, challenge) = match &refusal.reason {
-                Some(why) => (why.as_str(), "Bearer realm=\"rubric\", error=\"invalid_token\""),
+                Some(why) => (
+                    why.as_str(),
+                    "Bearer realm=\"rubric\", error=\"invalid_token\"",
+                ),
                 None => (
                     "a bearer token is required (Authorization: Bearer ...)",
                     "Bearer realm=\"rubric\"",

@@ -30,6 +30,7 @@ mod rule_budgets;
 mod scorecard_scoring;
 mod scorecard_snapshots;
 mod server_api;
+mod server_backstage_auth;
 mod server_cli;
 mod server_edges;
 mod server_kill;
