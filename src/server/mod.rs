@@ -17,6 +17,7 @@ mod dashboard;
 mod datadog;
 mod error;
 mod page;
+mod portal;
 mod rhdh;
 mod tech_insights;
 mod uploads;
