@@ -20,6 +20,7 @@ mod eval_codecov;
 mod eval_gate;
 mod jobs_alerts;
 mod jobs_scheduler;
+mod portal_node_clients;
 mod portal_rhdh;
 mod portal_tech_insights;
 mod providers_cli;
