@@ -5,6 +5,8 @@
 use std::collections::{BTreeSet, HashMap};
 
 use axum::Json;
+use axum::extract::Query;
+use axum::extract::rejection::QueryRejection;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
@@ -20,26 +22,85 @@ use crate::store::StoredResult;
 /// How many entities one request may name (a bulk run, one page of results).
 pub(super) const MAX_ENTITIES: usize = 10_000;
 
-/// A Backstage error: `{error: {name, message}, request: {method, url}, response: {statusCode}}`
+/// A Backstage error, answered as `{error: {name, message}, response: {statusCode}}`
 /// (`ErrorResponseBody` of `@backstage/errors`), as Backstage's backend plugins answer.
-pub(super) fn backstage_error(status: StatusCode, name: &str, message: &str) -> Response {
-    let body = json!({
-        "error": {"name": name, "message": message},
-        "response": {"statusCode": status.as_u16()},
-    });
-    (status, Json(body)).into_response()
+#[derive(Debug)]
+pub(super) struct BackstageError {
+    /// The status.
+    pub status: StatusCode,
+    name: &'static str,
+    message: String,
 }
 
-/// [`backstage_error`] for a native [`ApiError`] (a store failure, a bad query).
-pub(super) fn from_api_error(e: ApiError) -> Response {
-    let status = e.status();
-    let name = match status {
-        StatusCode::NOT_FOUND => "NotFoundError",
-        StatusCode::BAD_REQUEST => "InputError",
-        StatusCode::CONFLICT => "ConflictError",
-        _ => "Error",
-    };
-    backstage_error(status, name, e.message())
+impl BackstageError {
+    /// 404 `NotFoundError`.
+    pub fn not_found(message: impl Into<String>) -> BackstageError {
+        BackstageError {
+            status: StatusCode::NOT_FOUND,
+            name: "NotFoundError",
+            message: message.into(),
+        }
+    }
+
+    /// 400 `InputError`.
+    pub fn input(message: impl Into<String>) -> BackstageError {
+        BackstageError {
+            status: StatusCode::BAD_REQUEST,
+            name: "InputError",
+            message: message.into(),
+        }
+    }
+}
+
+impl IntoResponse for BackstageError {
+    fn into_response(self) -> Response {
+        let body = json!({
+            "error": {"name": self.name, "message": self.message},
+            "response": {"statusCode": self.status.as_u16()},
+        });
+        (self.status, Json(body)).into_response()
+    }
+}
+
+/// A native error (a store failure) in Backstage's shape.
+impl From<ApiError> for BackstageError {
+    fn from(e: ApiError) -> BackstageError {
+        let name = match e.status() {
+            StatusCode::NOT_FOUND => "NotFoundError",
+            StatusCode::BAD_REQUEST => "InputError",
+            StatusCode::CONFLICT => "ConflictError",
+            _ => "Error",
+        };
+        BackstageError {
+            status: e.status(),
+            name,
+            message: e.message().to_string(),
+        }
+    }
+}
+
+impl From<crate::store::StoreError> for BackstageError {
+    fn from(e: crate::store::StoreError) -> BackstageError {
+        ApiError::from(e).into()
+    }
+}
+
+/// The query of a request as pairs, in order (repeated and bracketed keys kept as sent).
+pub(super) type Pairs = Result<Query<Vec<(String, String)>>, QueryRejection>;
+
+/// The pairs of a query, or a 400 when it does not decode.
+pub(super) fn pairs(query: Pairs) -> Result<Vec<(String, String)>, BackstageError> {
+    query
+        .map(|Query(p)| p)
+        .map_err(|e| BackstageError::input(e.body_text()))
+}
+
+/// The first value of `name` in the query.
+pub(super) fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
 }
 
 /// A Backstage entity ref split in its parts, as the request gave them.
@@ -117,45 +178,52 @@ pub(super) fn ref_of(state: &AppState, tag: &str) -> EntityRef {
         })
 }
 
-/// The latest stored results (with their rules) of the entity a ref names, or a Backstage 404.
+/// The latest stored results (with their rules) of the entity a ref names, or a 404.
 pub(super) async fn latest_for_ref(
     state: &AppState,
     r: &EntityRef,
-) -> Result<(String, Vec<StoredResult>), Response> {
+) -> Result<(String, Vec<StoredResult>), BackstageError> {
     let Some(tag) = resolve(state, r) else {
-        return Err(backstage_error(
-            StatusCode::NOT_FOUND,
-            "NotFoundError",
-            &format!("no entity {} in the catalog", r.text()),
-        ));
+        return Err(BackstageError::not_found(format!(
+            "no entity {} in the catalog",
+            r.text()
+        )));
     };
-    let results = state
-        .runner()
-        .store()
-        .latest_for_entity(&tag)
-        .await
-        .map_err(|e| from_api_error(e.into()))?;
+    let results = state.runner().store().latest_for_entity(&tag).await?;
     Ok((tag, results))
 }
 
-/// Every entity with a stored result in any configured scorecard, sorted by tag.
-pub(super) async fn entities_with_results(state: &AppState) -> Result<Vec<String>, Response> {
+/// The entities with a stored result in a scorecard, sorted by tag (at most [`MAX_ENTITIES`]).
+pub(super) async fn scorecard_entities(
+    state: &AppState,
+    scorecard: &str,
+) -> Result<Vec<String>, BackstageError> {
+    const PAGE: i64 = 500;
+    let mut tags = Vec::new();
+    let mut offset = 0;
+    loop {
+        let (page, total) = state
+            .runner()
+            .store()
+            .latest_for_scorecard(scorecard, None, offset, PAGE)
+            .await?;
+        let last = page.len() < PAGE as usize;
+        tags.extend(page.into_iter().map(|r| r.result.entity));
+        offset += PAGE;
+        if last || offset >= total || tags.len() >= MAX_ENTITIES {
+            break;
+        }
+    }
+    tags.truncate(MAX_ENTITIES);
+    Ok(tags)
+}
+
+/// Every entity with a stored result in any configured scorecard, sorted by tag (at most
+/// [`MAX_ENTITIES`]).
+pub(super) async fn entities_with_results(state: &AppState) -> Result<Vec<String>, BackstageError> {
     let mut tags = BTreeSet::new();
     for card in &state.inner.scorecards {
-        let mut offset = 0;
-        loop {
-            let (page, total) = state
-                .runner()
-                .store()
-                .latest_for_scorecard(&card.tag, None, offset, 500)
-                .await
-                .map_err(|e| from_api_error(e.into()))?;
-            tags.extend(page.iter().map(|r| r.result.entity.clone()));
-            offset += 500;
-            if page.is_empty() || offset >= total || tags.len() > MAX_ENTITIES {
-                break;
-            }
-        }
+        tags.extend(scorecard_entities(state, &card.tag).await?);
     }
     Ok(tags.into_iter().take(MAX_ENTITIES).collect())
 }

@@ -9,9 +9,7 @@
 //! error is the metric's `error`. An aggregation has the metric's id and counts every entity
 //! with a stored result: rubric does not know who calls, so there is no ownership filter.
 
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router, middleware};
@@ -19,7 +17,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use super::AppState;
-use super::portal::{self, EntityRef, RuleDef, Threshold, backstage_error};
+use super::portal::{self, BackstageError, EntityRef, Pairs, RuleDef, Threshold, pairs, param};
 use crate::scorecard::report::RuleReport;
 use crate::scorecard::score::Outcome;
 use crate::store::StoredResult;
@@ -104,37 +102,12 @@ fn metric_defs(state: &AppState) -> Vec<MetricDef> {
         .collect()
 }
 
-/// The one metric with this id, or a Backstage 404.
-fn find_metric(state: &AppState, id: &str) -> Result<MetricDef, Response> {
+/// The one metric with this id, or a 404.
+fn find_metric(state: &AppState, id: &str) -> Result<MetricDef, BackstageError> {
     metric_defs(state)
         .into_iter()
         .find(|m| m.id() == id)
-        .ok_or_else(|| {
-            backstage_error(
-                StatusCode::NOT_FOUND,
-                "NotFoundError",
-                &format!("no metric {id:?}"),
-            )
-        })
-}
-
-fn input_error(message: &str) -> Response {
-    backstage_error(StatusCode::BAD_REQUEST, "InputError", message)
-}
-
-type Pairs = Result<Query<Vec<(String, String)>>, QueryRejection>;
-
-fn pairs(query: Pairs) -> Result<Vec<(String, String)>, Response> {
-    query
-        .map(|Query(p)| p)
-        .map_err(|e| input_error(&e.body_text()))
-}
-
-fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    pairs
-        .iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
+        .ok_or_else(|| BackstageError::not_found(format!("no metric {id:?}")))
 }
 
 /// `metricIds=a,b` as a list (`None` when absent).
@@ -149,15 +122,14 @@ fn metric_ids(pairs: &[(String, String)]) -> Option<Vec<String>> {
 }
 
 /// `GET /metrics[?metricIds=a,b | ?datasource=<scorecard>]`.
-async fn metrics(State(state): State<AppState>, query: Pairs) -> Response {
-    let pairs = match pairs(query) {
-        Ok(p) => p,
-        Err(resp) => return resp,
-    };
+async fn metrics(State(state): State<AppState>, query: Pairs) -> Result<Response, BackstageError> {
+    let pairs = pairs(query)?;
     let ids = metric_ids(&pairs);
     let datasource = param(&pairs, "datasource");
     if ids.is_some() && datasource.is_some() {
-        return input_error("give metricIds or datasource, not both");
+        return Err(BackstageError::input(
+            "give metricIds or datasource, not both",
+        ));
     }
     let list: Vec<Value> = metric_defs(&state)
         .iter()
@@ -171,7 +143,7 @@ async fn metrics(State(state): State<AppState>, query: Pairs) -> Response {
             v
         })
         .collect();
-    Json(json!({"metrics": list})).into_response()
+    Ok(Json(json!({"metrics": list})).into_response())
 }
 
 /// One entity's value of a metric, as the stored result has it; `None` when the rule was out of
@@ -238,21 +210,15 @@ async fn entity_metrics(
     State(state): State<AppState>,
     Path((kind, namespace, name)): Path<(String, String, String)>,
     query: Pairs,
-) -> Response {
-    let pairs = match pairs(query) {
-        Ok(p) => p,
-        Err(resp) => return resp,
-    };
+) -> Result<Response, BackstageError> {
+    let pairs = pairs(query)?;
     let ids = metric_ids(&pairs);
     let r = EntityRef {
         kind,
         namespace,
         name,
     };
-    let (_, stored) = match portal::latest_for_ref(&state, &r).await {
-        Ok(found) => found,
-        Err(resp) => return resp,
-    };
+    let (_, stored) = portal::latest_for_ref(&state, &r).await?;
     let defs = portal::definitions(&state);
     let mut out = Vec::new();
     for s in &stored {
@@ -268,32 +234,20 @@ async fn entity_metrics(
             }
         }
     }
-    Json(out).into_response()
+    Ok(Json(out).into_response())
 }
 
 /// Every entity's reading of a metric, from the latest stored results of its scorecard.
-async fn readings(state: &AppState, m: &MetricDef) -> Result<Vec<(EntityRef, Reading)>, Response> {
+async fn readings(
+    state: &AppState,
+    m: &MetricDef,
+) -> Result<Vec<(EntityRef, Reading)>, BackstageError> {
     let defs = portal::definitions(state);
     let store = state.runner().store();
-    let mut tags = Vec::new();
-    let mut offset = 0;
-    loop {
-        let (page, total) = store
-            .latest_for_scorecard(&m.def.scorecard, None, offset, 500)
-            .await
-            .map_err(|e| portal::from_api_error(e.into()))?;
-        tags.extend(page.into_iter().map(|r| r.result.entity));
-        offset += 500;
-        if offset >= total || tags.len() >= portal::MAX_ENTITIES {
-            break;
-        }
-    }
+    let tags = portal::scorecard_entities(state, &m.def.scorecard).await?;
     let mut out = Vec::with_capacity(tags.len());
     for tag in tags {
-        let stored = store
-            .latest_for_entity(&tag)
-            .await
-            .map_err(|e| portal::from_api_error(e.into()))?;
+        let stored = store.latest_for_entity(&tag).await?;
         let Some(s) = stored.iter().find(|s| s.scorecard == m.def.scorecard) else {
             continue;
         };
@@ -315,15 +269,12 @@ fn aggregation_meta(m: &MetricDef) -> Value {
 }
 
 /// `GET /aggregations/{id}`: how many entities meet each threshold of the metric `id`.
-async fn aggregation(State(state): State<AppState>, Path(id): Path<String>) -> Response {
-    let m = match find_metric(&state, &id) {
-        Ok(m) => m,
-        Err(resp) => return resp,
-    };
-    let rows = match readings(&state, &m).await {
-        Ok(rows) => rows,
-        Err(resp) => return resp,
-    };
+async fn aggregation(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, BackstageError> {
+    let m = find_metric(&state, &id)?;
+    let rows = readings(&state, &m).await?;
     let count = |key: &str| {
         rows.iter()
             .filter(|(_, x)| x.evaluation == Some(key))
@@ -331,7 +282,7 @@ async fn aggregation(State(state): State<AppState>, Path(id): Path<String>) -> R
     };
     let (success, error) = (count("success"), count("error"));
     let timestamp = rows.iter().map(|(_, x)| x.timestamp).max();
-    Json(json!({
+    Ok(Json(json!({
         "id": m.id(),
         "status": "success",
         "metadata": aggregation_meta(&m),
@@ -344,19 +295,24 @@ async fn aggregation(State(state): State<AppState>, Path(id): Path<String>) -> R
             "thresholds": m.thresholds(),
         },
     }))
-    .into_response()
+    .into_response())
 }
 
 /// `GET /aggregations/{id}/metadata`.
-async fn aggregation_metadata(State(state): State<AppState>, Path(id): Path<String>) -> Response {
-    match find_metric(&state, &id) {
-        Ok(m) => Json(aggregation_meta(&m)).into_response(),
-        Err(resp) => resp,
-    }
+async fn aggregation_metadata(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, BackstageError> {
+    Ok(Json(aggregation_meta(&find_metric(&state, &id)?)).into_response())
 }
 
 /// A positive number parameter no larger than `max`, or its default.
-fn number(pairs: &[(String, String)], name: &str, default: u64, max: u64) -> Result<u64, Response> {
+fn number(
+    pairs: &[(String, String)],
+    name: &str,
+    default: u64,
+    max: u64,
+) -> Result<u64, BackstageError> {
     match param(pairs, name) {
         None => Ok(default),
         Some(v) => v
@@ -364,7 +320,9 @@ fn number(pairs: &[(String, String)], name: &str, default: u64, max: u64) -> Res
             .parse::<u64>()
             .ok()
             .filter(|n| (1..=max).contains(n))
-            .ok_or_else(|| input_error(&format!("{name} is a whole number from 1 to {max}"))),
+            .ok_or_else(|| {
+                BackstageError::input(format!("{name} is a whole number from 1 to {max}"))
+            }),
     }
 }
 
@@ -375,31 +333,17 @@ async fn drill_down(
     State(state): State<AppState>,
     Path(id): Path<String>,
     query: Pairs,
-) -> Response {
-    let pairs = match pairs(query) {
-        Ok(p) => p,
-        Err(resp) => return resp,
-    };
-    let (page, size) = match (
-        number(&pairs, "page", 1, u64::from(u32::MAX)),
-        number(&pairs, "pageSize", 5, MAX_PAGE_SIZE),
-    ) {
-        (Ok(p), Ok(s)) => (p, s),
-        (Err(resp), _) | (_, Err(resp)) => return resp,
-    };
+) -> Result<Response, BackstageError> {
+    let pairs = pairs(query)?;
+    let page = number(&pairs, "page", 1, u64::from(u32::MAX))?;
+    let size = number(&pairs, "pageSize", 5, MAX_PAGE_SIZE)?;
     let descending = match param(&pairs, "sortOrder") {
         None | Some("asc") => false,
         Some("desc") => true,
-        Some(_) => return input_error("sortOrder is asc or desc"),
+        Some(_) => return Err(BackstageError::input("sortOrder is asc or desc")),
     };
-    let m = match find_metric(&state, &id) {
-        Ok(m) => m,
-        Err(resp) => return resp,
-    };
-    let mut rows = match readings(&state, &m).await {
-        Ok(rows) => rows,
-        Err(resp) => return resp,
-    };
+    let m = find_metric(&state, &id)?;
+    let mut rows = readings(&state, &m).await?;
     if let Some(status) = param(&pairs, "status") {
         rows.retain(|(_, x)| x.evaluation == Some(status));
     }
@@ -421,7 +365,7 @@ async fn drill_down(
                 .partial_cmp(&key(&b.1))
                 .unwrap_or(std::cmp::Ordering::Equal)
         }),
-        Some(other) => return input_error(&format!("cannot sort by {other:?}")),
+        Some(other) => return Err(BackstageError::input(format!("cannot sort by {other:?}"))),
     }
     if descending {
         rows.reverse();
@@ -445,7 +389,7 @@ async fn drill_down(
             })
         })
         .collect();
-    Json(json!({
+    Ok(Json(json!({
         "metricId": m.id(),
         "metricMetadata": {
             "title": m.def.title,
@@ -466,5 +410,5 @@ async fn drill_down(
             "countsArePartial": false,
         },
     }))
-    .into_response()
+    .into_response())
 }

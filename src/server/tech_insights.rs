@@ -13,8 +13,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use axum::body::Bytes;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -23,7 +22,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::{Map, Value, json};
 
 use super::AppState;
-use super::portal::{self, EntityRef, RuleDef, backstage_error};
+use super::portal::{self, BackstageError, EntityRef, Pairs, RuleDef, pairs, param};
 use crate::cql::Ty;
 use crate::scorecard::report::RuleReport;
 use crate::scorecard::score::Outcome;
@@ -185,23 +184,19 @@ fn results_of(
 }
 
 /// The request body of a run, `{}` or `{"checks": [...]}` (bulk: with `entities`).
-fn parse_body(body: &Bytes) -> Result<Map<String, Value>, Response> {
+fn parse_body(body: &Bytes) -> Result<Map<String, Value>, BackstageError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(Map::new());
     }
     match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(m)) => Ok(m),
-        Ok(_) => Err(input_error("the body is not a JSON object")),
-        Err(e) => Err(input_error(&format!("the body is not JSON: {e}"))),
+        Ok(_) => Err(BackstageError::input("the body is not a JSON object")),
+        Err(e) => Err(BackstageError::input(format!("the body is not JSON: {e}"))),
     }
 }
 
-fn input_error(message: &str) -> Response {
-    backstage_error(StatusCode::BAD_REQUEST, "InputError", message)
-}
-
 /// `checks` of a run body: `None` (all) when absent, null or empty.
-fn checks_of(body: &Map<String, Value>) -> Result<Option<Vec<String>>, Response> {
+fn checks_of(body: &Map<String, Value>) -> Result<Option<Vec<String>>, BackstageError> {
     match body.get("checks") {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Array(ids)) => {
@@ -209,10 +204,12 @@ fn checks_of(body: &Map<String, Value>) -> Result<Option<Vec<String>>, Response>
                 .iter()
                 .map(|v| v.as_str().map(str::to_string))
                 .collect::<Option<Vec<String>>>()
-                .ok_or_else(|| input_error("`checks` is a list of check ids (strings)"))?;
+                .ok_or_else(|| {
+                    BackstageError::input("`checks` is a list of check ids (strings)")
+                })?;
             Ok((!ids.is_empty()).then_some(ids))
         }
-        Some(_) => Err(input_error("`checks` is a list of check ids")),
+        Some(_) => Err(BackstageError::input("`checks` is a list of check ids")),
     }
 }
 
@@ -221,32 +218,17 @@ async fn run_one(
     State(state): State<AppState>,
     Path((namespace, kind, name)): Path<(String, String, String)>,
     body: Bytes,
-) -> Response {
-    let body = match parse_body(&body) {
-        Ok(b) => b,
-        Err(resp) => return resp,
-    };
-    let only = match checks_of(&body) {
-        Ok(c) => c,
-        Err(resp) => return resp,
-    };
+) -> Result<Response, BackstageError> {
+    let only = checks_of(&parse_body(&body)?)?;
     let r = EntityRef {
         kind,
         namespace,
         name,
     };
-    let (_, stored) = match portal::latest_for_ref(&state, &r).await {
-        Ok(found) => found,
-        Err(resp) => return resp,
-    };
+    let (_, stored) = portal::latest_for_ref(&state, &r).await?;
     let defs = portal::definitions(&state);
-    Json(results_of(
-        &defs,
-        &stored,
-        only.as_deref(),
-        &mut FactInfo::default(),
-    ))
-    .into_response()
+    let results = results_of(&defs, &stored, only.as_deref(), &mut FactInfo::default());
+    Ok(Json(results).into_response())
 }
 
 /// One entity of a bulk body: `{namespace?, kind, name}` or a ref string.
@@ -268,40 +250,33 @@ fn bulk_entity(v: &Value) -> Option<EntityRef> {
 }
 
 /// `POST /checks/run`: `{entities, checks?}`; `entities: []` means every entity with results.
-async fn run_bulk(State(state): State<AppState>, body: Bytes) -> Response {
-    let body = match parse_body(&body) {
-        Ok(b) => b,
-        Err(resp) => return resp,
-    };
-    let only = match checks_of(&body) {
-        Ok(c) => c,
-        Err(resp) => return resp,
-    };
+async fn run_bulk(State(state): State<AppState>, body: Bytes) -> Result<Response, BackstageError> {
+    let body = parse_body(&body)?;
+    let only = checks_of(&body)?;
     let asked = match body.get("entities") {
         Some(Value::Array(list)) if list.len() > portal::MAX_ENTITIES => {
-            return input_error(&format!(
+            return Err(BackstageError::input(format!(
                 "at most {} entities per request, not {}",
                 portal::MAX_ENTITIES,
                 list.len()
-            ));
+            )));
         }
-        Some(Value::Array(list)) => list,
-        None | Some(Value::Null) => &Vec::new(),
-        Some(_) => return input_error("`entities` is a list of entity refs"),
+        Some(Value::Array(list)) => list.as_slice(),
+        None | Some(Value::Null) => &[],
+        Some(_) => return Err(BackstageError::input("`entities` is a list of entity refs")),
     };
-    let refs = match asked.iter().map(bulk_entity).collect::<Option<Vec<_>>>() {
-        Some(refs) => refs,
-        None => {
-            return input_error(
+    let refs = asked
+        .iter()
+        .map(bulk_entity)
+        .collect::<Option<Vec<_>>>()
+        .ok_or_else(|| {
+            BackstageError::input(
                 "each entity is a ref (`kind:namespace/name`) or {kind, namespace, name}",
-            );
-        }
-    };
+            )
+        })?;
     let refs = if refs.is_empty() {
-        match portal::entities_with_results(&state).await {
-            Ok(tags) => tags.iter().map(|t| portal::ref_of(&state, t)).collect(),
-            Err(resp) => return resp,
-        }
+        let tags = portal::entities_with_results(&state).await?;
+        tags.iter().map(|t| portal::ref_of(&state, t)).collect()
     } else {
         refs
     };
@@ -315,24 +290,15 @@ async fn run_bulk(State(state): State<AppState>, body: Bytes) -> Response {
                 "entity": entity,
                 "results": results_of(&defs, &stored, only.as_deref(), &mut info),
             })),
-            Err(resp) if resp.status() == StatusCode::NOT_FOUND => out.push(json!({
+            Err(e) if e.status == StatusCode::NOT_FOUND => out.push(json!({
                 "entity": entity,
                 "results": [],
                 "error": {"name": "NotFoundError", "message": format!("no entity {entity} in the catalog")},
             })),
-            Err(resp) => return resp,
+            Err(e) => return Err(e),
         }
     }
-    Json(out).into_response()
-}
-
-/// The query pairs, or a Backstage 400.
-type Pairs = Result<Query<Vec<(String, String)>>, QueryRejection>;
-
-fn pairs(query: Pairs) -> Result<Vec<(String, String)>, Response> {
-    query
-        .map(|Query(p)| p)
-        .map_err(|e| input_error(&e.body_text()))
+    Ok(Json(out).into_response())
 }
 
 /// The `ids` of a query in any of qs's forms: `ids[0]=`, `ids[]=`, `ids=`.
@@ -349,14 +315,6 @@ fn ids(pairs: &[(String, String)]) -> Vec<String> {
         .collect()
 }
 
-/// The one value of `name` in the query.
-fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    pairs
-        .iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
-}
-
 fn ids_missing() -> Response {
     (
         StatusCode::UNPROCESSABLE_ENTITY,
@@ -366,12 +324,11 @@ fn ids_missing() -> Response {
 }
 
 /// `GET /fact-schemas[?ids[]=]`: one schema per provider the rules read, its facts by CQL name.
-async fn fact_schemas(State(state): State<AppState>, query: Pairs) -> Response {
-    let pairs = match pairs(query) {
-        Ok(p) => p,
-        Err(resp) => return resp,
-    };
-    let wanted = ids(&pairs);
+async fn fact_schemas(
+    State(state): State<AppState>,
+    query: Pairs,
+) -> Result<Response, BackstageError> {
+    let wanted = ids(&pairs(query)?);
     let mut schemas: BTreeMap<String, Map<String, Value>> = BTreeMap::new();
     for def in portal::definitions(&state) {
         for key in &def.facts {
@@ -400,7 +357,7 @@ async fn fact_schemas(State(state): State<AppState>, query: Pairs) -> Response {
         }
         out.push(Value::Object(row));
     }
-    Json(out).into_response()
+    Ok(Json(out).into_response())
 }
 
 /// The facts of a `/facts/range` point.
@@ -424,28 +381,27 @@ fn history_facts() -> [(&'static str, &'static str, &'static str); 3] {
 async fn facts_entity(
     state: &AppState,
     pairs: &[(String, String)],
-) -> Result<(EntityRef, Vec<StoredResult>, String), Response> {
+) -> Result<(EntityRef, Vec<StoredResult>, String), BackstageError> {
     let r = param(pairs, "entity")
         .and_then(EntityRef::parse)
-        .ok_or_else(|| input_error("`entity` is an entity ref, e.g. component:default/name"))?;
+        .ok_or_else(|| {
+            BackstageError::input("`entity` is an entity ref, e.g. component:default/name")
+        })?;
     let (tag, stored) = portal::latest_for_ref(state, &r).await?;
     Ok((portal::ref_of(state, &tag), stored, tag))
 }
 
 /// `GET /facts/latest?entity=&ids[0]=`: the values the latest stored results read, per provider.
-async fn facts_latest(State(state): State<AppState>, query: Pairs) -> Response {
-    let pairs = match pairs(query) {
-        Ok(p) => p,
-        Err(resp) => return resp,
-    };
+async fn facts_latest(
+    State(state): State<AppState>,
+    query: Pairs,
+) -> Result<Response, BackstageError> {
+    let pairs = pairs(query)?;
     let wanted = ids(&pairs);
     if wanted.is_empty() {
-        return ids_missing();
+        return Ok(ids_missing());
     }
-    let (r, stored, _) = match facts_entity(&state, &pairs).await {
-        Ok(found) => found,
-        Err(resp) => return resp,
-    };
+    let (r, stored, _) = facts_entity(&state, &pairs).await?;
     let mut info = FactInfo::default();
     // Newest result last, so its values win.
     let mut stored: Vec<&StoredResult> = stored.iter().collect();
@@ -476,7 +432,7 @@ async fn facts_latest(State(state): State<AppState>, query: Pairs) -> Response {
             (id, row)
         })
         .collect();
-    Json(body).into_response()
+    Ok(Json(body).into_response())
 }
 
 /// A `startDatetime`/`endDatetime`: RFC 3339, or a day (its start, UTC).
@@ -500,37 +456,30 @@ fn bad_datetime(field: &str, value: Option<&str>) -> Response {
 
 /// `GET /facts/range?entity=&ids[0]=&startDatetime=&endDatetime=`: the entity's daily coverage
 /// history between the two times, per provider.
-async fn facts_range(State(state): State<AppState>, query: Pairs) -> Response {
-    let pairs = match pairs(query) {
-        Ok(p) => p,
-        Err(resp) => return resp,
-    };
+async fn facts_range(
+    State(state): State<AppState>,
+    query: Pairs,
+) -> Result<Response, BackstageError> {
+    let pairs = pairs(query)?;
     let wanted = ids(&pairs);
     if wanted.is_empty() {
-        return ids_missing();
+        return Ok(ids_missing());
     }
     let mut bounds = [crate::clock::now(); 2];
     for (i, field) in ["startDatetime", "endDatetime"].into_iter().enumerate() {
         let value = param(&pairs, field);
         match value.and_then(datetime) {
             Some(at) => bounds[i] = at,
-            None => return bad_datetime(field, value),
+            None => return Ok(bad_datetime(field, value)),
         }
     }
     let [start, end] = bounds;
-    let (r, _, tag) = match facts_entity(&state, &pairs).await {
-        Ok(found) => found,
-        Err(resp) => return resp,
-    };
-    let series = match state
+    let (r, _, tag) = facts_entity(&state, &pairs).await?;
+    let series = state
         .runner()
         .store()
         .coverage_for_entity(&tag, start.date_naive())
-        .await
-    {
-        Ok(s) => s,
-        Err(e) => return portal::from_api_error(e.into()),
-    };
+        .await?;
     let mut out: BTreeMap<String, Vec<Value>> =
         wanted.iter().map(|id| (id.clone(), Vec::new())).collect();
     for s in &series {
@@ -559,7 +508,7 @@ async fn facts_range(State(state): State<AppState>, query: Pairs) -> Response {
             }));
         }
     }
-    Json(out).into_response()
+    Ok(Json(out).into_response())
 }
 
 #[cfg(test)]
