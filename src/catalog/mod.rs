@@ -25,6 +25,8 @@ pub struct Catalog {
     /// Errors (each excluded only its own entity) and warnings.
     pub diagnostics: Vec<Diagnostic>,
     index: HashMap<String, usize>,
+    /// Backstage refs lower-cased: refs match case-insensitively, as in Backstage.
+    folded_refs: HashMap<String, usize>,
     /// Parallel to `entities` when loaded from descriptors; empty from `from_entities`.
     mapping_sources: Vec<MappingSources>,
 }
@@ -33,16 +35,19 @@ impl Catalog {
     /// A catalog of these entities (the first of a duplicated tag wins lookups).
     pub fn from_entities(entities: Vec<Entity>, diagnostics: Vec<Diagnostic>) -> Self {
         let mut index = HashMap::new();
+        let mut folded_refs = HashMap::new();
         for (i, e) in entities.iter().enumerate() {
             index.entry(e.tag.clone()).or_insert(i);
             if let Some(r) = &e.backstage_ref {
                 index.entry(r.clone()).or_insert(i);
+                folded_refs.entry(r.to_lowercase()).or_insert(i);
             }
         }
         Catalog {
             entities,
             diagnostics,
             index,
+            folded_refs,
             mapping_sources: Vec::new(),
         }
     }
@@ -104,8 +109,17 @@ impl Catalog {
         self.diagnostics.iter().any(Diagnostic::is_error)
     }
 
-    /// The entity with this tag or Backstage ref (`component:default/name`).
+    /// The entity with this tag or Backstage ref (`component:default/name`); refs match in any
+    /// case (`Component:default/Checkout-Web`), as Backstage matches them.
     pub fn get(&self, tag_or_ref: &str) -> Option<&Entity> {
-        self.index.get(tag_or_ref).map(|&i| &self.entities[i])
+        self.index
+            .get(tag_or_ref)
+            .or_else(|| {
+                let folded = tag_or_ref
+                    .contains(':')
+                    .then(|| tag_or_ref.to_lowercase())?;
+                self.folded_refs.get(&folded)
+            })
+            .map(|&i| &self.entities[i])
     }
 }

@@ -60,6 +60,15 @@ pub trait Evaluator: Send + Sync + 'static {
     fn scorecards(&self) -> Vec<ScorecardInfo>;
     /// Whether the catalog has an entity with this tag or Backstage ref; `Some(tag)` with its tag.
     fn entity_tag(&self, tag_or_ref: &str) -> Option<String>;
+    /// The Backstage ref (`component:default/name`) of the entity with this tag, when it has one.
+    fn entity_ref(&self, _tag: &str) -> Option<String> {
+        None
+    }
+    /// The rules of a scorecard as its file states them (none for an unknown tag): what the
+    /// portal APIs describe besides the stored outcomes (descriptions, expressions).
+    fn rules(&self, _scorecard: &str) -> Vec<crate::scorecard::model::RuleSpec> {
+        Vec::new()
+    }
     /// Evaluates `scorecard` over every entity, or over one when `entity` is given.
     fn evaluate<'a>(
         &'a self,

@@ -163,6 +163,29 @@ impl Evaluator for PipelineEvaluator {
         self.catalog().get(tag_or_ref).map(|e| e.tag.clone())
     }
 
+    fn entity_ref(&self, tag: &str) -> Option<String> {
+        let catalog = self.catalog();
+        let e = catalog.get(tag)?;
+        // A Cortex descriptor's entity as Backstage would name it: teams are groups, domains
+        // domains, everything else a component, in the default namespace.
+        e.backstage_ref.clone().or_else(|| {
+            let kind = match e.kind.as_str() {
+                "team" => "group",
+                "domain" => "domain",
+                _ => "component",
+            };
+            Some(format!("{kind}:default/{}", e.tag))
+        })
+    }
+
+    fn rules(&self, scorecard: &str) -> Vec<crate::scorecard::model::RuleSpec> {
+        self.scorecards
+            .iter()
+            .find(|c| c.spec.tag == scorecard)
+            .map(|c| c.spec.rules.clone())
+            .unwrap_or_default()
+    }
+
     fn evaluate<'a>(
         &'a self,
         scorecard: &'a str,

@@ -18,6 +18,7 @@ mod datadog;
 mod error;
 mod jwks;
 mod page;
+mod portal;
 mod rhdh;
 mod tech_insights;
 mod uploads;
