@@ -20,6 +20,8 @@ mod eval_codecov;
 mod eval_gate;
 mod jobs_alerts;
 mod jobs_scheduler;
+mod portal_cortex;
+mod portal_cortex_cli;
 mod providers_cli;
 mod providers_codecov;
 mod providers_datadog;
