@@ -626,7 +626,10 @@ async fn hostile_descriptors_get_bounded_errors() {
     bomb.push_str("tag: bomb\nrules: *i\n");
     let (status, body) = post_yaml(&s, dry, bomb).await;
     cortex_error(status, &body, 400);
-    assert!(body["details"].as_str().unwrap().contains("budget"), "{body}");
+    assert!(
+        body["details"].as_str().unwrap().contains("budget"),
+        "{body}"
+    );
     // Not UTF-8.
     let (status, body) = post_yaml(&s, dry, vec![0xff, 0xfe, b't', b'a', b'g']).await;
     assert!(cortex_error(status, &body, 400).contains("UTF-8"));
