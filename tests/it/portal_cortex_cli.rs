@@ -81,17 +81,16 @@ impl Cortex {
     }
 }
 
+/// GET a JSON document of rubric's own API.
+async fn native_json(http: &reqwest::Client, url: String) -> Value {
+    let resp = http.get(url).bearer_auth(TOKEN).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    resp.json().await.unwrap()
+}
+
 /// rubric's own view of an entity's stored result in a scorecard.
 async fn native(http: &reqwest::Client, base: &str, entity: &str, scorecard: &str) -> Value {
-    let all: Value = http
-        .get(format!("{base}/api/v1/entities/{entity}/scorecards"))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let all = native_json(http, format!("{base}/api/v1/entities/{entity}/scorecards")).await;
     all["scorecards"]
         .as_array()
         .and_then(|list| list.iter().find(|s| s["scorecard"] == scorecard))
@@ -185,15 +184,7 @@ async fn the_cortex_cli_reads_rubric_results_unchanged() {
         .run(&["scorecards", "get", "-s", "coverage-maturity"])
         .await
         .json();
-    let native_list: Value = http
-        .get(format!("{base}/api/v1/scorecards"))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let native_list = native_json(&http, format!("{base}/api/v1/scorecards")).await;
     let native_card = native_list["scorecards"]
         .as_array()
         .unwrap()
