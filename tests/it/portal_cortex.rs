@@ -16,7 +16,7 @@ use crate::support::root;
 use crate::support::server::{
     ADMIN, Fake, READ, Server, alerts_config, json, runner, settings, start, start_with,
 };
-use crate::support::store::{TestDb, entity};
+use crate::support::store::{TestDb, entity, run, store_tests};
 
 const V1: &str = "/cortex/api/v1";
 
@@ -769,4 +769,43 @@ async fn re_evaluation_is_409_while_the_scorecard_is_being_evaluated() {
     );
     assert!(close(&body["score"]["summary"]["percentage"], 0.5));
     drop(db);
+}
+
+store_tests!(a_page_gets_its_rules_from_its_own_runs);
+/// `fill_rules` gives each result of a page the rules of its own run (not those of an older
+/// run of the same entity), as `latest_for_entity` reads them.
+async fn a_page_gets_its_rules_from_its_own_runs(db: TestDb) {
+    let s = &db.store;
+    let first = vec![
+        entity("api", None, 0.0, &[("old", "fail")]),
+        entity("web", None, 50.0, &[("a", "pass"), ("b", "fail")]),
+    ];
+    s.save_run(&run("coverage", 10, first)).await.unwrap();
+    let again = vec![entity(
+        "api",
+        Some(("Gold", 3)),
+        100.0,
+        &[("new", "pass"), ("x", "error")],
+    )];
+    s.save_run(&run("coverage", 20, again)).await.unwrap();
+    let (mut page, total) = s
+        .latest_for_scorecard("coverage", None, 0, 10)
+        .await
+        .unwrap();
+    assert_eq!((page.len(), total), (2, 2));
+    assert!(page.iter().all(|r| r.result.rules.is_empty()));
+    s.fill_rules(&mut page).await.unwrap();
+    for r in &page {
+        let whole = s.latest_for_entity(&r.result.entity).await.unwrap();
+        assert_eq!(whole[0].result.rules, r.result.rules, "{}", r.result.entity);
+    }
+    let titles: Vec<&str> = page[0]
+        .result
+        .rules
+        .iter()
+        .map(|r| r.title.as_str())
+        .collect();
+    assert_eq!(titles, ["new", "x"]);
+    s.fill_rules(&mut []).await.unwrap();
+    db.finish().await;
 }

@@ -7,7 +7,6 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use futures::{StreamExt, TryStreamExt};
 use serde_json::{Value, json};
 
 use super::error;
@@ -16,9 +15,6 @@ use super::shape::{self, MAX_PAGE_SIZE, Page, ladder_level, reached, scorecard_i
 use crate::server::api::{evaluate_entity, known_scorecard, resolve_entity};
 use crate::server::{ApiError, AppState};
 use crate::store::StoredResult;
-
-/// How many entities' rules are read from the store at once for one page.
-const READS_AT_ONCE: usize = 8;
 
 /// The latest stored result of `entity` (tag or ref) in `scorecard`: `Ok(None)` when the
 /// entity is known but has none; 404 for an unknown entity.
@@ -51,21 +47,11 @@ pub(super) async fn scores(
             (page.slice(&found).to_vec(), total)
         }
         None => {
-            let (items, total) = store
+            let (mut items, total) = store
                 .latest_for_scorecard(&tag, None, page.offset(), i64::from(page.size))
                 .await?;
-            // The page holds no rules: read each entity's whole latest result (rules included).
-            let whole: Vec<Option<StoredResult>> = futures::stream::iter(items)
-                .map(|r| async move {
-                    let all = store.latest_for_entity(&r.result.entity).await?;
-                    Ok::<_, crate::store::StoreError>(
-                        all.into_iter().find(|x| x.scorecard == r.scorecard),
-                    )
-                })
-                .buffered(READS_AT_ONCE)
-                .try_collect()
-                .await?;
-            (whole.into_iter().flatten().collect(), total)
+            store.fill_rules(&mut items).await?;
+            (items, total)
         }
     };
     if total == 0 {
