@@ -303,6 +303,23 @@ async fn the_cortex_cli_reads_rubric_results_unchanged() {
         "{value}"
     );
 
+    // catalog list (paged until totalPages == page + 1) and details, by tag and by raw ref.
+    let listed = cortex.run(&["catalog", "list"]).await.json();
+    let tags: Vec<&str> = listed["entities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["tag"].as_str().unwrap())
+        .collect();
+    assert!(
+        tags.contains(&"payments-api") && tags.contains(&"checkout-web"),
+        "{listed}"
+    );
+    for tag in ["payments-api", "component:default/checkout-web"] {
+        let details = cortex.run(&["catalog", "details", "-t", tag]).await.json();
+        assert!(tag.ends_with(details["tag"].as_str().unwrap()), "{details}");
+    }
+
     // scorecards create --dry-run: a valid file passes silently (the CLI prints nothing on
     // success) and exits 0; an invalid one is refused with each problem at its line and column,
     // and the CLI exits 1 as it does for any refused request, so a CI step stops on it.

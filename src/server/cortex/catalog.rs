@@ -8,14 +8,14 @@ use serde_json::{Value, json};
 
 use super::scorecards::params;
 use super::scores::entity_scorecards;
-use super::shape::{Page, service};
+use super::shape::{Page, owners, service};
 use crate::catalog::Entity;
 use crate::server::api::resolve_entity;
 use crate::server::{ApiError, AppState};
 
 /// An entity as Cortex's catalog describes it (`id` is the tag: rubric has no other id).
 fn entity(e: &Entity) -> Value {
-    let (individuals, teams): (Vec<_>, Vec<_>) = e.owners.iter().partition(|o| o.kind == "email");
+    let (teams, individuals) = owners(e);
     json!({
         "id": e.tag,
         "tag": e.tag,

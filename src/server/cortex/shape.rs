@@ -19,7 +19,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
-use crate::catalog::{Catalog, Entity};
+use crate::catalog::{Catalog, Entity, Owner};
 use crate::jobs::ScorecardInfo;
 use crate::scorecard::Scorecard;
 use crate::scorecard::model::{FilterSpec, Selector};
@@ -230,10 +230,12 @@ pub(super) fn scorecard_response(
         "description": info.description,
         "isDraft": info.draft,
         "lastUpdated": updated,
-        "evaluation": info.window_hours.map(|w| json!({ "window": w })),
         "levels": levels,
         "rules": [],
     });
+    if let Some(window) = info.window_hours {
+        out["evaluation"] = json!({ "window": window });
+    }
     let Some(card) = definition else {
         out["exemptions"] = json!({ "enabled": true, "autoApprove": false });
         out["notifications"] =
@@ -275,6 +277,23 @@ pub(super) fn scorecard_response(
     out
 }
 
+/// An entity's owners as Cortex splits them: teams (`group`, `team`) and individuals with an
+/// email address (`email`, or a `user` named by one); Slack channels and Backstage users
+/// without an address have no place there.
+pub(super) fn owners(e: &Entity) -> (Vec<&Owner>, Vec<&Owner>) {
+    let teams = e
+        .owners
+        .iter()
+        .filter(|o| matches!(o.kind.as_str(), "group" | "team"))
+        .collect();
+    let people = e
+        .owners
+        .iter()
+        .filter(|o| o.kind == "email" || (o.kind == "user" && o.name.contains('@')))
+        .collect();
+    (teams, people)
+}
+
 /// `ServiceDetails` of an entity: from the catalog when there is one, else its tag and name.
 pub(super) fn service(entity: Option<&Entity>, tag: &str, name: &str) -> Value {
     let Some(e) = entity else {
@@ -283,7 +302,7 @@ pub(super) fn service(entity: Option<&Entity>, tag: &str, name: &str) -> Value {
             "owners": { "groups": [], "individuals": [] },
         });
     };
-    let (individuals, groups): (Vec<_>, Vec<_>) = e.owners.iter().partition(|o| o.kind == "email");
+    let (groups, individuals) = owners(e);
     json!({
         "id": e.tag,
         "tag": e.tag,
