@@ -2,15 +2,23 @@
 //!
 //! `cfg(rubric_postgres_tests)` is set when `RUBRIC_TEST_POSTGRES_URL` is set or `CI` is true
 //! (`.ci/run` starts a server with `scripts/ci-postgres.sh`); `cfg(rubric_client_tests)` when
-//! `RUBRIC_TEST_UPLOAD_CLIENTS` is set or `CI` is true (`.ci/run` installs the real uploaders
-//! with `scripts/ci-upload-clients.sh`). Without them, plain `cargo test` lists each such test as
+//! one of `RUBRIC_TEST_UPLOAD_CLIENTS`, `RUBRIC_TEST_BACKSTAGE_CLIENTS` or `RUBRIC_TEST_CORTEX_CLI`
+//! is set or `CI` is true (`.ci/run` installs the real uploaders, the Backstage and RHDH clients
+//! and the Cortex CLI with the `scripts/ci-*.sh` installers). Without them, plain `cargo test` lists each such test as
 //! `ignored, <how to run it>` and counts it in the summary's "N ignored"; with them, those tests
 //! run and fail loudly when what they need is missing.
 
 fn main() {
     println!("cargo::rustc-check-cfg=cfg(rubric_postgres_tests)");
     println!("cargo::rustc-check-cfg=cfg(rubric_client_tests)");
-    println!("cargo::rerun-if-env-changed=RUBRIC_TEST_UPLOAD_CLIENTS");
+    const CLIENTS: [&str; 3] = [
+        "RUBRIC_TEST_UPLOAD_CLIENTS",
+        "RUBRIC_TEST_BACKSTAGE_CLIENTS",
+        "RUBRIC_TEST_CORTEX_CLI",
+    ];
+    for var in CLIENTS {
+        println!("cargo::rerun-if-env-changed={var}");
+    }
     println!("cargo::rerun-if-changed=build.rs");
     println!("cargo::rerun-if-env-changed=RUBRIC_TEST_POSTGRES_URL");
     println!("cargo::rerun-if-env-changed=CI");
@@ -24,7 +32,9 @@ fn main() {
     if url || ci {
         println!("cargo::rustc-cfg=rubric_postgres_tests");
     }
-    let clients = std::env::var_os("RUBRIC_TEST_UPLOAD_CLIENTS").is_some_and(|v| !v.is_empty());
+    let clients = CLIENTS
+        .iter()
+        .any(|var| std::env::var_os(var).is_some_and(|v| !v.is_empty()));
     if clients || ci {
         println!("cargo::rustc-cfg=rubric_client_tests");
     }

@@ -40,6 +40,33 @@ pub struct ScorecardInfo {
     pub colors: std::collections::BTreeMap<String, String>,
 }
 
+impl ScorecardInfo {
+    /// What a loaded scorecard says of itself.
+    pub fn of(card: &crate::scorecard::Scorecard) -> ScorecardInfo {
+        let report = card.report();
+        ScorecardInfo {
+            tag: report.tag,
+            name: report.name,
+            description: report.description.unwrap_or_default(),
+            window_hours: card
+                .spec
+                .evaluation_window_hours
+                .map(|h| u32::try_from(h).unwrap_or(u32::MAX)),
+            draft: report.draft,
+            colors: report
+                .levels
+                .iter()
+                .filter_map(|l| Some((l.name.clone(), l.color.clone()?)))
+                .collect(),
+            levels: report
+                .levels
+                .into_iter()
+                .map(|l| (l.name, l.rank))
+                .collect(),
+        }
+    }
+}
+
 /// Why an evaluation could not produce a run.
 #[derive(Debug, thiserror::Error)]
 pub enum EvalError {
@@ -64,11 +91,6 @@ pub trait Evaluator: Send + Sync + 'static {
     fn entity_ref(&self, _tag: &str) -> Option<String> {
         None
     }
-    /// The rules of a scorecard as its file states them (none for an unknown tag): what the
-    /// portal APIs describe besides the stored outcomes (descriptions, expressions).
-    fn rules(&self, _scorecard: &str) -> Vec<crate::scorecard::model::RuleSpec> {
-        Vec::new()
-    }
     /// Evaluates `scorecard` over every entity, or over one when `entity` is given.
     fn evaluate<'a>(
         &'a self,
@@ -79,6 +101,16 @@ pub trait Evaluator: Send + Sync + 'static {
     /// Where the changed files of a pull request are read, for the deploy risk (Codecov's
     /// comparisons); none when no such source is configured.
     fn comparisons(&self) -> Option<&dyn risk::Comparisons> {
+        None
+    }
+    /// The scorecard `tag` as loaded from its file (its spec and YAML text), for the routes that
+    /// show definitions; none when this evaluator reads no files.
+    fn definition(&self, _tag: &str) -> Option<&crate::scorecard::Scorecard> {
+        None
+    }
+    /// The catalog as last loaded, for the routes that list entities; none when this evaluator
+    /// has no catalog of its own.
+    fn current_catalog(&self) -> Option<Arc<crate::catalog::Catalog>> {
         None
     }
 }

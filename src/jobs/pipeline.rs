@@ -125,32 +125,7 @@ impl PipelineEvaluator {
 
 impl Evaluator for PipelineEvaluator {
     fn scorecards(&self) -> Vec<ScorecardInfo> {
-        self.scorecards
-            .iter()
-            .map(|card| {
-                let report = card.report();
-                ScorecardInfo {
-                    tag: report.tag,
-                    name: report.name,
-                    description: report.description.unwrap_or_default(),
-                    window_hours: card
-                        .spec
-                        .evaluation_window_hours
-                        .map(|h| u32::try_from(h).unwrap_or(u32::MAX)),
-                    draft: report.draft,
-                    colors: report
-                        .levels
-                        .iter()
-                        .filter_map(|l| Some((l.name.clone(), l.color.clone()?)))
-                        .collect(),
-                    levels: report
-                        .levels
-                        .into_iter()
-                        .map(|l| (l.name, l.rank))
-                        .collect(),
-                }
-            })
-            .collect()
+        self.scorecards.iter().map(ScorecardInfo::of).collect()
     }
 
     fn comparisons(&self) -> Option<&dyn super::risk::Comparisons> {
@@ -178,12 +153,12 @@ impl Evaluator for PipelineEvaluator {
         })
     }
 
-    fn rules(&self, scorecard: &str) -> Vec<crate::scorecard::model::RuleSpec> {
-        self.scorecards
-            .iter()
-            .find(|c| c.spec.tag == scorecard)
-            .map(|c| c.spec.rules.clone())
-            .unwrap_or_default()
+    fn definition(&self, tag: &str) -> Option<&Scorecard> {
+        self.scorecards.iter().find(|c| c.spec.tag == tag)
+    }
+
+    fn current_catalog(&self) -> Option<Arc<Catalog>> {
+        Some(self.catalog())
     }
 
     fn evaluate<'a>(

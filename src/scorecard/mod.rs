@@ -39,6 +39,7 @@ pub struct Scorecard {
     rule_filters: Vec<Option<CompiledFilter>>,
     filter: Option<CompiledFilter>,
     templates: FailureTemplates,
+    source: String,
 }
 
 /// Compiles the expressions of one scorecard into its slot table, moving diagnostics into the
@@ -231,7 +232,13 @@ impl Scorecard {
             rule_filters,
             filter,
             templates,
+            source: src.to_string(),
         }
+    }
+
+    /// The YAML text the scorecard was read from (what the file said when it loaded).
+    pub fn source(&self) -> &str {
+        &self.source
     }
 
     /// Warnings for exemptions that name an entity `catalog` does not have (they never apply).

@@ -173,7 +173,11 @@ struct ScoreItem<'a> {
     evaluated_at: chrono::DateTime<Utc>,
 }
 
-fn known_scorecard(state: &AppState, tag: &str, has_history: bool) -> Result<(), ApiError> {
+pub(super) fn known_scorecard(
+    state: &AppState,
+    tag: &str,
+    has_history: bool,
+) -> Result<(), ApiError> {
     if state.scorecard(tag).is_none() && !has_history {
         return Err(ApiError::not_found(format!("unknown scorecard {tag:?}")));
     }
@@ -270,15 +274,27 @@ pub(super) async fn evaluate(
     State(state): State<AppState>,
     Path((tag, entity)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    if state.scorecard(&tag).is_none() {
+    let stored = evaluate_entity(&state, &tag, &entity).await?;
+    Ok(Json(entity_view(&state, &stored, crate::clock::now())).into_response())
+}
+
+/// Evaluates one entity (tag or Backstage ref) of a scorecard now through the runner, which
+/// writes the run: the entity's new result, 404 for an unknown scorecard or entity or one the
+/// scorecard does not apply to, 409 while the scorecard is being evaluated.
+pub(super) async fn evaluate_entity(
+    state: &AppState,
+    tag: &str,
+    entity: &str,
+) -> Result<StoredResult, ApiError> {
+    if state.scorecard(tag).is_none() {
         return Err(ApiError::not_found(format!("unknown scorecard {tag:?}")));
     }
-    let Some(entity) = state.runner().evaluator().entity_tag(&entity) else {
+    let Some(entity) = state.runner().evaluator().entity_tag(entity) else {
         return Err(ApiError::not_found(format!("unknown entity {entity:?}")));
     };
     let outcome = state
         .runner()
-        .run(&tag, Some(&entity), Trigger::OnDemand)
+        .run(tag, Some(&entity), Trigger::OnDemand)
         .await?;
     let result = outcome
         .run
@@ -291,12 +307,11 @@ pub(super) async fn evaluate(
                 "scorecard {tag:?} does not apply to entity {entity:?}"
             ))
         })?;
-    let stored = StoredResult {
+    Ok(StoredResult {
         run_id: outcome.run_id,
-        scorecard: tag,
+        scorecard: tag.to_string(),
         result,
-    };
-    Ok(Json(entity_view(&state, &stored, crate::clock::now())).into_response())
+    })
 }
 
 /// The body of `POST /api/v1/risk`.

@@ -42,7 +42,7 @@ fn repository(service: &str, slug: &str) -> Result<RepoSlug, ApiError> {
 
 /// The address uploaders reach this server at: `[uploads] public_url`, else the request's
 /// `Host` (https when a proxy says so).
-fn public_url(state: &AppState, headers: &HeaderMap) -> String {
+pub(super) fn public_url(state: &AppState, headers: &HeaderMap) -> String {
     let configured = state
         .inner
         .settings

@@ -327,7 +327,9 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(settings.clone(), guard))
         .layer(CatchPanicLayer::custom(|_| {
             error::body(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
-        }));
+        }))
+        // Outermost, so every error under /cortex (401, 404, 413, 500...) is in Cortex's shape.
+        .layer(middleware::from_fn(cortex::error::cortex_shape));
     let app = match cors(&settings.cors_origins) {
         Some(layer) => app.layer(layer),
         None => app,

@@ -326,7 +326,10 @@ pub(super) fn definitions(state: &AppState) -> Vec<RuleDef> {
     let evaluator = state.runner().evaluator();
     let mut out = Vec::new();
     for card in &state.inner.scorecards {
-        let rules = evaluator.rules(&card.tag);
+        let Some(definition) = evaluator.definition(&card.tag) else {
+            continue;
+        };
+        let rules = &definition.spec.rules;
         let slugs = slugs(
             rules
                 .iter()

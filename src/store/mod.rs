@@ -447,6 +447,49 @@ impl Store {
         Ok((page, total))
     }
 
+    /// Fills in the rules of `results` (as [`Store::latest_for_scorecard`] reads them, without
+    /// rules) in one query: each result's rules of its own run, in scorecard order.
+    pub async fn fill_rules(&self, results: &mut [StoredResult]) -> StoreResult<()> {
+        if results.is_empty() {
+            return Ok(());
+        }
+        let runs: std::collections::BTreeSet<i64> = results.iter().map(|r| r.run_id).collect();
+        let run_marks: Vec<String> = (1..=runs.len()).map(|i| format!("${i}")).collect();
+        let entity_marks: Vec<String> = (runs.len() + 1..=runs.len() + results.len())
+            .map(|i| format!("${i}"))
+            .collect();
+        let sql = format!(
+            "SELECT rr.run_id, rr.entity, rr.position, rr.title, rr.expression, rr.level AS rule_level, \
+             rr.weight, rr.outcome, rr.message, rr.value_json, rr.report_json FROM rule_results rr \
+             WHERE rr.run_id IN ({}) AND rr.entity IN ({}) ORDER BY rr.run_id, rr.entity, rr.position",
+            run_marks.join(", "),
+            entity_marks.join(", ")
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for run in &runs {
+            query = query.bind(*run);
+        }
+        for r in results.iter() {
+            query = query.bind(r.result.entity.clone());
+        }
+        let rows = query.fetch_all(&self.pool).await?;
+        let mut at: HashMap<(i64, &str), usize> = HashMap::new();
+        for (i, r) in results.iter().enumerate() {
+            at.insert((r.run_id, r.result.entity.as_str()), i);
+        }
+        let mut rules: Vec<Vec<RuleResult>> = vec![Vec::new(); results.len()];
+        for row in &rows {
+            let entity: String = row.try_get("entity")?;
+            if let Some(&i) = at.get(&(row.try_get("run_id")?, entity.as_str())) {
+                rules[i].push(rule_result(row)?);
+            }
+        }
+        for (r, rules) in results.iter_mut().zip(rules) {
+            r.result.rules = rules;
+        }
+        Ok(())
+    }
+
     /// Level rank and percentage of each entity's latest result in a scorecard.
     pub async fn latest_levels(
         &self,

@@ -23,6 +23,8 @@ mod jobs_scheduler;
 mod portal_node_clients;
 mod portal_rhdh;
 mod portal_tech_insights;
+mod portal_cortex;
+mod portal_cortex_cli;
 mod providers_cli;
 mod providers_codecov;
 mod providers_datadog;
