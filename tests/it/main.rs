@@ -22,6 +22,7 @@ mod jobs_alerts;
 mod jobs_scheduler;
 mod providers_cli;
 mod providers_codecov;
+mod providers_codecov_lists;
 mod providers_datadog;
 mod providers_faults;
 mod providers_hostile;
