@@ -11,6 +11,9 @@
 //! | `github/acme/notifications` | `totals: null`: no uploads |
 //! | `gitlab/acme/search-indexer` | 45.0 % |
 //!
+//! Each owner's repository list (`GET {service}/{owner}/repos/`, paginated, `page_size`
+//! uncapped, filters `active`, `search`, `names`) gives every repository as its detail does.
+//!
 //! It also answers Datadog Code Coverage's summaries (`POST /api/v2/code-coverage/*/summary`,
 //! `GET /api/v1/validate`) for the same repositories, as `github.com/acme/payments-api`, so
 //! `[datadog] url` can point at it too.

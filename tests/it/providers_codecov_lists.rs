@@ -145,7 +145,7 @@ async fn the_list_gives_the_same_facts_as_one_request_per_repository_in_fewer_re
     let list_requests = server.requests() - before;
 
     assert_eq!(from_list, alone, "the same facts, origins included");
-    assert_eq!(number(&alone[0][1]) > 0.0, true);
+    assert!(number(&alone[0][1]) > 0.0);
     assert_eq!(number(&alone[300][1]), 97.42);
     assert_eq!(
         no_data(&alone[303][1]),
