@@ -144,6 +144,11 @@ pub struct CodecovConfig {
     pub not_found_ttl_secs: u64,
     /// Largest answer body read, in bytes after decompression; a larger one is an error fact.
     pub max_response_bytes: u64,
+    /// Repositories of one owner a fetch must need before their totals are read from the
+    /// owner's repository list instead of one request each; 0 never reads the list.
+    pub repository_list_min: usize,
+    /// Repositories asked for per page of an owner's repository list.
+    pub repository_list_page_size: usize,
     /// Further Codecov accounts or hosts, each serving the owners it lists (`[[codecov.accounts]]`).
     #[serde(default)]
     pub accounts: Vec<CodecovAccount>,

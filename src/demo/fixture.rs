@@ -11,6 +11,9 @@
 //! | `github/acme/notifications` | `totals: null`: no uploads |
 //! | `gitlab/acme/search-indexer` | 45.0 % |
 //!
+//! Each owner's repository list (`GET {service}/{owner}/repos/`, paginated, `page_size`
+//! uncapped, filters `active`, `search`, `names`) gives every repository as its detail does.
+//!
 //! It also answers Datadog Code Coverage's summaries (`POST /api/v2/code-coverage/*/summary`,
 //! `GET /api/v1/validate`) for the same repositories, as `github.com/acme/payments-api`, so
 //! `[datadog] url` can point at it too.
@@ -311,16 +314,8 @@ type Params = Query<HashMap<String, String>>;
 
 impl Fixture {
     fn repo(&self, p: &RepoPath) -> Result<&RepoData, Box<Response>> {
-        let service = match p.service.to_ascii_lowercase().as_str() {
-            "gh" => "github".to_string(),
-            "gl" => "gitlab".to_string(),
-            "bb" => "bitbucket".to_string(),
-            "ghe" => "github_enterprise".to_string(),
-            "gle" => "gitlab_enterprise".to_string(),
-            "bbs" => "bitbucket_server".to_string(),
-            s => s.to_string(),
-        };
-        let key = format!("{service}/{}/{}", p.owner, p.repo).to_ascii_lowercase();
+        let key =
+            format!("{}/{}/{}", service_name(&p.service), p.owner, p.repo).to_ascii_lowercase();
         self.repos.get(&key).ok_or_else(|| {
             Box::new(detail(
                 StatusCode::NOT_FOUND,
@@ -436,6 +431,19 @@ impl Fixture {
     }
 }
 
+/// The service a path names, its short aliases resolved as Codecov resolves them.
+fn service_name(service: &str) -> String {
+    match service.to_ascii_lowercase().as_str() {
+        "gh" => "github".to_string(),
+        "gl" => "gitlab".to_string(),
+        "bb" => "bitbucket".to_string(),
+        "ghe" => "github_enterprise".to_string(),
+        "gle" => "gitlab_enterprise".to_string(),
+        "bbs" => "bitbucket_server".to_string(),
+        s => s.to_string(),
+    }
+}
+
 fn encode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
@@ -447,22 +455,74 @@ fn encode(s: &str) -> String {
         .collect()
 }
 
-async fn repo_detail(State(s): State<Arc<Fixture>>, Path(p): Path<RepoPath>) -> Response {
-    let repo = match s.repo(&p) {
-        Ok(r) => r,
-        Err(e) => return *e,
-    };
-    ok(json!({
-        "name": p.repo,
+/// A repository as Codecov's `RepoSerializer` gives it, in its detail and in its owner's list.
+fn repo_json(s: &Fixture, service: &str, owner: &str, name: &str, repo: &RepoData) -> Json {
+    json!({
+        "name": name,
         "private": repo.private,
         "updatestamp": s.ago(repo.updated_hours_ago),
-        "author": {"service": p.service, "username": p.owner, "name": p.owner},
+        "author": {"service": service, "username": owner, "name": owner},
         "language": repo.language,
         "branch": repo.branch,
         "active": repo.totals.is_some(),
         "activated": true,
         "totals": repo.totals.as_ref().map(commit_totals),
-    }))
+    })
+}
+
+async fn repo_detail(State(s): State<Arc<Fixture>>, Path(p): Path<RepoPath>) -> Response {
+    let repo = match s.repo(&p) {
+        Ok(r) => r,
+        Err(e) => return *e,
+    };
+    ok(repo_json(&s, &p.service, &p.owner, &p.repo, repo))
+}
+
+#[derive(Debug, Deserialize)]
+struct OwnerPath {
+    service: String,
+    owner: String,
+}
+
+/// `GET {service}/{owner}/repos/`: the owner's repositories by name, paginated (`page_size`
+/// uncapped, as Codecov sets no maximum), filtered by `active`, `search` (in the name) and
+/// repeated `names`, as Codecov's `RepositoryFilters` do.
+async fn repo_list(
+    State(s): State<Arc<Fixture>>,
+    Path(p): Path<OwnerPath>,
+    Query(pairs): Query<Vec<(String, String)>>,
+    req: Request,
+) -> Response {
+    let prefix = format!("{}/{}/", service_name(&p.service), p.owner).to_ascii_lowercase();
+    let mut mine: Vec<(&str, &RepoData)> = s
+        .repos
+        .iter()
+        .filter_map(|(k, r)| Some((k.strip_prefix(&prefix)?, r)))
+        .collect();
+    if mine.is_empty() {
+        return detail(StatusCode::NOT_FOUND, "No Owner matches the given query.");
+    }
+    mine.sort_unstable_by_key(|(name, _)| *name);
+    let names: Vec<String> = pairs
+        .iter()
+        .filter(|(k, _)| k == "names")
+        .map(|(_, v)| v.to_ascii_lowercase())
+        .collect();
+    let q: HashMap<String, String> = pairs.into_iter().filter(|(k, _)| k != "names").collect();
+    let active = q
+        .get("active")
+        .map(|a| matches!(a.as_str(), "true" | "True" | "1"));
+    let search = q.get("search").map(|t| t.to_ascii_lowercase());
+    let items = mine
+        .into_iter()
+        .filter(|(name, r)| {
+            active.is_none_or(|a| a == r.totals.is_some())
+                && search.as_ref().is_none_or(|t| name.contains(t.as_str()))
+                && (names.is_empty() || names.iter().any(|n| n == name))
+        })
+        .map(|(name, r)| repo_json(&s, &p.service, &p.owner, name, r))
+        .collect();
+    s.page(req.uri().path(), &q, items)
 }
 
 async fn totals(
@@ -930,6 +990,10 @@ fn router(state: Arc<Fixture>) -> Router {
     for slash in ["", "/"] {
         app = app
             .route(&format!("/api/v2/{{service}}{slash}"), get(owners))
+            .route(
+                &format!("/api/v2/{{service}}/{{owner}}/repos{slash}"),
+                get(repo_list),
+            )
             .route(&format!("{r}{slash}"), get(repo_detail))
             .route(&format!("{r}/totals{slash}"), get(totals))
             .route(&format!("{r}/coverage{slash}"), get(trend))

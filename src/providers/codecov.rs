@@ -21,6 +21,7 @@ use serde_json::Value as Json;
 use super::cache::{Cached, ResponseCache};
 use super::http::{FaultKind, FetchError, Http, Limits, ProviderHttp};
 use super::measure::{self, Measure};
+use super::repo_list::{OwnerList, RepoLists};
 use super::secrets::{SecretSource, last_four};
 use super::{CoverageReading, Provider, ProviderReport, StatsSnapshot, self_test};
 use crate::catalog::{Catalog, CodecovProject, Entity, MappedBy};
@@ -57,6 +58,21 @@ impl Provider for Codecov {
             key("coverageTrend").with_arg("days", serde_json::json!(30)),
             key("lastUploadAt"),
         ]
+    }
+
+    /// Owners with many repositories in this fetch are read from their repository lists.
+    fn plan(&self, entities: &[&Entity], keys: &[FactKey]) {
+        if self.branch.is_some() || !self.lists.enabled() {
+            return;
+        }
+        let needed = entities.iter().filter_map(|e| {
+            let project = e.codecov.as_ref()?;
+            let account = self.account(project).ok()?;
+            keys.iter()
+                .any(|k| k.source == Source::Codecov && reads_repository(k, project))
+                .then(|| (owner_key(account, project), repo_name(project)))
+        });
+        self.lists.plan(needed);
     }
 
     fn history_keys(&self) -> Vec<FactKey> {
@@ -136,6 +152,50 @@ impl Provider for Codecov {
 /// Pages read at most when following a paginated list.
 const MAX_PAGES: u32 = 50;
 
+/// The functions answered from a repository's totals.
+const TOTALS_FUNCTIONS: &[&str] = &[
+    "codeCoverage",
+    "lines",
+    "hits",
+    "misses",
+    "partials",
+    "files",
+];
+
+/// Whether `key` reads the repository itself (`repos/{repo}/`: its totals, or its default
+/// branch for the last upload) when no `[codecov] branch` is configured: what an owner's
+/// repository list can answer.
+fn reads_repository(key: &FactKey, project: &CodecovProject) -> bool {
+    match key.function.as_str() {
+        "lastUploadAt" => true,
+        f if TOTALS_FUNCTIONS.contains(&f) => {
+            key.arg_str("flag").is_none() && project.flag.is_none()
+        }
+        _ => false,
+    }
+}
+
+/// The repository's name inside its owner (`acme/api` and `api` are both `api`).
+fn repo_name(p: &CodecovProject) -> &str {
+    p.repo
+        .strip_prefix(&format!("{}/", p.owner))
+        .unwrap_or(&p.repo)
+        .rsplit('/')
+        .next()
+        .unwrap_or(&p.repo)
+}
+
+/// An owner as the repository lists know it: account, service and owner (Codecov's owner
+/// names are case-insensitive).
+fn owner_key(account: &Account, p: &CodecovProject) -> String {
+    format!(
+        "{}\u{1f}{}\u{1f}{}",
+        account.name,
+        p.service.to_lowercase(),
+        p.owner.to_lowercase()
+    )
+}
+
 /// One Codecov account: a host root and the token for it.
 #[derive(Debug)]
 pub struct Account {
@@ -203,6 +263,8 @@ pub(crate) fn parse_base(url: &str) -> Result<Url, &'static str> {
 pub struct Codecov {
     http: ProviderHttp,
     cache: ResponseCache,
+    lists: RepoLists,
+    list_page_size: usize,
     default: Account,
     accounts: HashMap<String, Account>,
     branch: Option<String>,
@@ -234,6 +296,12 @@ impl Codecov {
                 Duration::from_secs(cfg.cache_ttl_secs),
                 Duration::from_secs(cfg.not_found_ttl_secs),
             ),
+            lists: RepoLists::new(
+                cfg.repository_list_min,
+                Duration::from_secs(cfg.cache_ttl_secs),
+                Duration::from_secs(cfg.not_found_ttl_secs),
+            ),
+            list_page_size: cfg.repository_list_page_size.clamp(1, 10_000),
             default,
             accounts,
             branch: Some(cfg.branch.trim().to_string()).filter(|b| !b.is_empty()),
@@ -278,9 +346,7 @@ impl Codecov {
         let repo = Repo { account, project };
         match key.function.as_str() {
             "" => Fact::ok(mapping_value(project)).from_origin(project.describe()),
-            "codeCoverage" | "lines" | "hits" | "misses" | "partials" | "files" => {
-                self.totals(&repo, key).await
-            }
+            f if TOTALS_FUNCTIONS.contains(&f) => self.totals(&repo, key).await,
             "coverageTrend" => self.trend(&repo, key).await,
             "coverageHistory" => self.history(&repo, key).await,
             "openPullRequests" => self.open_pull_requests(&repo).await,
@@ -301,27 +367,85 @@ impl Codecov {
     /// GET through the cache; the key is the account and the URL (never the token).
     pub(crate) async fn get(&self, account: &Account, url: Url) -> Result<Cached, Arc<FetchError>> {
         let key = format!("{}\u{1f}{url}", account.name);
-        let auth = account.auth_header();
-        let fetch = self.http.send_json(move |c| {
-            let r = c.get(url.clone()).header(ACCEPT, "application/json");
-            match &auth {
-                Some(h) => r.header(AUTHORIZATION, h.clone()),
-                None => r,
-            }
-        });
+        let fetch = self.send(account, url);
         self.cache.get_or_fetch(&key, &self.http.stats, fetch).await
+    }
+
+    /// GET `url` with `account`'s token, uncached.
+    async fn send(&self, account: &Account, url: Url) -> Result<Json, FetchError> {
+        let auth = account.auth_header();
+        self.http
+            .send_json(move |c| {
+                let r = c.get(url.clone()).header(ACCEPT, "application/json");
+                match &auth {
+                    Some(h) => r.header(AUTHORIZATION, h.clone()),
+                    None => r,
+                }
+            })
+            .await
+    }
+
+    /// The repository (`repos/{repo}/`: its `totals` and default `branch`): from its owner's
+    /// repository list when that owner is read so and the list has it, else its own request.
+    async fn repository(&self, repo: &Repo<'_>) -> Result<Cached, Arc<FetchError>> {
+        let owner = owner_key(repo.account, repo.project);
+        if self.lists.is_listed(&owner) {
+            let list = self
+                .lists
+                .list(&owner, self.read_list(repo.account, repo.project))
+                .await;
+            if let Some(value) = list.get(repo_name(repo.project)) {
+                // Answered without a request of its own: a cache hit, as the counters see it.
+                self.http.stats.count_lookup();
+                return Ok(Cached {
+                    value,
+                    stale_secs: None,
+                    stale_because: None,
+                });
+            }
+        }
+        self.get(repo.account, self.url(repo, &[], &[])).await
+    }
+
+    /// Reads the repository list of `project`'s owner (`{service}/{owner}/repos/`), page by
+    /// page; the pages are our own numbers, never the `next` links (another host's URL would
+    /// get the token).
+    async fn read_list(&self, account: &Account, project: &CodecovProject) -> OwnerList {
+        let size = self.list_page_size.to_string();
+        let list = OwnerList::read(|page| {
+            let mut url = account.base.clone();
+            if let Ok(mut segs) = url.path_segments_mut() {
+                segs.pop_if_empty().extend([
+                    "api",
+                    "v2",
+                    project.service.as_str(),
+                    project.owner.as_str(),
+                    "repos",
+                    "",
+                ]);
+            }
+            url.query_pairs_mut()
+                .append_pair("page_size", &size)
+                .append_pair("page", &page.to_string());
+            self.http.stats.count_fetch();
+            self.send(account, url)
+        })
+        .await;
+        if let Some(why) = &list.failure {
+            tracing::warn!(
+                service = %project.service,
+                owner = %project.owner,
+                listed = list.len(),
+                "Codecov's repository list was not read whole ({why}); the repositories it lacks are asked for one by one"
+            );
+        }
+        list
     }
 
     /// `.../repos/{repo}/` + `tail` segments + trailing slash, with `query`.
     fn url(&self, repo: &Repo<'_>, tail: &[&str], query: &[(&str, &str)]) -> Url {
         let p = repo.project;
-        let name = p
-            .repo
-            .strip_prefix(&format!("{}/", p.owner))
-            .unwrap_or(&p.repo)
-            .rsplit('/')
-            .next()
-            .unwrap_or(&p.repo);
+        let name = repo_name(p);
         let mut url = repo.account.base.clone();
         if let Ok(mut segs) = url.path_segments_mut() {
             segs.pop_if_empty()
@@ -369,7 +493,7 @@ impl Codecov {
         let origin = repo.origin(flag.as_deref(), self.branch.as_deref());
         let (cached, totals) = if flag.is_none() && self.branch.is_none() {
             // The repository's own totals: the newest complete default-branch commit.
-            let cached = match self.get(repo.account, self.url(repo, &[], &[])).await {
+            let cached = match self.repository(repo).await {
                 Ok(c) => c,
                 Err(e) => return self.error_fact(repo, "the repository is", &e),
             };
@@ -576,7 +700,7 @@ impl Codecov {
             return Ok(b.clone());
         }
         let cached = self
-            .get(repo.account, self.url(repo, &[], &[]))
+            .repository(repo)
             .await
             .map_err(|e| self.error_fact(repo, "the repository is", &e))?;
         match cached.value.get("branch").and_then(Json::as_str) {

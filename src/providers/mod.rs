@@ -17,6 +17,7 @@ pub mod datadog;
 pub mod facts_file;
 pub mod http;
 pub mod measure;
+pub mod repo_list;
 pub mod secrets;
 pub mod self_test;
 
@@ -126,6 +127,10 @@ pub trait Provider: std::any::Any + Send + Sync + std::fmt::Debug {
         entity: &'a Entity,
         catalog: &'a Catalog,
     ) -> BoxFuture<'a, Fact>;
+
+    /// Told, before a fetch starts, which keys it will ask for which entities, so a provider
+    /// can read many entities' answers in fewer requests (Codecov's repository lists).
+    fn plan(&self, _entities: &[&Entity], _keys: &[FactKey]) {}
 
     /// Answers a key while a rule is evaluated, for a source held in memory whose functions
     /// accept computed arguments; `None` for sources that are fetched before evaluation.
@@ -270,6 +275,9 @@ impl Providers {
         keys: &[FactKey],
         entity_done: &(dyn Fn() + Sync),
     ) -> Vec<Vec<Fact>> {
+        for p in &self.all {
+            p.plan(entities, keys);
+        }
         join_all(entities.iter().map(|entity| async move {
             let facts = join_all(keys.iter().map(|key| self.answer(catalog, entity, key))).await;
             entity_done();

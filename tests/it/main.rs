@@ -27,6 +27,7 @@ mod portal_cortex;
 mod portal_cortex_cli;
 mod providers_cli;
 mod providers_codecov;
+mod providers_codecov_lists;
 mod providers_datadog;
 mod providers_faults;
 mod providers_hostile;
