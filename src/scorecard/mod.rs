@@ -262,6 +262,11 @@ impl Scorecard {
 
     /// The report skeleton of this scorecard (no entities yet).
     pub fn report(&self) -> ScorecardReport {
+        self.report_with(Vec::new())
+    }
+
+    /// The report of this scorecard with `entities` as its entity results.
+    pub fn report_with<E>(&self, entities: E) -> ScorecardReport<E> {
         ScorecardReport {
             tag: self.spec.tag.clone(),
             name: self.spec.name.clone(),
@@ -276,7 +281,7 @@ impl Scorecard {
                     color: l.color.clone(),
                 })
                 .collect(),
-            entities: Vec::new(),
+            entities,
         }
     }
 
