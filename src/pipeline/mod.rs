@@ -214,3 +214,50 @@ impl Serialize for Evaluated<'_> {
         serializer.collect_seq(self.iter())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::path::Path;
+
+    use super::*;
+    use crate::cql::Registry;
+    use crate::providers::FactsFile;
+
+    /// The streamed report is written with exactly the bytes of the report built whole, for
+    /// the sample catalog and scorecards: passing and failing rules, captures in failure
+    /// messages, missing facts, filters and exemptions.
+    #[tokio::test]
+    async fn the_streamed_report_is_the_whole_report_byte_for_byte() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let catalog = Catalog::load(&root.join("entities"));
+        let (scorecards, _) = Scorecard::load_dir(&root.join("scorecards"), Registry::standard());
+        assert!(!catalog.entities.is_empty() && !scorecards.is_empty());
+        let coverage = |n: f64| {
+            BTreeMap::from([(
+                "codecov.codeCoverage()".to_string(),
+                Fact::ok(crate::value::Value::Number(n)),
+            )])
+        };
+        let file = FactsFile {
+            generated_at: None,
+            entities: BTreeMap::from([
+                ("payments-api".to_string(), coverage(97.42)),
+                ("ledger".to_string(), coverage(64.2)),
+            ]),
+        };
+        let providers = Providers::from_facts_file(file);
+        let pipeline = Pipeline {
+            catalog: &catalog,
+            scorecards: &scorecards,
+            providers: &providers,
+        };
+        let entities: Vec<&Entity> = catalog.entities.iter().collect();
+        let (plan, facts) = pipeline.fetch(&entities).await;
+        let now = "2026-11-22T06:00:00Z".parse().unwrap();
+        let whole = pipeline.evaluate(&entities, &plan, &facts, now).to_json();
+        assert!(whole.contains("from 64.2% to 80% or more"), "{whole}");
+        let streamed = pipeline.streamed(&entities, &plan, &facts, now);
+        assert_eq!(serde_json::to_string_pretty(&streamed).unwrap(), whole);
+    }
+}
