@@ -1,19 +1,22 @@
 //! `rubric eval`, `rubric demo`, `rubric scorecard validate` and `rubric gate`.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use super::width::output_width;
-use super::{CliError, CliResult, Global, TextFormat, emit, existing_dir, json_document};
-use crate::catalog::{Catalog, CatalogSources};
+use super::{
+    CliError, CliResult, Global, TextFormat, emit, emit_with, existing_dir, json_document,
+};
+use crate::catalog::{Catalog, CatalogSources, Entity};
 use crate::config::Config;
 use crate::cql::Registry;
 use crate::diag::Diagnostic;
 use crate::facts::{Fact, FactKey};
-use crate::pipeline::Pipeline;
+use crate::pipeline::{Pipeline, StreamedReport};
 use crate::providers::{Providers, load_facts_file};
 use crate::scorecard::Scorecard;
-use crate::scorecard::report::{self, DiagnosticReport, EvalReport};
+use crate::scorecard::report::{self, DiagnosticReport};
 use crate::store::coverage_facts::UploadsProvider;
 use crate::value::Value;
 
@@ -32,12 +35,25 @@ pub enum Format {
 }
 
 impl Format {
-    fn render(self, report: &EvalReport) -> String {
+    /// Writes `report` to `out` as its entities are evaluated: in JSON one entity at a time
+    /// (the bytes of [`report::EvalReport::to_json`] and a newline), in the other formats one
+    /// scorecard at a time (JUnit, whose totals come first, keeps the text until the end).
+    fn write(self, report: &StreamedReport<'_>, out: &mut dyn Write) -> std::io::Result<()> {
+        let cards = || {
+            report
+                .scorecards
+                .iter()
+                .map(|card| card.with_entities(|results| results.iter().collect()))
+        };
+        let mut text = |t: &str| out.write_all(t.as_bytes());
         match self {
-            Format::Table => report::table::render(report, output_width()),
-            Format::Json => report.to_json() + "\n",
-            Format::Markdown => report::markdown::render(report),
-            Format::Junit => report::junit::render(report),
+            Format::Table => report::table::render_each(cards(), output_width(), text),
+            Format::Json => {
+                serde_json::to_writer_pretty(&mut *out, report)?;
+                out.write_all(b"\n")
+            }
+            Format::Markdown => report::markdown::render_each(cards(), text),
+            Format::Junit => text(&report::junit::render_cards(report.evaluated_at, cards())),
         }
     }
 }
@@ -136,14 +152,16 @@ async fn load_catalog(cfg: &Config, dir: &Path) -> Catalog {
 }
 
 /// Loads and reports the catalog and scorecards, then evaluates them with facts from the
-/// providers, or from `facts_file` when given (no requests then).
+/// providers, or from `facts_file` when given (no requests then), writing the report on stdout
+/// in `format` as it is evaluated.
 async fn evaluate(
     cfg: &Config,
     catalog_dir: &Path,
     scorecard_dir: &Path,
     facts_file: Option<&Path>,
     store: Option<&str>,
-) -> Result<EvalReport, CliError> {
+    format: Format,
+) -> Result<(), CliError> {
     let facts_file = match facts_file {
         Some(path) => {
             Some(load_facts_file(path).map_err(|e| CliError::Usage(format!("facts file {e}")))?)
@@ -165,14 +183,23 @@ async fn evaluate(
         scorecards: &scorecards,
         providers: &providers,
     };
-    let mut report = pipeline.run(None, now).await;
+    let entities: Vec<&Entity> = catalog.entities.iter().collect();
+    let (plan, facts) = pipeline.fetch(&entities).await;
+    let mut report = pipeline.streamed(&entities, &plan, &facts, now);
     report.diagnostics = catalog
         .diagnostics
         .iter()
         .chain(&diags)
         .map(DiagnosticReport::from)
         .collect();
-    Ok(report)
+    emit_with(|out| format.write(&report, out));
+    // The process ends after this: the catalog and the facts are left to the operating system
+    // (freeing a large catalog entity by entity takes a noticeable share of a run).
+    drop(report);
+    drop(entities);
+    std::mem::forget(facts);
+    std::mem::forget(catalog);
+    Ok(())
 }
 
 /// Runs `rubric eval`: exit 0 when evaluation ran (even with failing rules), 2 for unusable
@@ -186,15 +213,15 @@ pub async fn eval(args: EvalArgs, g: &Global) -> CliResult {
         "scorecards",
         "--scorecards DIR",
     )?;
-    let report = evaluate(
+    evaluate(
         &cfg,
         &catalog_dir,
         &scorecard_dir,
         args.facts.as_deref(),
         args.store.as_deref(),
+        args.format,
     )
     .await?;
-    emit(&args.format.render(&report));
     Ok(ExitCode::SUCCESS)
 }
 
@@ -219,16 +246,16 @@ pub async fn demo(args: DemoArgs, g: &Global) -> CliResult {
     for account in &mut cfg.codecov.accounts {
         account.url = Some(server.url());
     }
-    let report = evaluate(
+    evaluate(
         &cfg,
         &sample_dir("entities"),
         &sample_dir("scorecards"),
         None,
         // The demo has no uploads of its own and leaves the configured store alone.
         Some("sqlite::memory:"),
+        args.format,
     )
     .await?;
-    emit(&args.format.render(&report));
     Ok(ExitCode::SUCCESS)
 }
 

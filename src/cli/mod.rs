@@ -213,8 +213,14 @@ async fn run(cli: Cli) -> CliResult {
 /// Writes to stdout, the one writer of every command: a closed pipe (`rubric eval | head`) ends
 /// the output quietly instead of panicking, and the command still exits with its own code.
 pub(crate) fn emit(text: &str) {
-    let mut out = std::io::stdout().lock();
-    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+    emit_with(|out| out.write_all(text.as_bytes()));
+}
+
+/// [`emit`] for output written in pieces: `write` gets stdout, locked and buffered, and may
+/// stop at the first error (a closed pipe, which ends the output quietly as in [`emit`]).
+pub(crate) fn emit_with(write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) {
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    let _ = write(&mut out).and_then(|()| out.flush());
 }
 
 /// `value` as one pretty-printed JSON document, the form of every `--format json`.

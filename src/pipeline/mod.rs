@@ -9,12 +9,13 @@ pub mod sync;
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
+use serde::{Serialize, Serializer};
 
 use crate::catalog::{Catalog, Entity};
 use crate::facts::{Fact, FactKey};
 use crate::providers::Providers;
 use crate::scorecard::Scorecard;
-use crate::scorecard::report::{EntityReport, EvalReport};
+use crate::scorecard::report::{EntityReport, EvalReport, ScorecardReport};
 
 /// The facts every scorecard needs, fetched once: one key list for all scorecards and, per
 /// scorecard, where each of its slots is in that list.
@@ -87,12 +88,64 @@ impl Pipeline<'_> {
                 &all
             }
         };
+        let (plan, facts) = self.fetch(entities).await;
+        self.evaluate(entities, &plan, &facts, now)
+    }
+
+    /// Plans and fetches the facts of `entities`: `facts[e][k]` answers `plan.keys[k]` for
+    /// `entities[e]`.
+    pub async fn fetch(&self, entities: &[&Entity]) -> (FetchPlan, Vec<Vec<Fact>>) {
         let plan = FetchPlan::new(self.scorecards);
         let facts = self
             .providers
             .fetch(self.catalog, entities, &plan.keys)
             .await;
-        self.evaluate(entities, &plan, &facts, now)
+        (plan, facts)
+    }
+
+    /// The report [`Pipeline::evaluate`] gives, with each entity evaluated only while the
+    /// report is serialized and dropped once written: the same bytes, with memory for one
+    /// entity's results at a time instead of the whole report's.
+    pub fn streamed<'b>(
+        &'b self,
+        entities: &'b [&'b Entity],
+        plan: &'b FetchPlan,
+        facts: &'b [Vec<Fact>],
+        now: DateTime<Utc>,
+    ) -> StreamedReport<'b> {
+        self.report(entities, plan, facts, now, |evaluated| evaluated)
+    }
+
+    /// The report skeleton of every scorecard, with `entities` made by `results` from each
+    /// scorecard's [`Evaluated`] results.
+    fn report<'b, E>(
+        &'b self,
+        entities: &'b [&'b Entity],
+        plan: &'b FetchPlan,
+        facts: &'b [Vec<Fact>],
+        now: DateTime<Utc>,
+        results: impl Fn(Evaluated<'b>) -> E,
+    ) -> EvalReport<ScorecardReport<E>> {
+        let scorecards = self
+            .scorecards
+            .iter()
+            .enumerate()
+            .map(|(card, scorecard)| {
+                scorecard.report_with(results(Evaluated {
+                    pipeline: *self,
+                    card,
+                    entities,
+                    plan,
+                    facts,
+                    now,
+                }))
+            })
+            .collect();
+        EvalReport {
+            evaluated_at: now,
+            scorecards,
+            diagnostics: Vec::new(),
+        }
     }
 
     /// Evaluates with facts already fetched: `facts[e][k]` answers `plan.keys[k]` for
@@ -104,22 +157,9 @@ impl Pipeline<'_> {
         facts: &[Vec<Fact>],
         now: DateTime<Utc>,
     ) -> EvalReport {
-        let mut report = EvalReport {
-            evaluated_at: now,
-            scorecards: Vec::new(),
-            diagnostics: Vec::new(),
-        };
-        for (c, card) in self.scorecards.iter().enumerate() {
-            let mut card_report = card.report();
-            for (e, entity) in entities.iter().enumerate() {
-                let row = facts.get(e).map(Vec::as_slice).unwrap_or_default();
-                card_report
-                    .entities
-                    .push(self.evaluate_entity(c, entity, plan, row, now));
-            }
-            report.scorecards.push(card_report);
-        }
-        report
+        self.report(entities, plan, facts, now, |evaluated| {
+            evaluated.iter().collect()
+        })
     }
 
     /// Evaluates the `card`-th scorecard for one entity, whose facts `row` answer
@@ -140,5 +180,84 @@ impl Pipeline<'_> {
             .collect();
         let lookup = self.providers.lookup_for(entity, self.catalog);
         self.scorecards[card].evaluate(entity, self.catalog, &facts, &lookup, now)
+    }
+}
+
+/// A report whose entities are evaluated while it is serialized ([`Pipeline::streamed`]).
+pub type StreamedReport<'a> = EvalReport<ScorecardReport<Evaluated<'a>>>;
+
+/// The entity results of one scorecard, evaluated one at a time: as an iterator, or serialized
+/// as the list of [`EntityReport`]s (each dropped once written). See [`Pipeline::streamed`].
+#[derive(Clone, Copy, Debug)]
+pub struct Evaluated<'a> {
+    pipeline: Pipeline<'a>,
+    card: usize,
+    entities: &'a [&'a Entity],
+    plan: &'a FetchPlan,
+    facts: &'a [Vec<Fact>],
+    now: DateTime<Utc>,
+}
+
+impl Evaluated<'_> {
+    /// Each entity's result, in entity order, evaluated as it is taken.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = EntityReport> + '_ {
+        self.entities.iter().enumerate().map(|(e, entity)| {
+            let row = self.facts.get(e).map(Vec::as_slice).unwrap_or_default();
+            self.pipeline
+                .evaluate_entity(self.card, entity, self.plan, row, self.now)
+        })
+    }
+}
+
+impl Serialize for Evaluated<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.iter())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::path::Path;
+
+    use super::*;
+    use crate::cql::Registry;
+    use crate::providers::FactsFile;
+
+    /// The streamed report is written with exactly the bytes of the report built whole, for
+    /// the sample catalog and scorecards: passing and failing rules, captures in failure
+    /// messages, missing facts, filters and exemptions.
+    #[tokio::test]
+    async fn the_streamed_report_is_the_whole_report_byte_for_byte() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let catalog = Catalog::load(&root.join("entities"));
+        let (scorecards, _) = Scorecard::load_dir(&root.join("scorecards"), Registry::standard());
+        assert!(!catalog.entities.is_empty() && !scorecards.is_empty());
+        let coverage = |n: f64| {
+            BTreeMap::from([(
+                "codecov.codeCoverage()".to_string(),
+                Fact::ok(crate::value::Value::Number(n)),
+            )])
+        };
+        let file = FactsFile {
+            generated_at: None,
+            entities: BTreeMap::from([
+                ("payments-api".to_string(), coverage(97.42)),
+                ("ledger".to_string(), coverage(64.2)),
+            ]),
+        };
+        let providers = Providers::from_facts_file(file);
+        let pipeline = Pipeline {
+            catalog: &catalog,
+            scorecards: &scorecards,
+            providers: &providers,
+        };
+        let entities: Vec<&Entity> = catalog.entities.iter().collect();
+        let (plan, facts) = pipeline.fetch(&entities).await;
+        let now = "2026-11-22T06:00:00Z".parse().unwrap();
+        let whole = pipeline.evaluate(&entities, &plan, &facts, now).to_json();
+        assert!(whole.contains("from 64.2% to 80% or more"), "{whole}");
+        let streamed = pipeline.streamed(&entities, &plan, &facts, now);
+        assert_eq!(serde_json::to_string_pretty(&streamed).unwrap(), whole);
     }
 }

@@ -22,7 +22,7 @@ use crate::catalog::{Catalog, Entity};
 use crate::cql::{Program, Registry, SlotTable, Verdict};
 use crate::diag::Diagnostic;
 use crate::facts::{Fact, FactKey, Lookup};
-use explain::FailureTemplates;
+use explain::{EntityMessages, FailureTemplates};
 use model::{Exemption, FilterSpec, RuleSpec, ScorecardSpec, TextPosition};
 use report::{EntityReport, InputReport, LevelReport, NextStep, RuleReport, ScorecardReport};
 use score::{Outcome, RuleResult};
@@ -269,6 +269,11 @@ impl Scorecard {
 
     /// The report skeleton of this scorecard (no entities yet).
     pub fn report(&self) -> ScorecardReport {
+        self.report_with(Vec::new())
+    }
+
+    /// The report of this scorecard with `entities` as its entity results.
+    pub fn report_with<E>(&self, entities: E) -> ScorecardReport<E> {
         ScorecardReport {
             tag: self.spec.tag.clone(),
             name: self.spec.name.clone(),
@@ -283,7 +288,7 @@ impl Scorecard {
                     color: l.color.clone(),
                 })
                 .collect(),
-            entities: Vec::new(),
+            entities,
         }
     }
 
@@ -310,6 +315,7 @@ impl Scorecard {
             .filter
             .as_ref()
             .map_or(Scope::In, |f| scope(f, entity, read));
+        let mut messages = self.templates.for_entity(entity);
         let rules: Vec<RuleReport> = self
             .spec
             .rules
@@ -317,7 +323,7 @@ impl Scorecard {
             .enumerate()
             .map(|(i, rule)| {
                 let mut report = match &scope {
-                    Scope::In => self.evaluate_rule(i, rule, entity, catalog, read),
+                    Scope::In => self.evaluate_rule(i, rule, entity, catalog, read, &mut messages),
                     Scope::Out(why) => bare(rule, Outcome::Skipped, format!("not in scope: {why}")),
                     Scope::Broken(why) => {
                         bare(rule, Outcome::Error, format!("scorecard filter: {why}"))
@@ -394,6 +400,7 @@ impl Scorecard {
         entity: &Entity,
         catalog: &Catalog,
         read: Read<'_>,
+        messages: &mut EntityMessages<'_>,
     ) -> RuleReport {
         let Read { facts, now, .. } = read;
         let program = match &self.rules[i] {
@@ -442,8 +449,8 @@ impl Scorecard {
             report.failure_message =
                 match (&rule.failure_message, self.templates.has(&i.to_string())) {
                     (Some(_), true) => Some(
-                        self.templates
-                            .render(&i.to_string(), entity, &evaluation.captures)
+                        messages
+                            .render(&i.to_string(), &evaluation.captures)
                             .unwrap_or_else(|e| e),
                     ),
                     (raw, _) => raw.clone(),

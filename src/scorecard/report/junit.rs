@@ -1,9 +1,12 @@
 //! `--format junit`: JUnit XML for CI dashboards; one test suite per scorecard and entity, one
 //! test case per rule (`fail`/`no_data` are failures, `error` errors, `skipped`/`exempt` skipped).
 
+use std::borrow::Borrow;
 use std::fmt::Write;
 
-use super::{EvalReport, RuleReport};
+use chrono::{DateTime, Utc};
+
+use super::{EvalReport, RuleReport, ScorecardReport};
 use crate::scorecard::score::Outcome;
 
 /// Escapes text for XML attributes and content.
@@ -35,79 +38,101 @@ fn counts<'a>(rules: impl Iterator<Item = &'a RuleReport>) -> (usize, usize, usi
 
 /// Renders the whole report as JUnit XML.
 pub fn render(report: &EvalReport) -> String {
-    let all = report
-        .scorecards
-        .iter()
-        .flat_map(|c| c.entities.iter().flat_map(|e| e.rules.iter()));
-    let (tests, failures, errors, skipped) = counts(all);
+    render_cards(report.evaluated_at, &report.scorecards)
+}
+
+/// Renders the scorecards of `cards`, evaluated at `evaluated_at`, as JUnit XML, each one as it
+/// comes: only the text is kept (the totals head the document, so it is written at the end).
+pub fn render_cards<C: Borrow<ScorecardReport>>(
+    evaluated_at: DateTime<Utc>,
+    cards: impl IntoIterator<Item = C>,
+) -> String {
+    let timestamp = evaluated_at.format("%Y-%m-%dT%H:%M:%S");
+    let mut totals = (0, 0, 0, 0);
+    let mut body = String::new();
+    for card in cards {
+        let card = card.borrow();
+        let (tests, failures, errors, skipped) =
+            counts(card.entities.iter().flat_map(|e| e.rules.iter()));
+        totals = (
+            totals.0 + tests,
+            totals.1 + failures,
+            totals.2 + errors,
+            totals.3 + skipped,
+        );
+        render_scorecard(&mut body, card, &timestamp);
+    }
+    let (tests, failures, errors, skipped) = totals;
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(
         out,
         "<testsuites name=\"rubric\" tests=\"{tests}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"{skipped}\">"
     );
-    let timestamp = report.evaluated_at.format("%Y-%m-%dT%H:%M:%S");
-    for card in &report.scorecards {
-        for e in &card.entities {
-            let (tests, failures, errors, skipped) = counts(e.rules.iter());
-            let _ = writeln!(
-                out,
-                "  <testsuite name=\"{} / {}\" tests=\"{tests}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"{skipped}\" timestamp=\"{timestamp}\">",
-                xml(&card.tag),
-                xml(&e.entity)
-            );
-            let _ = writeln!(
-                out,
-                "    <properties><property name=\"level\" value=\"{}\"/><property name=\"score\" value=\"{}\"/></properties>",
-                xml(&card.level_text(e)),
-                xml(&e.score_text())
-            );
-            let classname = xml(&format!("{}.{}", card.tag, e.entity));
-            for r in &e.rules {
-                let name = xml(&r.title);
-                let message = xml(&r.message);
-                let detail = xml(r.failure_message.as_deref().unwrap_or(&r.message));
-                match r.outcome {
-                    // Not yet in force: whatever its outcome, a skip that names the date.
-                    _ if r.not_yet_in_force() => {
-                        let _ = writeln!(
-                            out,
-                            "    <testcase classname=\"{classname}\" name=\"{name}\">\n      <skipped message=\"{}: {message}\"/>\n    </testcase>",
-                            xml(&r.outcome_text())
-                        );
-                    }
-                    Outcome::Pass => {
-                        let _ = writeln!(
-                            out,
-                            "    <testcase classname=\"{classname}\" name=\"{name}\"/>"
-                        );
-                    }
-                    Outcome::Fail | Outcome::NoData => {
-                        let _ = writeln!(
-                            out,
-                            "    <testcase classname=\"{classname}\" name=\"{name}\">\n      <failure type=\"{}\" message=\"{message}\">{detail}</failure>\n    </testcase>",
-                            r.outcome.as_str()
-                        );
-                    }
-                    Outcome::Error => {
-                        let _ = writeln!(
-                            out,
-                            "    <testcase classname=\"{classname}\" name=\"{name}\">\n      <error type=\"error\" message=\"{message}\"/>\n    </testcase>"
-                        );
-                    }
-                    Outcome::Skipped | Outcome::Exempt => {
-                        let _ = writeln!(
-                            out,
-                            "    <testcase classname=\"{classname}\" name=\"{name}\">\n      <skipped message=\"{}: {message}\"/>\n    </testcase>",
-                            xml(&r.outcome_text())
-                        );
-                    }
-                }
-            }
-            out.push_str("  </testsuite>\n");
-        }
-    }
+    out.push_str(&body);
     out.push_str("</testsuites>\n");
     out
+}
+
+/// One test suite per entity of `card`.
+fn render_scorecard(out: &mut String, card: &ScorecardReport, timestamp: &impl std::fmt::Display) {
+    for e in &card.entities {
+        let (tests, failures, errors, skipped) = counts(e.rules.iter());
+        let _ = writeln!(
+            out,
+            "  <testsuite name=\"{} / {}\" tests=\"{tests}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"{skipped}\" timestamp=\"{timestamp}\">",
+            xml(&card.tag),
+            xml(&e.entity)
+        );
+        let _ = writeln!(
+            out,
+            "    <properties><property name=\"level\" value=\"{}\"/><property name=\"score\" value=\"{}\"/></properties>",
+            xml(&card.level_text(e)),
+            xml(&e.score_text())
+        );
+        let classname = xml(&format!("{}.{}", card.tag, e.entity));
+        for r in &e.rules {
+            let name = xml(&r.title);
+            let message = xml(&r.message);
+            let detail = xml(r.failure_message.as_deref().unwrap_or(&r.message));
+            match r.outcome {
+                // Not yet in force: whatever its outcome, a skip that names the date.
+                _ if r.not_yet_in_force() => {
+                    let _ = writeln!(
+                        out,
+                        "    <testcase classname=\"{classname}\" name=\"{name}\">\n      <skipped message=\"{}: {message}\"/>\n    </testcase>",
+                        xml(&r.outcome_text())
+                    );
+                }
+                Outcome::Pass => {
+                    let _ = writeln!(
+                        out,
+                        "    <testcase classname=\"{classname}\" name=\"{name}\"/>"
+                    );
+                }
+                Outcome::Fail | Outcome::NoData => {
+                    let _ = writeln!(
+                        out,
+                        "    <testcase classname=\"{classname}\" name=\"{name}\">\n      <failure type=\"{}\" message=\"{message}\">{detail}</failure>\n    </testcase>",
+                        r.outcome.as_str()
+                    );
+                }
+                Outcome::Error => {
+                    let _ = writeln!(
+                        out,
+                        "    <testcase classname=\"{classname}\" name=\"{name}\">\n      <error type=\"error\" message=\"{message}\"/>\n    </testcase>"
+                    );
+                }
+                Outcome::Skipped | Outcome::Exempt => {
+                    let _ = writeln!(
+                        out,
+                        "    <testcase classname=\"{classname}\" name=\"{name}\">\n      <skipped message=\"{}: {message}\"/>\n    </testcase>",
+                        xml(&r.outcome_text())
+                    );
+                }
+            }
+        }
+        out.push_str("  </testsuite>\n");
+    }
 }
 
 #[cfg(test)]

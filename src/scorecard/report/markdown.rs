@@ -1,21 +1,40 @@
 //! `--format markdown`: a summary table per scorecard and per-entity details, for a PR comment.
 
+use std::borrow::Borrow;
 use std::fmt::Write;
 
 use super::visible::visible;
-use super::{EntityReport, EvalReport, RuleReport, ScorecardReport};
+use super::{EntityReport, EvalReport, RuleReport, ScorecardReport, each_scorecard};
 use crate::scorecard::score::Outcome;
 
 /// Renders the whole report as GitHub-flavoured markdown.
 pub fn render(report: &EvalReport) -> String {
     let mut out = String::new();
-    for card in &report.scorecards {
-        render_scorecard(&mut out, card);
-    }
-    if report.scorecards.is_empty() {
-        out.push_str("No scorecards to evaluate.\n");
-    }
+    let _ = render_each(&report.scorecards, |text| {
+        out.push_str(text);
+        Ok(())
+    });
     out
+}
+
+/// Renders each scorecard of `cards` as it comes and hands its text to `write` (the pieces
+/// [`render`] joins), so a caller can write and drop one scorecard before the next is made.
+pub fn render_each<C: Borrow<ScorecardReport>>(
+    cards: impl IntoIterator<Item = C>,
+    mut write: impl FnMut(&str) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    each_scorecard(cards, |_, card| {
+        let mut out = String::new();
+        render_scorecard(&mut out, card);
+        write(&out)
+    })
+    .and_then(|any| {
+        if any {
+            Ok(())
+        } else {
+            write(super::NO_SCORECARDS)
+        }
+    })
 }
 
 fn icon(rule: &RuleReport) -> &'static str {

@@ -19,20 +19,24 @@ use super::score::Outcome;
 use crate::diag::{Diagnostic, Severity};
 
 /// One evaluation run: every scorecard over every entity.
+///
+/// The scorecards' type is a parameter so that the same fields, in the same order, serialize a
+/// report whose entities are evaluated while it is written (`Pipeline::streamed`): the output
+/// of a large catalog is then never a whole tree in memory.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct EvalReport {
+pub struct EvalReport<C = ScorecardReport> {
     /// When the rules were evaluated.
     pub evaluated_at: DateTime<Utc>,
     /// One entry per scorecard, in scorecard tag order.
-    pub scorecards: Vec<ScorecardReport>,
+    pub scorecards: Vec<C>,
     /// Catalog and scorecard warnings and errors met on the way.
     #[serde(default)]
     pub diagnostics: Vec<DiagnosticReport>,
 }
 
-/// One scorecard's results.
+/// One scorecard's results; `E` is the list of entity results (see [`EvalReport`]).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct ScorecardReport {
+pub struct ScorecardReport<E = Vec<EntityReport>> {
     /// `tag`.
     pub tag: String,
     /// `name`.
@@ -47,7 +51,7 @@ pub struct ScorecardReport {
     #[serde(default)]
     pub levels: Vec<LevelReport>,
     /// One entry per catalog entity, in catalog order.
-    pub entities: Vec<EntityReport>,
+    pub entities: E,
 }
 
 /// A ladder level.
@@ -221,6 +225,23 @@ impl From<&Diagnostic> for DiagnosticReport {
     }
 }
 
+/// What the text formats print for a run without scorecards.
+const NO_SCORECARDS: &str = "No scorecards to evaluate.\n";
+
+/// Calls `each` with the index and each scorecard of `cards` in turn (stopping at the first
+/// error); whether there was any.
+fn each_scorecard<C: std::borrow::Borrow<ScorecardReport>>(
+    cards: impl IntoIterator<Item = C>,
+    mut each: impl FnMut(usize, &ScorecardReport) -> std::io::Result<()>,
+) -> std::io::Result<bool> {
+    let mut any = false;
+    for (i, card) in cards.into_iter().enumerate() {
+        each(i, card.borrow())?;
+        any = true;
+    }
+    Ok(any)
+}
+
 /// Whole numbers serialize as integers (`3`, not `3.0`).
 pub(crate) fn number<S: Serializer>(n: &f64, s: S) -> Result<S::Ok, S::Error> {
     if n.fract() == 0.0 && n.abs() < 9.0e15 {
@@ -250,6 +271,20 @@ impl EvalReport {
     /// The report as pretty JSON (the `--format json` contract).
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+    }
+}
+
+impl<E> ScorecardReport<E> {
+    /// The same scorecard with `entities(&self.entities)` as its entity results.
+    pub fn with_entities<F>(&self, entities: impl FnOnce(&E) -> F) -> ScorecardReport<F> {
+        ScorecardReport {
+            tag: self.tag.clone(),
+            name: self.name.clone(),
+            description: self.description.clone(),
+            draft: self.draft,
+            levels: self.levels.clone(),
+            entities: entities(&self.entities),
+        }
     }
 }
 

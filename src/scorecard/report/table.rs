@@ -2,11 +2,12 @@
 //! out to a given width. When the table would not fit with readable reasons, each entity becomes
 //! a block: a heading line, then each rule and its reason on lines of their own.
 
+use std::borrow::Borrow;
 use std::fmt::Write;
 
 use super::layout::{fit_table, wrap};
 use super::visible::visible;
-use super::{EvalReport, ScorecardReport};
+use super::{EvalReport, ScorecardReport, each_scorecard};
 
 /// The table's columns.
 const HEADER: [&str; 6] = ["Entity", "Level", "Score", "Rule", "Outcome", "Reason"];
@@ -14,16 +15,33 @@ const HEADER: [&str; 6] = ["Entity", "Level", "Score", "Rule", "Outcome", "Reaso
 /// Renders the whole report with no line wider than `width` columns (unless one word is).
 pub fn render(report: &EvalReport, width: usize) -> String {
     let mut out = String::new();
-    for (i, card) in report.scorecards.iter().enumerate() {
-        if i > 0 {
-            out.push('\n');
-        }
-        out.push_str(&render_scorecard(card, width));
-    }
-    if report.scorecards.is_empty() {
-        out.push_str("No scorecards to evaluate.\n");
-    }
+    let _ = render_each(&report.scorecards, width, |text| {
+        out.push_str(text);
+        Ok(())
+    });
     out
+}
+
+/// Renders each scorecard of `cards` as it comes and hands its text to `write` (the pieces
+/// [`render`] joins), so a caller can write and drop one scorecard before the next is made.
+pub fn render_each<C: Borrow<ScorecardReport>>(
+    cards: impl IntoIterator<Item = C>,
+    width: usize,
+    mut write: impl FnMut(&str) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    each_scorecard(cards, |i, card| {
+        if i > 0 {
+            write("\n")?;
+        }
+        write(&render_scorecard(card, width))
+    })
+    .and_then(|any| {
+        if any {
+            Ok(())
+        } else {
+            write(super::NO_SCORECARDS)
+        }
+    })
 }
 
 /// One entity as both layouts show it, every text from outside already through [`visible`], so
