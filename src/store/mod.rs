@@ -947,7 +947,7 @@ async fn insert_rows<T>(
         sql.push_str(tail);
         let query = chunk
             .iter()
-            .fold(sqlx::query(sqlx::AssertSqlSafe(sql)), |q, row| bind(q, row));
+            .fold(sqlx::query(sqlx::AssertSqlSafe(sql)), &bind);
         query.execute(&mut *conn).await?;
     }
     Ok(())
