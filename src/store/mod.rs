@@ -177,6 +177,7 @@ impl Store {
         let saved = std::time::Instant::now();
         insert_rows(
             &mut tx,
+            self.backend,
             "INSERT INTO entity_results (run_id, scorecard, entity, entity_name, level, level_rank, \
              next_level, score, max_score, percentage, next_steps, evaluated_at, data_as_of) VALUES",
             "",
@@ -213,6 +214,7 @@ impl Store {
             .collect::<StoreResult<Vec<_>>>()?;
         insert_rows(
             &mut tx,
+            self.backend,
             "INSERT INTO rule_results (run_id, entity, position, title, expression, level, weight, \
              outcome, message, value_json, report_json) VALUES",
             "",
@@ -236,6 +238,7 @@ impl Store {
         drop(rules);
         insert_rows(
             &mut tx,
+            self.backend,
             "INSERT INTO facts (run_id, entity, provider, fact_key, value_json, status, reason, stale_secs) VALUES",
             "ON CONFLICT (run_id, entity, fact_key) DO NOTHING",
             8,
@@ -275,6 +278,7 @@ impl Store {
             };
             insert_rows(
                 &mut tx,
+                self.backend,
                 "INSERT INTO coverage_daily (repository, flag, provider, day, coverage, last_upload_at, recorded_at, source) VALUES",
                 on_conflict,
                 8,
@@ -297,6 +301,7 @@ impl Store {
         });
         insert_rows(
             &mut tx,
+            self.backend,
             "INSERT INTO entity_coverage (entity, repository, flag, provider, recorded_at) VALUES",
             "ON CONFLICT (entity, repository, flag, provider) DO UPDATE SET recorded_at = excluded.recorded_at",
             5,
@@ -908,16 +913,19 @@ fn json(text: String, column: &'static str) -> StoreResult<serde_json::Value> {
     })
 }
 
-/// Most parameters bound to one statement: under SQLite's limit (32,766 since 3.32) and
-/// PostgreSQL's (65,535).
-const MAX_PARAMS: usize = 30_000;
+/// Most parameters bound to one statement (under SQLite's limit of 32,766 and PostgreSQL's of
+/// 65,535): larger statements save no more round trips worth having.
+const MAX_PARAMS: usize = 4_000;
 
 /// Inserts `rows` with multi-row `VALUES` statements, as many rows per statement as
 /// [`MAX_PARAMS`] allows (one round trip per statement instead of one per row). `head` is the
 /// `INSERT INTO t (...) VALUES` part, `tail` what follows the values (`ON CONFLICT ...`), and
-/// `bind` binds one row's `columns` values in column order.
+/// `bind` binds one row's `columns` values in column order. SQLite gets anonymous `?`
+/// placeholders: its parser looks each named one (`$N`) up in a list, quadratic in a long
+/// statement.
 async fn insert_rows<T>(
     conn: &mut sqlx::AnyConnection,
+    backend: Backend,
     head: &str,
     tail: &str,
     columns: usize,
@@ -938,8 +946,13 @@ async fn insert_rows<T>(
                 if c > 0 {
                     sql.push_str(", ");
                 }
-                sql.push('$');
-                sql.push_str(&n.to_string());
+                match backend {
+                    Backend::Sqlite => sql.push('?'),
+                    Backend::Postgres => {
+                        sql.push('$');
+                        sql.push_str(&n.to_string());
+                    }
+                }
             }
             sql.push(')');
         }
