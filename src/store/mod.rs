@@ -83,6 +83,10 @@ pub type StoreResult<T> = Result<T, StoreError>;
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// Taken by the large writes (a run, pruning) on SQLite, which has one writer at a time: a
+    /// second writer queues here instead of polling SQLite's lock until `busy_timeout` gives
+    /// up (three scorecards saving at once failed with "database is locked").
+    writer: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Store {
@@ -138,7 +142,11 @@ impl Store {
             Backend::Sqlite => SQLITE_MIGRATIONS.run(&pool).await?,
             Backend::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,
         }
-        Ok(Store { pool, backend })
+        Ok(Store {
+            pool,
+            backend,
+            writer: Default::default(),
+        })
     }
 
     /// The backend in use.
@@ -157,8 +165,18 @@ impl Store {
         self.pool.close().await;
     }
 
+    /// This process's turn to write a large transaction: on SQLite one at a time, on PostgreSQL
+    /// (row locks, many writers) at once.
+    async fn write_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        match self.backend {
+            Backend::Sqlite => Some(self.writer.lock().await),
+            Backend::Postgres => None,
+        }
+    }
+
     /// Writes a whole run in one transaction and returns its id.
     pub async fn save_run(&self, run: &NewRun) -> StoreResult<i64> {
+        let _writing = self.write_turn().await;
         let mut tx = self.pool.begin().await?;
         let row = sqlx::query(
             "INSERT INTO runs (scorecard, trigger, started_at, finished_at, status, error, entity_count) \
@@ -670,6 +688,7 @@ impl Store {
     /// points older than that day. Returns the number of runs deleted.
     pub async fn prune(&self, before: DateTime<Utc>) -> StoreResult<u64> {
         let cutoff = ms(before);
+        let _writing = self.write_turn().await;
         let mut tx = self.pool.begin().await?;
         for table in ["rule_results", "facts", "entity_results"] {
             sqlx::query(sqlx::AssertSqlSafe(format!(

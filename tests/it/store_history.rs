@@ -281,6 +281,29 @@ async fn a_large_run_spans_several_statements_and_reads_back_whole(db: TestDb) {
     db.finish().await;
 }
 
+store_tests!(runs_of_several_scorecards_saved_at_once_all_land);
+async fn runs_of_several_scorecards_saved_at_once_all_land(db: TestDb) {
+    let s = &db.store;
+    let card = |tag: &str| {
+        let entities = (0..2000)
+            .map(|i| entity(&format!("svc-{i:04}"), None, 1.0, &[("a", "pass")]))
+            .collect();
+        run(tag, 1, entities)
+    };
+    let (a, b, c) = (card("a"), card("b"), card("c"));
+    // Writers of one process take turns instead of failing on SQLite's lock.
+    let (ra, rb, rc) = tokio::join!(s.save_run(&a), s.save_run(&b), s.save_run(&c));
+    let mut ids = vec![ra.unwrap(), rb.unwrap(), rc.unwrap()];
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 3, "{}", db.name);
+    for tag in ["a", "b", "c"] {
+        let (_, total) = s.latest_for_scorecard(tag, None, 0, 1).await.unwrap();
+        assert_eq!(total, 2000, "{}: {tag}", db.name);
+    }
+    db.finish().await;
+}
+
 store_tests!(coverage_points_of_one_run_keep_their_order_of_precedence);
 async fn coverage_points_of_one_run_keep_their_order_of_precedence(db: TestDb) {
     let s = &db.store;
