@@ -239,7 +239,10 @@ impl Runner {
                 return Err(e.into());
             }
         };
+        let evaluated_ms = started.elapsed().as_millis() as u64;
+        let saving = std::time::Instant::now();
         let run_id = self.store.save_run(&run).await?;
+        let save_ms = saving.elapsed().as_millis() as u64;
         self.written.fetch_add(1, Ordering::AcqRel);
         let status = run.status.as_str();
         metrics::counter!("rubric_runs_total", "scorecard" => scorecard.to_string(), "status" => status)
@@ -261,6 +264,8 @@ impl Runner {
             trigger = trigger.as_str(),
             status,
             entities = run.entities.len(),
+            evaluate_ms = evaluated_ms,
+            save_ms,
             elapsed_ms = started.elapsed().as_millis() as u64,
             "run written"
         );
@@ -272,7 +277,7 @@ impl Runner {
         let alerts = if run.status == RunStatus::Ok {
             let alerter = self.alerter.clone();
             let store = self.store.clone();
-            let copy = run.clone();
+            let copy = alert_view(&run);
             tokio::spawn(async move { alerter.after_run(&store, &copy, &previous).await })
         } else {
             tokio::spawn(async { Vec::new() })
@@ -295,5 +300,42 @@ impl Runner {
         };
         slot.try_lock_owned()
             .map_err(|_| RunError::Busy(scorecard.to_string()))
+    }
+}
+
+/// What the alert checks read of a run (levels, percentages, today's coverage readings),
+/// without its rules, facts and backfilled points: the alerts task keeps this copy, not a
+/// second copy of the whole run.
+fn alert_view(run: &NewRun) -> NewRun {
+    NewRun {
+        entities: run
+            .entities
+            .iter()
+            .map(|e| crate::store::EntityResult {
+                entity: e.entity.clone(),
+                entity_name: String::new(),
+                level: e.level.clone(),
+                level_rank: e.level_rank,
+                next_level: None,
+                score: e.score,
+                max_score: e.max_score,
+                percentage: e.percentage,
+                next_steps: serde_json::Value::Null,
+                evaluated_at: e.evaluated_at,
+                data_as_of: None,
+                rules: Vec::new(),
+            })
+            .collect(),
+        facts: Vec::new(),
+        coverage: run
+            .coverage
+            .iter()
+            .filter(|c| c.source == crate::store::PointSource::Run)
+            .cloned()
+            .collect(),
+        pulls: Vec::new(),
+        scorecard: run.scorecard.clone(),
+        error: run.error.clone(),
+        ..*run
     }
 }

@@ -83,6 +83,10 @@ pub type StoreResult<T> = Result<T, StoreError>;
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// Taken by the large writes (a run, pruning) on SQLite, which has one writer at a time: a
+    /// second writer queues here instead of polling SQLite's lock until `busy_timeout` gives
+    /// up (three scorecards saving at once failed with "database is locked").
+    writer: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Store {
@@ -138,7 +142,11 @@ impl Store {
             Backend::Sqlite => SQLITE_MIGRATIONS.run(&pool).await?,
             Backend::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,
         }
-        Ok(Store { pool, backend })
+        Ok(Store {
+            pool,
+            backend,
+            writer: Default::default(),
+        })
     }
 
     /// The backend in use.
@@ -157,8 +165,18 @@ impl Store {
         self.pool.close().await;
     }
 
+    /// This process's turn to write a large transaction: on SQLite one at a time, on PostgreSQL
+    /// (row locks, many writers) at once.
+    async fn write_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        match self.backend {
+            Backend::Sqlite => Some(self.writer.lock().await),
+            Backend::Postgres => None,
+        }
+    }
+
     /// Writes a whole run in one transaction and returns its id.
     pub async fn save_run(&self, run: &NewRun) -> StoreResult<i64> {
+        let _writing = self.write_turn().await;
         let mut tx = self.pool.begin().await?;
         let row = sqlx::query(
             "INSERT INTO runs (scorecard, trigger, started_at, finished_at, status, error, entity_count) \
@@ -174,107 +192,147 @@ impl Store {
         .fetch_one(&mut *tx)
         .await?;
         let run_id: i64 = row.try_get(0)?;
-        for e in &run.entities {
-            sqlx::query(
-                "INSERT INTO entity_results (run_id, scorecard, entity, entity_name, level, level_rank, \
-                 next_level, score, max_score, percentage, next_steps, evaluated_at, data_as_of) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-            )
-            .bind(run_id)
-            .bind(&run.scorecard)
-            .bind(&e.entity)
-            .bind(&e.entity_name)
-            .bind(e.level.as_deref())
-            .bind(e.level_rank)
-            .bind(e.next_level.as_deref())
-            .bind(finite(e.score))
-            .bind(finite(e.max_score))
-            .bind(finite(e.percentage.unwrap_or(0.0)))
-            .bind(e.next_steps.to_string())
-            .bind(ms(e.evaluated_at))
-            .bind(e.data_as_of.map(ms))
-            .execute(&mut *tx)
-            .await?;
-            for (i, r) in e.rules.iter().enumerate() {
+        let saved = std::time::Instant::now();
+        insert_rows(
+            &mut tx,
+            self.backend,
+            "INSERT INTO entity_results (run_id, scorecard, entity, entity_name, level, level_rank, \
+             next_level, score, max_score, percentage, next_steps, evaluated_at, data_as_of) VALUES",
+            "",
+            13,
+            &run.entities,
+            |q, e| {
+                q.bind(run_id)
+                    .bind(&run.scorecard)
+                    .bind(&e.entity)
+                    .bind(&e.entity_name)
+                    .bind(e.level.as_deref())
+                    .bind(e.level_rank)
+                    .bind(e.next_level.as_deref())
+                    .bind(finite(e.score))
+                    .bind(finite(e.max_score))
+                    .bind(finite(e.percentage.unwrap_or(0.0)))
+                    .bind(e.next_steps.to_string())
+                    .bind(ms(e.evaluated_at))
+                    .bind(e.data_as_of.map(ms))
+            },
+        )
+        .await?;
+        let rules = run
+            .entities
+            .iter()
+            .flat_map(|e| e.rules.iter().enumerate().map(move |(i, r)| (e, i, r)))
+            .map(|(e, i, r)| {
                 let report = serde_json::to_string(r).map_err(|e| StoreError::Corrupt {
                     column: "rule_results.report_json",
                     reason: e.to_string(),
                 })?;
-                sqlx::query(
-                    "INSERT INTO rule_results (run_id, entity, position, title, expression, level, weight, \
-                     outcome, message, value_json, report_json) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-                )
-                .bind(run_id)
-                .bind(&e.entity)
-                .bind(i as i64)
-                .bind(&r.title)
-                .bind(&r.expression)
-                .bind(r.level.as_deref())
-                .bind(finite(r.weight))
-                .bind(r.outcome.as_str())
-                .bind(&r.message)
-                .bind(r.value.to_string())
-                .bind(report)
-                .execute(&mut *tx)
-                .await?;
-            }
-        }
-        for f in &run.facts {
-            sqlx::query(
-                "INSERT INTO facts (run_id, entity, provider, fact_key, value_json, status, reason, stale_secs) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (run_id, entity, fact_key) DO NOTHING",
-            )
-            .bind(run_id)
-            .bind(&f.entity)
-            .bind(f.provider.name())
-            .bind(&f.key)
-            .bind(f.value.to_string())
-            .bind(f.status.as_str())
-            .bind(f.reason.as_deref())
-            .bind(f.stale_secs)
-            .execute(&mut *tx)
-            .await?;
-        }
+                Ok((e, i, r, report))
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        insert_rows(
+            &mut tx,
+            self.backend,
+            "INSERT INTO rule_results (run_id, entity, position, title, expression, level, weight, \
+             outcome, message, value_json, report_json) VALUES",
+            "",
+            11,
+            &rules,
+            |q, (e, i, r, report)| {
+                q.bind(run_id)
+                    .bind(&e.entity)
+                    .bind(*i as i64)
+                    .bind(&r.title)
+                    .bind(&r.expression)
+                    .bind(r.level.as_deref())
+                    .bind(finite(r.weight))
+                    .bind(r.outcome.as_str())
+                    .bind(&r.message)
+                    .bind(r.value.to_string())
+                    .bind(report)
+            },
+        )
+        .await?;
+        drop(rules);
+        insert_rows(
+            &mut tx,
+            self.backend,
+            "INSERT INTO facts (run_id, entity, provider, fact_key, value_json, status, reason, stale_secs) VALUES",
+            "ON CONFLICT (run_id, entity, fact_key) DO NOTHING",
+            8,
+            &run.facts,
+            |q, f| {
+                q.bind(run_id)
+                    .bind(&f.entity)
+                    .bind(f.provider.name())
+                    .bind(&f.key)
+                    .bind(f.value.to_string())
+                    .bind(f.status.as_str())
+                    .bind(f.reason.as_deref())
+                    .bind(f.stale_secs)
+            },
+        )
+        .await?;
         let now = ms(run.finished_at);
-        for c in &run.coverage {
-            // A run's reading replaces what was there; a backfilled one never does.
-            let on_conflict = match c.source {
+        // A run's reading replaces what was there; a backfilled one never does (so backfilled
+        // points go first, the first of a key kept). Run points name each key once (PostgreSQL
+        // refuses to update a row twice in one statement), the last of a key winning as it did
+        // when each was its own statement.
+        for source in [PointSource::Backfill, PointSource::Run] {
+            let on_conflict = match source {
                 PointSource::Run => {
-                    "DO UPDATE SET coverage = excluded.coverage, \
+                    "ON CONFLICT (repository, flag, provider, day) DO UPDATE SET coverage = excluded.coverage, \
                      last_upload_at = COALESCE(excluded.last_upload_at, coverage_daily.last_upload_at), \
                      recorded_at = excluded.recorded_at, source = excluded.source"
                 }
-                PointSource::Backfill => "DO NOTHING",
+                PointSource::Backfill => "ON CONFLICT (repository, flag, provider, day) DO NOTHING",
             };
-            sqlx::query(sqlx::AssertSqlSafe(format!(
-                "INSERT INTO coverage_daily (repository, flag, provider, day, coverage, last_upload_at, recorded_at, source) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-                 ON CONFLICT (repository, flag, provider, day) {on_conflict}"
-            )))
-            .bind(&c.repository)
-            .bind(&c.flag)
-            .bind(&c.provider)
-            .bind(c.day.to_string())
-            .bind(finite(c.coverage))
-            .bind(c.last_upload_at.map(ms))
-            .bind(now)
-            .bind(c.source.as_str())
-            .execute(&mut *tx)
-            .await?;
-            sqlx::query(
-                "INSERT INTO entity_coverage (entity, repository, flag, provider, recorded_at) \
-                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (entity, repository, flag, provider) \
-                 DO UPDATE SET recorded_at = excluded.recorded_at",
+            let of_source = run.coverage.iter().filter(|c| c.source == source);
+            let points = match source {
+                PointSource::Run => {
+                    last_per_key(of_source, |c| (&c.repository, &c.flag, &c.provider, c.day))
+                }
+                PointSource::Backfill => of_source.collect(),
+            };
+            insert_rows(
+                &mut tx,
+                self.backend,
+                "INSERT INTO coverage_daily (repository, flag, provider, day, coverage, last_upload_at, recorded_at, source) VALUES",
+                on_conflict,
+                8,
+                &points,
+                |q, c| {
+                    q.bind(&c.repository)
+                        .bind(&c.flag)
+                        .bind(&c.provider)
+                        .bind(c.day.to_string())
+                        .bind(finite(c.coverage))
+                        .bind(c.last_upload_at.map(ms))
+                        .bind(now)
+                        .bind(c.source.as_str())
+                },
             )
-            .bind(&c.entity)
-            .bind(&c.repository)
-            .bind(&c.flag)
-            .bind(&c.provider)
-            .bind(now)
-            .execute(&mut *tx)
             .await?;
         }
+        let mapped = last_per_key(run.coverage.iter(), |c| {
+            (&c.entity, &c.repository, &c.flag, &c.provider)
+        });
+        insert_rows(
+            &mut tx,
+            self.backend,
+            "INSERT INTO entity_coverage (entity, repository, flag, provider, recorded_at) VALUES",
+            "ON CONFLICT (entity, repository, flag, provider) DO UPDATE SET recorded_at = excluded.recorded_at",
+            5,
+            &mapped,
+            |q, c| {
+                q.bind(&c.entity)
+                    .bind(&c.repository)
+                    .bind(&c.flag)
+                    .bind(&c.provider)
+                    .bind(now)
+            },
+        )
+        .await?;
         // Each repository's open pull requests, as this run saw them, replace the recorded ones.
         let mut replaced = std::collections::BTreeSet::new();
         for p in &run.pulls {
@@ -303,6 +361,13 @@ impl Store {
             .await?;
         }
         tx.commit().await?;
+        tracing::debug!(
+            scorecard = %run.scorecard,
+            run_id,
+            rows = run.entities.len() + run.facts.len() + run.coverage.len(),
+            elapsed_ms = saved.elapsed().as_millis() as u64,
+            "run rows written"
+        );
         Ok(run_id)
     }
 
@@ -666,6 +731,7 @@ impl Store {
     /// points older than that day. Returns the number of runs deleted.
     pub async fn prune(&self, before: DateTime<Utc>) -> StoreResult<u64> {
         let cutoff = ms(before);
+        let _writing = self.write_turn().await;
         let mut tx = self.pool.begin().await?;
         for table in ["rule_results", "facts", "entity_results"] {
             sqlx::query(sqlx::AssertSqlSafe(format!(
@@ -907,6 +973,79 @@ fn json(text: String, column: &'static str) -> StoreResult<serde_json::Value> {
         column,
         reason: e.to_string(),
     })
+}
+
+/// Most parameters bound to one statement (under SQLite's limit of 32,766 and PostgreSQL's of
+/// 65,535): larger statements save no more round trips worth having.
+const MAX_PARAMS: usize = 4_000;
+
+/// Inserts `rows` with multi-row `VALUES` statements, as many rows per statement as
+/// [`MAX_PARAMS`] allows (one round trip per statement instead of one per row). `head` is the
+/// `INSERT INTO t (...) VALUES` part, `tail` what follows the values (`ON CONFLICT ...`), and
+/// `bind` binds one row's `columns` values in column order. SQLite gets anonymous `?`
+/// placeholders: its parser looks each named one (`$N`) up in a list, quadratic in a long
+/// statement.
+async fn insert_rows<T>(
+    conn: &mut sqlx::AnyConnection,
+    backend: Backend,
+    head: &str,
+    tail: &str,
+    columns: usize,
+    rows: &[T],
+    bind: impl Fn(
+        sqlx::query::Query<'static, Any, sqlx::any::AnyArguments>,
+        &T,
+    ) -> sqlx::query::Query<'static, Any, sqlx::any::AnyArguments>,
+) -> StoreResult<()> {
+    for chunk in rows.chunks((MAX_PARAMS / columns).max(1)) {
+        let mut sql = String::with_capacity(head.len() + tail.len() + chunk.len() * columns * 6);
+        sql.push_str(head);
+        let mut n = 0;
+        for (i, _) in chunk.iter().enumerate() {
+            sql.push_str(if i == 0 { " (" } else { ", (" });
+            for c in 0..columns {
+                n += 1;
+                if c > 0 {
+                    sql.push_str(", ");
+                }
+                match backend {
+                    Backend::Sqlite => sql.push('?'),
+                    Backend::Postgres => {
+                        sql.push('$');
+                        sql.push_str(&n.to_string());
+                    }
+                }
+            }
+            sql.push(')');
+        }
+        sql.push(' ');
+        sql.push_str(tail);
+        let query = chunk
+            .iter()
+            .fold(sqlx::query(sqlx::AssertSqlSafe(sql)), &bind);
+        query.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// The last item of each key, in the order of their first appearance: one multi-row upsert
+/// may not name a key twice.
+fn last_per_key<'a, T, K: Eq + std::hash::Hash>(
+    items: impl Iterator<Item = &'a T>,
+    key: impl Fn(&'a T) -> K,
+) -> Vec<&'a T> {
+    let mut at: HashMap<K, usize> = HashMap::new();
+    let mut out: Vec<&T> = Vec::new();
+    for item in items {
+        match at.entry(key(item)) {
+            std::collections::hash_map::Entry::Occupied(slot) => out[*slot.get()] = item,
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(out.len());
+                out.push(item);
+            }
+        }
+    }
+    out
 }
 
 /// Unix milliseconds.

@@ -241,6 +241,122 @@ async fn coverage_points_make_a_daily_series_per_repository_and_flag(db: TestDb)
     db.finish().await;
 }
 
+store_tests!(a_large_run_spans_several_statements_and_reads_back_whole);
+async fn a_large_run_spans_several_statements_and_reads_back_whole(db: TestDb) {
+    let s = &db.store;
+    // 3,000 entities × 2 rules and 3,000 facts: more rows than one multi-row statement takes.
+    let entities = (0..3000)
+        .map(|i| {
+            entity(
+                &format!("svc-{i:04}"),
+                (i % 2 == 0).then_some(("Gold", 3)),
+                (i % 101) as f64,
+                &[("a", "pass"), ("b", "fail")],
+            )
+        })
+        .collect::<Vec<_>>();
+    let mut r = run("c", 1, entities);
+    r.facts = (0..3000)
+        .map(|i| FactRecord {
+            entity: format!("svc-{i:04}"),
+            provider: rubric::facts::Source::Codecov,
+            key: "codecov.codeCoverage()".into(),
+            value: serde_json::json!(i),
+            status: rubric::facts::FactState::Ok,
+            reason: None,
+            stale_secs: None,
+        })
+        .collect();
+    s.save_run(&r).await.unwrap();
+    let (page, total) = s.latest_for_scorecard("c", None, 0, 5000).await.unwrap();
+    assert_eq!(total, 3000, "{}", db.name);
+    assert_eq!(page.len(), 3000);
+    for (i, tag) in [0usize, 2306, 2307, 2999]
+        .iter()
+        .map(|i| (*i, format!("svc-{i:04}")))
+    {
+        let whole = s.latest_for_entity(&tag).await.unwrap();
+        assert_eq!(whole[0].result, r.entities[i], "{}: {tag}", db.name);
+    }
+    db.finish().await;
+}
+
+store_tests!(runs_of_several_scorecards_saved_at_once_all_land);
+async fn runs_of_several_scorecards_saved_at_once_all_land(db: TestDb) {
+    let s = &db.store;
+    let card = |tag: &str| {
+        let entities = (0..2000)
+            .map(|i| entity(&format!("svc-{i:04}"), None, 1.0, &[("a", "pass")]))
+            .collect();
+        run(tag, 1, entities)
+    };
+    let (a, b, c) = (card("a"), card("b"), card("c"));
+    // Writers of one process take turns instead of failing on SQLite's lock.
+    let (ra, rb, rc) = tokio::join!(s.save_run(&a), s.save_run(&b), s.save_run(&c));
+    let mut ids = vec![ra.unwrap(), rb.unwrap(), rc.unwrap()];
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 3, "{}", db.name);
+    for tag in ["a", "b", "c"] {
+        let (_, total) = s.latest_for_scorecard(tag, None, 0, 1).await.unwrap();
+        assert_eq!(total, 2000, "{}: {tag}", db.name);
+    }
+    db.finish().await;
+}
+
+store_tests!(coverage_points_of_one_run_keep_their_order_of_precedence);
+async fn coverage_points_of_one_run_keep_their_order_of_precedence(db: TestDb) {
+    let s = &db.store;
+    let point = |entity: &str, day: i64, coverage: f64, source| CoveragePoint {
+        entity: entity.into(),
+        repository: "acme/api".into(),
+        flag: String::new(),
+        provider: "codecov".into(),
+        day: days_ago(day),
+        coverage,
+        last_upload_at: None,
+        source,
+    };
+    let mut r = run("c", 1, vec![entity("api", None, 0.0, &[])]);
+    // Two entities of one repository: a run's reading beats a backfilled one whatever their
+    // order, the last reading of a day wins, and the first backfilled point of a day stays.
+    r.coverage = vec![
+        point("api", 0, 70.0, PointSource::Run),
+        point("api", 2, 60.0, PointSource::Backfill),
+        point("web", 2, 61.0, PointSource::Backfill),
+        point("web", 0, 71.0, PointSource::Run),
+        point("web", 1, 50.0, PointSource::Run),
+        point("api", 1, 55.0, PointSource::Backfill),
+    ];
+    s.save_run(&r).await.unwrap();
+    let series = s
+        .coverage_series("acme/api", "", "codecov", days_ago(5))
+        .await
+        .unwrap();
+    let got: Vec<_> = series
+        .points
+        .iter()
+        .map(|p| (p.coverage, p.source))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (60.0, PointSource::Backfill),
+            (50.0, PointSource::Run),
+            (71.0, PointSource::Run)
+        ],
+        "{}",
+        db.name
+    );
+    for tag in ["api", "web"] {
+        assert_eq!(
+            s.coverage_for_entity(tag, days_ago(5)).await.unwrap().len(),
+            1
+        );
+    }
+    db.finish().await;
+}
+
 store_tests!(pruning_drops_old_runs_and_keeps_recent_ones);
 async fn pruning_drops_old_runs_and_keeps_recent_ones(db: TestDb) {
     let s = &db.store;
