@@ -66,12 +66,16 @@ fn generate(dir: &Path, entities: usize) -> Result<(), String> {
     }
 }
 
-/// `rubric ARGS` against the fake Codecov at `codecov_url`.
+/// `rubric ARGS` against the fake Codecov at `codecov_url`, with the client's rate limit lifted
+/// (the default 50 requests/s is Codecov's, not the fake's).
 fn rubric(codecov_url: &str, args: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_rubric"));
     cmd.args(args)
         .env("RUBRIC_CODECOV_URL", codecov_url)
         .env("CODECOV_TOKEN", "e2e-bench-token")
+        .env("RUBRIC_CODECOV_RATE_LIMIT_PER_SEC", "1000000")
+        .env("RUBRIC_CODECOV_RATE_LIMIT_BURST", "1000")
+        .env("RUBRIC_CODECOV_CONCURRENCY", "64")
         .env("RUBRIC_LOG", "error");
     cmd
 }
@@ -109,10 +113,19 @@ fn run(server: &fixture::FixtureServer, entities: usize) -> Result<f64, String> 
     )?;
     let requests = server.requests() - before;
     figure("eval live wall", entities, live.seconds, "s", 1.0);
-    figure("eval live peak rss", entities, live.peak_rss_mb, "MB", 250.0);
+    figure(
+        "eval live peak rss",
+        entities,
+        live.peak_rss_mb,
+        "MB",
+        250.0,
+    );
 
-    let sync = measure(rubric(&url, &[&["sync", "--out", facts][..], &common].concat()))
-        .map_err(|e| format!("sync: {e}"))?;
+    let sync = measure(rubric(
+        &url,
+        &[&["sync", "--out", facts][..], &common].concat(),
+    ))
+    .map_err(|e| format!("sync: {e}"))?;
     eprintln!("sync --out: {:.3} s", sync.seconds);
     let offline = check(
         "eval --facts",
@@ -122,7 +135,13 @@ fn run(server: &fixture::FixtureServer, entities: usize) -> Result<f64, String> 
         )),
     )?;
     figure("eval facts wall", entities, offline.seconds, "s", 1.0);
-    figure("eval facts peak rss", entities, offline.peak_rss_mb, "MB", 250.0);
+    figure(
+        "eval facts peak rss",
+        entities,
+        offline.peak_rss_mb,
+        "MB",
+        250.0,
+    );
 
     let t = Instant::now();
     let cold = Catalog::load(&catalog_dir);

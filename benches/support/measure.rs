@@ -55,4 +55,3 @@ pub fn measure(mut cmd: Command) -> Result<Measured, String> {
         stdout,
     })
 }
-
