@@ -780,6 +780,23 @@ mod tests {
     }
 
     #[test]
+    fn request_metrics_are_registered_once_per_route_and_status() {
+        let m = HttpMetrics::default();
+        for status in [StatusCode::OK, StatusCode::OK, StatusCode::NOT_FOUND] {
+            m.observe("/api/v1/scorecards", status, Duration::from_millis(1));
+        }
+        m.observe("unmatched", StatusCode::NOT_FOUND, Duration::ZERO);
+        let routes = m.routes.read().unwrap();
+        assert_eq!(routes.len(), 2);
+        let statuses: Vec<StatusCode> = routes["/api/v1/scorecards"]
+            .requests
+            .iter()
+            .map(|(s, _)| *s)
+            .collect();
+        assert_eq!(statuses, [StatusCode::OK, StatusCode::NOT_FOUND]);
+    }
+
+    #[test]
     fn header_bytes_count_lines_as_sent() {
         let mut headers = axum::http::HeaderMap::new();
         headers.insert("x-a", HeaderValue::from_static("12345"));
