@@ -12,9 +12,12 @@
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
-use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+
+#[path = "support/measure.rs"]
+mod measure;
+use measure::measure;
 
 /// The totals a report must give, from `expected.json`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -24,56 +27,6 @@ struct Counts {
     hits: u64,
     /// Lines that ran with a branch not taken.
     partials: u64,
-}
-
-/// One engine's run over one report.
-struct Measured {
-    seconds: f64,
-    peak_rss_mb: f64,
-    stdout: String,
-}
-
-/// Runs `cmd`, polling its `VmHWM` until it ends.
-fn measure(mut cmd: Command) -> Result<Measured, String> {
-    let started = Instant::now();
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| e.to_string())?;
-    let status_file = format!("/proc/{}/status", child.id());
-    let stdout = child.stdout.take().expect("piped");
-    let reader = std::thread::spawn(move || std::io::read_to_string(stdout).unwrap_or_default());
-    let mut peak_kb = 0u64;
-    let status = loop {
-        if let Ok(text) = std::fs::read_to_string(&status_file)
-            && let Some(kb) = text
-                .lines()
-                .find_map(|l| l.strip_prefix("VmHWM:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        {
-            peak_kb = peak_kb.max(kb);
-        }
-        if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
-            break status;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    };
-    let seconds = started.elapsed().as_secs_f64();
-    let stdout = reader.join().unwrap_or_default();
-    if !status.success() {
-        let stderr = child
-            .stderr
-            .take()
-            .map(|e| std::io::read_to_string(e).unwrap_or_default())
-            .unwrap_or_default();
-        return Err(format!("{status}: {stderr}"));
-    }
-    Ok(Measured {
-        seconds,
-        peak_rss_mb: peak_kb as f64 / 1024.0,
-        stdout,
-    })
 }
 
 /// The `lcov` crate's streaming reader over `file`, counting what the others count; run in a

@@ -58,8 +58,9 @@ pub(super) async fn entity_scorecards(
     State(state): State<AppState>,
     Path(tag): Path<String>,
 ) -> Result<Response, ApiError> {
-    let key = (state.generation(), tag.clone());
-    if let Some(body) = state.inner.cache.get(&key).await {
+    // The generation before the store is read: a run written meanwhile makes this one stale.
+    let generation = state.generation();
+    if let Some(body) = state.cached_response(&tag, generation).await {
         return Ok(json_bytes(body));
     }
     let (entity, results) = resolve_entity(&state, &tag).await?;
@@ -74,7 +75,7 @@ pub(super) async fn entity_scorecards(
         "scorecards": results.iter().map(|r| entity_view(&state, r, now)).collect::<Vec<_>>(),
     });
     let bytes = Bytes::from(serde_json::to_vec(&body).unwrap_or_default());
-    state.inner.cache.insert(key, bytes.clone()).await;
+    state.cache_response(tag, generation, bytes.clone()).await;
     Ok(json_bytes(bytes))
 }
 

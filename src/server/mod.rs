@@ -113,10 +113,13 @@ struct Inner {
     pages: handlebars::Handlebars<'static>,
     /// Whether the server is ready (`/readyz`): not while the first sync runs.
     readiness: std::sync::RwLock<Readiness>,
-    /// Rendered entity responses by (runner generation, entity): a written run changes the
-    /// generation, so no response outlives the results it showed (by more than the TTL, for
-    /// runs written by other replicas).
-    cache: moka::future::Cache<(u64, String), Bytes>,
+    /// Rendered entity responses by entity, with the runner generation they were rendered at:
+    /// a written run changes the generation, so no response outlives the results it showed (by
+    /// more than the TTL, for runs written by other replicas). Keyed by the tag alone so that a
+    /// hit is looked up by `&str`, without building a key.
+    cache: moka::future::Cache<String, (u64, Bytes)>,
+    /// The request metrics of [`record`], registered once per route and status.
+    http_metrics: HttpMetrics,
 }
 
 impl AppState {
@@ -136,6 +139,7 @@ impl AppState {
                     .max_capacity(50_000)
                     .time_to_live(Duration::from_secs(10))
                     .build(),
+                http_metrics: HttpMetrics::default(),
             }),
         }
     }
@@ -154,6 +158,17 @@ impl AppState {
 
     fn generation(&self) -> u64 {
         self.inner.runner.generation()
+    }
+
+    /// The cached response for entity `tag`, if it was rendered at `generation`.
+    async fn cached_response(&self, tag: &str, generation: u64) -> Option<Bytes> {
+        let (rendered_at, body) = self.inner.cache.get(tag).await?;
+        (rendered_at == generation).then_some(body)
+    }
+
+    /// Caches `body`, rendered for `tag` at `generation`.
+    async fn cache_response(&self, tag: String, generation: u64, body: Bytes) {
+        self.inner.cache.insert(tag, (generation, body)).await;
     }
 }
 
@@ -321,10 +336,13 @@ pub fn router(state: AppState) -> Router {
         .merge(cortex::routes(&state))
         .layer(RequestBodyLimitLayer::new(settings.max_body_bytes))
         .merge(upload)
-        .route_layer(middleware::from_fn(record))
+        .route_layer(middleware::from_fn_with_state(state.clone(), record))
         .fallback(|| async { ApiError::not_found("no such route") })
         .with_state(state)
-        .layer(middleware::from_fn_with_state(settings.clone(), guard))
+        .layer(middleware::from_fn_with_state(
+            Arc::new(settings.clone()),
+            guard,
+        ))
         .layer(CatchPanicLayer::custom(|_| {
             error::body(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
         }))
@@ -458,24 +476,75 @@ fn entity_refs_as_one_segment(mut req: Request) -> Request {
 }
 
 /// Counts requests and their latency per route (inside routing, where the route is known).
-async fn record(req: Request, next: Next) -> Response {
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
+async fn record(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let route = req.extensions().get::<MatchedPath>().cloned();
     let started = Instant::now();
     let resp = next.run(req).await;
-    let status = resp.status().as_str().to_string();
-    metrics::counter!("rubric_http_requests_total", "route" => route.clone(), "status" => status)
-        .increment(1);
-    metrics::histogram!("rubric_http_request_duration_seconds", "route" => route)
-        .record(started.elapsed().as_secs_f64());
+    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
+    state
+        .inner
+        .http_metrics
+        .observe(route, resp.status(), started.elapsed());
     resp
+}
+
+/// `rubric_http_requests_total{route, status}` and `rubric_http_request_duration_seconds{route}`,
+/// with their handles kept per route: registering them by label strings on every request
+/// allocated and hashed the labels each time. Bounded: routes are the router's patterns (and
+/// `unmatched`), statuses the codes the server answers.
+#[derive(Default)]
+struct HttpMetrics {
+    routes: std::sync::RwLock<std::collections::HashMap<String, RouteMetrics>>,
+}
+
+struct RouteMetrics {
+    duration: metrics::Histogram,
+    requests: Vec<(StatusCode, metrics::Counter)>,
+}
+
+impl HttpMetrics {
+    fn observe(&self, route: &str, status: StatusCode, took: Duration) {
+        let seconds = took.as_secs_f64();
+        {
+            let routes = self.routes.read().unwrap_or_else(|p| p.into_inner());
+            if let Some(m) = routes.get(route)
+                && let Some((_, counter)) = m.requests.iter().find(|(s, _)| *s == status)
+            {
+                counter.increment(1);
+                m.duration.record(seconds);
+                return;
+            }
+        }
+        let mut routes = self.routes.write().unwrap_or_else(|p| p.into_inner());
+        let m = routes
+            .entry(route.to_string())
+            .or_insert_with(|| RouteMetrics {
+                duration: metrics::histogram!(
+                    "rubric_http_request_duration_seconds",
+                    "route" => route.to_string()
+                ),
+                requests: Vec::new(),
+            });
+        let counter = match m.requests.iter().find(|(s, _)| *s == status) {
+            Some((_, counter)) => counter,
+            None => {
+                let counter = metrics::counter!(
+                    "rubric_http_requests_total",
+                    "route" => route.to_string(),
+                    "status" => status.as_str().to_string()
+                );
+                m.requests.push((status, counter));
+                &m.requests[m.requests.len() - 1].1
+            }
+        };
+        counter.increment(1);
+        m.duration.record(seconds);
+    }
 }
 
 /// Header size and time limits, security headers, and JSON bodies for errors that carry none
 /// (axum's extractor rejections, the body limit's 413, 404/405 of routing).
-async fn guard(State(settings): State<Settings>, req: Request, next: Next) -> Response {
+async fn guard(State(settings): State<Arc<Settings>>, req: Request, next: Next) -> Response {
     let method = req.method().clone();
     let head_bytes = header_bytes(req.headers());
     let mut resp = if head_bytes > MAX_HEADER_BYTES {
@@ -692,7 +761,7 @@ mod tests {
                 "/echo",
                 post(|axum::Json(v): axum::Json<Vec<u32>>| async move { axum::Json(v) }),
             )
-            .layer(middleware::from_fn_with_state(settings, guard));
+            .layer(middleware::from_fn_with_state(Arc::new(settings), guard));
         let req = Request::post("/echo")
             .header(header::CONTENT_TYPE, content_type)
             .body(Body::from(body))
@@ -723,6 +792,23 @@ mod tests {
         );
         let (status, body) = post_json("application/json", "[1]").await;
         assert_eq!((status, body), (StatusCode::OK, serde_json::json!([1])));
+    }
+
+    #[test]
+    fn request_metrics_are_registered_once_per_route_and_status() {
+        let m = HttpMetrics::default();
+        for status in [StatusCode::OK, StatusCode::OK, StatusCode::NOT_FOUND] {
+            m.observe("/api/v1/scorecards", status, Duration::from_millis(1));
+        }
+        m.observe("unmatched", StatusCode::NOT_FOUND, Duration::ZERO);
+        let routes = m.routes.read().unwrap();
+        assert_eq!(routes.len(), 2);
+        let statuses: Vec<StatusCode> = routes["/api/v1/scorecards"]
+            .requests
+            .iter()
+            .map(|(s, _)| *s)
+            .collect();
+        assert_eq!(statuses, [StatusCode::OK, StatusCode::NOT_FOUND]);
     }
 
     #[test]

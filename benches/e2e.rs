@@ -1,0 +1,215 @@
+//! End-to-end benchmark of issue #17: a generated catalog (`scripts/gen_catalog.py`, default
+//! 10,000 entities) and the sample scorecards against a fake Codecov on 127.0.0.1 inside this
+//! process (the offline fixture server of `rubric demo`, which answers at once and counts the
+//! requests it gets).
+//!
+//! ```text
+//! cargo bench --bench e2e                         # 10,000 entities
+//! RUBRIC_BENCH_50K=1 cargo bench --bench e2e      # also 50,000, and the 50k / 10k ratio
+//! RUBRIC_BENCH_ENTITIES=2000 cargo bench --bench e2e
+//! ```
+//!
+//! The release `rubric` binary runs as a child process for every `eval`, so that its wall time
+//! and peak memory (`VmHWM`) are its own. Prints one JSON line per figure,
+//! `{"bench":"e2e","figure","entities","value","unit","goal","ratio"}`, where `ratio` is `value /
+//! goal` (at most 1 meets the goal):
+//!
+//! - `eval live wall` / `eval live peak rss`: `rubric eval --format json` against the fake;
+//! - `eval facts wall` / `eval facts peak rss`: `rubric eval --facts FILE --format json` over the
+//!   facts `rubric sync --out FILE` fetched;
+//! - `codecov requests per mapped entity`: the requests of the live sync, per entity that maps
+//!   to a Codecov repository (goal a tenth of one each, the issue's repository-list goal);
+//! - `catalog re-sync / cold load`: a re-sync of the unchanged catalog through `CatalogCache`
+//!   against a cold load, in this process;
+//! - `eval live 50k / 10k`: with `RUBRIC_BENCH_50K=1`, the 50,000-entity wall time against the
+//!   10,000 one (goal at most 5.5).
+//!
+//! The generated repositories are not the fixture's, so the fake answers each of them 404
+//! (facts `no_data`): the figures are rubric's own cost, not a provider's.
+
+#[path = "support/measure.rs"]
+mod measure;
+
+use std::path::Path;
+use std::process::{Command, ExitCode, Stdio};
+use std::time::Instant;
+
+use rubric::catalog::{Catalog, CatalogCache};
+use rubric::demo::fixture;
+use serde_json::json;
+
+use measure::{Measured, measure};
+
+/// One figure, as the JSON line this benchmark prints.
+fn figure(name: &str, entities: usize, value: f64, unit: &str, goal: f64) {
+    let round = |v: f64| (v * 1000.0).round() / 1000.0;
+    println!(
+        "{}",
+        json!({"bench": "e2e", "figure": name, "entities": entities, "value": round(value),
+            "unit": unit, "goal": goal, "ratio": round(value / goal)})
+    );
+}
+
+fn generate(dir: &Path, entities: usize) -> Result<(), String> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/gen_catalog.py");
+    let status = Command::new("python3")
+        .arg(&script)
+        .args(["--count", &entities.to_string(), "--out"])
+        .arg(dir)
+        .stdout(Stdio::null())
+        .status()
+        .map_err(|e| format!("python3: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{}: {status}", script.display()))
+    }
+}
+
+/// `rubric ARGS` against the fake Codecov at `codecov_url`, with the client's rate limit lifted
+/// (the default 50 requests/s is Codecov's, not the fake's).
+fn rubric(codecov_url: &str, args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rubric"));
+    cmd.args(args)
+        .env("RUBRIC_CODECOV_URL", codecov_url)
+        .env("CODECOV_TOKEN", "e2e-bench-token")
+        .env("RUBRIC_CODECOV_RATE_LIMIT_PER_SEC", "1000000")
+        .env("RUBRIC_CODECOV_RATE_LIMIT_BURST", "1000")
+        .env("RUBRIC_CODECOV_CONCURRENCY", "64")
+        .env("RUBRIC_LOG", "error");
+    cmd
+}
+
+/// The figures of one catalog size; returns the live `eval` wall time.
+fn run(server: &fixture::FixtureServer, entities: usize) -> Result<f64, String> {
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let catalog_dir = dir.path().join("catalog");
+    eprintln!("generating {entities} entities");
+    generate(&catalog_dir, entities)?;
+    let catalog = catalog_dir.to_str().ok_or("a non-UTF-8 temporary path")?;
+    let scorecards = concat!(env!("CARGO_MANIFEST_DIR"), "/scorecards");
+    let facts = dir.path().join("facts.json");
+    let facts = facts.to_str().ok_or("a non-UTF-8 temporary path")?;
+    let url = server.url();
+    let common = ["--catalog", catalog, "--scorecards", scorecards];
+    let check = |what: &str, m: Result<Measured, String>| {
+        m.map_err(|e| format!("{what}: {e}")).and_then(|m| {
+            // `eval` exits 0 whatever the levels; its JSON must parse and hold scorecards.
+            let v: serde_json::Value = serde_json::from_str(&m.stdout)
+                .map_err(|e| format!("{what} printed no JSON: {e}"))?;
+            if v["scorecards"].as_array().is_none_or(Vec::is_empty) {
+                return Err(format!("{what} printed no scorecards"));
+            }
+            Ok(m)
+        })
+    };
+    let before = server.requests();
+    let live = check(
+        "eval",
+        measure(rubric(
+            &url,
+            &[&["eval", "--format", "json"][..], &common].concat(),
+        )),
+    )?;
+    let requests = server.requests() - before;
+    figure("eval live wall", entities, live.seconds, "s", 1.0);
+    figure(
+        "eval live peak rss",
+        entities,
+        live.peak_rss_mb,
+        "MB",
+        250.0,
+    );
+
+    let sync = measure(rubric(
+        &url,
+        &[&["sync", "--out", facts][..], &common].concat(),
+    ))
+    .map_err(|e| format!("sync: {e}"))?;
+    eprintln!("sync --out: {:.3} s", sync.seconds);
+    let offline = check(
+        "eval --facts",
+        measure(rubric(
+            &url,
+            &[&["eval", "--facts", facts, "--format", "json"][..], &common].concat(),
+        )),
+    )?;
+    figure("eval facts wall", entities, offline.seconds, "s", 1.0);
+    figure(
+        "eval facts peak rss",
+        entities,
+        offline.peak_rss_mb,
+        "MB",
+        250.0,
+    );
+
+    let t = Instant::now();
+    let cold = Catalog::load(&catalog_dir);
+    let cold_s = t.elapsed().as_secs_f64();
+    let mapped = cold.entities.iter().filter(|e| e.codecov.is_some()).count();
+    let mut cache = CatalogCache::new(Vec::new());
+    let _ = cache.load(&catalog_dir);
+    let t = Instant::now();
+    let again = cache.load(&catalog_dir);
+    let warm_s = t.elapsed().as_secs_f64();
+    if again.entities.len() != cold.entities.len() || cache.stats().parsed != 0 {
+        return Err("the re-sync of an unchanged catalog re-parsed files".into());
+    }
+    figure(
+        "codecov requests per mapped entity",
+        entities,
+        requests as f64 / mapped.max(1) as f64,
+        "requests",
+        0.1,
+    );
+    eprintln!("live eval: {requests} Codecov requests for {mapped} mapped entities");
+    figure(
+        "catalog re-sync / cold load",
+        entities,
+        warm_s / cold_s,
+        "x",
+        0.5,
+    );
+    Ok(live.seconds)
+}
+
+fn main() -> ExitCode {
+    // `cargo bench` passes `--bench`; under `cargo test --benches` there is nothing to run.
+    if !std::env::args().any(|a| a == "--bench") {
+        return ExitCode::SUCCESS;
+    }
+    let entities: usize = std::env::var("RUBRIC_BENCH_ENTITIES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000);
+    // The fixture server runs on this runtime's threads while the children call it.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let server = match rt.block_on(fixture::start()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("cannot start the fixture server: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let small = match run(&server, entities) {
+        Ok(wall) => wall,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if std::env::var_os("RUBRIC_BENCH_50K").is_some() {
+        let large = 5 * entities;
+        match run(&server, large) {
+            Ok(wall) => figure("eval live 50k / 10k", large, wall / small, "x", 5.5),
+            Err(e) => {
+                eprintln!("{e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    ExitCode::SUCCESS
+}
