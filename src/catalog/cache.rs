@@ -245,6 +245,86 @@ mod tests {
         assert_eq!(tags, ["c", "d"]);
     }
 
+    /// Whether the two catalogs hold the very same (not equal copies of) entities.
+    fn same_entities(a: &Catalog, b: &Catalog) -> bool {
+        let (a, b) = (a.entities.shared(), b.entities.shared());
+        a.len() == b.len() && a.iter().zip(b).all(|(x, y)| Arc::ptr_eq(x, y))
+    }
+
+    #[test]
+    fn a_resync_of_an_unchanged_catalog_shares_its_mapped_entities() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.yaml"), A).unwrap();
+        std::fs::write(dir.path().join("b.yaml"), B).unwrap();
+        let mut cache = CatalogCache::new(Vec::new());
+        let first = cache.load(dir.path());
+        assert!(first.get("a").unwrap().codecov.is_some(), "mapped");
+
+        let again = cache.load(dir.path());
+        assert_eq!(cache.stats().parsed, 0);
+        assert!(same_entities(&first, &again));
+        assert_eq!(
+            again.mapping_sources("a"),
+            first.mapping_sources("a"),
+            "the mapping's sources come along"
+        );
+
+        // One file changes: only it is read again; the other's entity is still shared.
+        std::fs::write(dir.path().join("a.yaml"), A.replace("acme/a", "acme/z")).unwrap();
+        let changed = cache.load(dir.path());
+        assert_eq!(
+            cache.stats(),
+            ReloadStats {
+                files: 2,
+                parsed: 1,
+                reused: 1
+            }
+        );
+        let shared = |c: &Catalog, tag: &str| {
+            let i = c.entities.iter().position(|e| e.tag == tag).unwrap();
+            Arc::clone(&c.entities.shared()[i])
+        };
+        assert!(Arc::ptr_eq(&shared(&again, "b"), &shared(&changed, "b")));
+        assert!(!Arc::ptr_eq(&shared(&again, "a"), &shared(&changed, "a")));
+        assert_eq!(
+            changed.get("a").unwrap().codecov.as_ref().unwrap().repo,
+            "z"
+        );
+    }
+
+    #[test]
+    fn mapping_errors_of_unchanged_files_are_reported_again_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let flagged = format!("{A}  x-cortex-static-analysis:\n    codecov:\n      flag: api\n");
+        std::fs::write(dir.path().join("a.yaml"), flagged).unwrap();
+        std::fs::write(dir.path().join("b.yaml"), B).unwrap();
+        let cold = Catalog::load(dir.path());
+        assert!(cold.get("a").unwrap().mapping_failed);
+        let flag = cold.diagnostics.iter().find(|d| d.is_error()).unwrap();
+        assert_eq!(
+            (flag.line, flag.source_line.as_deref()),
+            (9, Some("      flag: api"))
+        );
+        let mut cache = CatalogCache::new(Vec::new());
+        for _ in 0..2 {
+            let c = cache.load(dir.path());
+            assert_eq!(c.diagnostics, cold.diagnostics);
+            assert_eq!(c.entities, cold.entities);
+        }
+        assert_eq!(cache.stats().reused, 2);
+    }
+
+    #[test]
+    fn reading_and_loading_through_one_cache_keep_apart() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.yaml"), A).unwrap();
+        let mut cache = CatalogCache::new(Vec::new());
+        assert!(cache.read(dir.path()).get("a").unwrap().codecov.is_none());
+        assert!(cache.load(dir.path()).get("a").unwrap().codecov.is_some());
+        assert_eq!(cache.stats().parsed, 1, "the read results were not mapped");
+        assert!(cache.read(dir.path()).get("a").unwrap().codecov.is_none());
+    }
+
     #[test]
     fn errors_of_unchanged_files_are_reported_again() {
         let dir = tempfile::tempdir().unwrap();
