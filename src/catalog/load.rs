@@ -3,32 +3,59 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::Field;
 use super::confine::{self, ReadError, Resolved, Roots};
 use super::read::{self, Ctx, Document};
-use super::{Catalog, Entity, MappingSources, SourceLocation};
+use super::{Catalog, Entity, MapEntity, MappingSources, SourceLocation};
 use crate::diag::Diagnostic;
 use crate::yaml;
 
-/// What one file gave: entities (not yet mapped), diagnostics, and Location targets to follow.
+/// What one file gave: entities (mapped when read with a [`MapEntity`]), diagnostics, and
+/// Location targets to follow. Entities are shared, so a cached result is handed out again
+/// without copying them.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct FileResult {
     /// The path shown in messages about this file.
     pub display: PathBuf,
-    pub entities: Vec<Entity>,
+    pub entities: Vec<Arc<Entity>>,
     /// Where the fields each entity's mapping used were read (parallel to `entities`).
-    pub sources: Vec<MappingSources>,
+    pub sources: Vec<Arc<MappingSources>>,
     /// The source line each entity starts on (for messages about the entity as a whole).
     pub heads: Vec<String>,
     pub diagnostics: Vec<Diagnostic>,
+    /// The mapping's diagnostics about each entity (parallel to `entities`; empty when the
+    /// file was read without mapping). They join the catalog's after every reading diagnostic.
+    pub mapped: Vec<Vec<Diagnostic>>,
     pub locations: Vec<Field>,
 }
 
-/// Reads and validates one file's text. `display` is the path shown in messages,
-/// `rel` the path recorded on entities.
-pub(crate) fn read_file_text(source: &str, display: &Path, rel: &Path) -> FileResult {
+/// Maps each entity of `r` with `map`, keeping the diagnostics beside the entity; their source
+/// lines come from `source`, the file's text, when there is one.
+pub(crate) fn map_result(r: &mut FileResult, map: &MapEntity<'_>, source: Option<&str>) {
+    r.mapped = r
+        .entities
+        .iter_mut()
+        .zip(&r.sources)
+        .map(|(e, s)| map(Arc::make_mut(e), s.spec.as_ref()))
+        .collect();
+    if let Some(source) = source {
+        for diags in &mut r.mapped {
+            attach_source_lines(diags, source, &r.display);
+        }
+    }
+}
+
+/// Reads and validates one file's text, mapping its entities with `map` when given.
+/// `display` is the path shown in messages, `rel` the path recorded on entities.
+pub(crate) fn read_file_text(
+    source: &str,
+    display: &Path,
+    rel: &Path,
+    map: Option<&MapEntity<'_>>,
+) -> FileResult {
     let docs = match yaml::parse_documents(source, display) {
         Ok(docs) => docs,
         Err(d) => {
@@ -41,6 +68,9 @@ pub(crate) fn read_file_text(source: &str, display: &Path, rel: &Path) -> FileRe
     };
     let mut out = read_nodes(&docs, display, rel, Some(source));
     attach_source_lines(&mut out.diagnostics, source, display);
+    if let Some(map) = map {
+        map_result(&mut out, map, Some(source));
+    }
     out
 }
 
@@ -60,13 +90,13 @@ pub(crate) fn read_nodes(
         match read::read_document(doc, &mut ctx) {
             Document::Entity(read) => {
                 let read = *read;
-                out.sources.push(mapping_sources(&read));
+                out.sources.push(Arc::new(mapping_sources(&read)));
                 let entity = read.entity;
                 let head = source
                     .and_then(|s| s.lines().nth(entity.source.line.checked_sub(1)?))
                     .unwrap_or_default();
                 out.heads.push(head.trim_end_matches('\r').to_string());
-                out.entities.push(entity);
+                out.entities.push(Arc::new(entity));
             }
             Document::Location(targets) => out.locations.extend(targets),
             Document::Skipped => {}
@@ -289,11 +319,11 @@ pub(crate) fn parallel_map<T: Send>(jobs: &[FileJob], f: impl Fn(&FileJob) -> T 
     results.into_iter().map(|(_, t)| t).collect()
 }
 
-/// Reads a file from disk into a [`FileResult`] (unreadable, too large or non-UTF-8 files are
-/// one error).
-pub(crate) fn read_file(job: &FileJob) -> FileResult {
+/// Reads a file from disk into a [`FileResult`], mapped with `map` when given (unreadable, too
+/// large or non-UTF-8 files are one error).
+pub(crate) fn read_file(job: &FileJob, map: Option<&MapEntity<'_>>) -> FileResult {
     match confine::read_capped(&job.real) {
-        Ok(bytes) => read_bytes(&bytes, job),
+        Ok(bytes) => read_bytes(&bytes, job, map),
         Err(e) => unreadable(job, &e),
     }
 }
@@ -307,13 +337,14 @@ pub(crate) fn unreadable(job: &FileJob, e: &ReadError) -> FileResult {
     }
 }
 
-/// Reads already-loaded bytes of a file.
-pub(crate) fn read_bytes(bytes: &[u8], job: &FileJob) -> FileResult {
+/// Reads already-loaded bytes of a file, mapping its entities with `map` when given.
+pub(crate) fn read_bytes(bytes: &[u8], job: &FileJob, map: Option<&MapEntity<'_>>) -> FileResult {
     match std::str::from_utf8(bytes) {
         Ok(text) => read_file_text(
             text.strip_prefix('\u{feff}').unwrap_or(text),
             &job.path,
             &job.rel,
+            map,
         ),
         Err(e) => {
             let (line, column, _) = crate::diag::locate(
@@ -364,8 +395,8 @@ pub(crate) fn follow_locations(
     roots: &Roots,
     mut pending: Vec<(PathBuf, Field)>,
     loaded: &mut HashSet<PathBuf>,
-    mut read: impl FnMut(&FileJob) -> FileResult,
-    results: &mut Vec<FileResult>,
+    mut read: impl FnMut(&FileJob) -> Arc<FileResult>,
+    results: &mut Vec<Arc<FileResult>>,
 ) {
     let mut guard = 0usize;
     while let Some((from, target)) = pending.pop() {
@@ -375,7 +406,7 @@ pub(crate) fn follow_locations(
         }
         let dir = from.parent().unwrap_or(Path::new(""));
         let Some(path) = read::location_target_path(dir, &target.value) else {
-            results.push(FileResult {
+            results.push(Arc::new(FileResult {
                 diagnostics: vec![place(
                     Diagnostic::warning(format!(
                         "Location target `{}` is a URL; only relative files are followed",
@@ -384,11 +415,11 @@ pub(crate) fn follow_locations(
                     &target.at,
                 )],
                 ..FileResult::default()
-            });
+            }));
             continue;
         };
         if target.value.contains('*') {
-            results.push(FileResult {
+            results.push(Arc::new(FileResult {
                 diagnostics: vec![place(
                     Diagnostic::warning(format!(
                         "Location target `{}` is a glob; only single files are followed",
@@ -400,13 +431,13 @@ pub(crate) fn follow_locations(
                     &target.at,
                 )],
                 ..FileResult::default()
-            });
+            }));
             continue;
         }
         let canonical = match roots.resolve(&path) {
             Resolved::Inside(c) if c.is_file() => c,
             Resolved::Outside(real) => {
-                results.push(FileResult {
+                results.push(Arc::new(FileResult {
                     diagnostics: vec![place(
                         outside(Diagnostic::error(format!(
                             "Location target `{}` is outside the catalog folder (it leads to {}); not read",
@@ -416,11 +447,11 @@ pub(crate) fn follow_locations(
                         &target.at,
                     )],
                     ..FileResult::default()
-                });
+                }));
                 continue;
             }
             Resolved::Inside(_) | Resolved::Missing => {
-                results.push(FileResult {
+                results.push(Arc::new(FileResult {
                     diagnostics: vec![place(
                         Diagnostic::error(format!(
                             "Location target `{}` does not exist ({})",
@@ -431,7 +462,7 @@ pub(crate) fn follow_locations(
                         &target.at,
                     )],
                     ..FileResult::default()
-                });
+                }));
                 continue;
             }
         };
@@ -472,22 +503,26 @@ fn place(d: Diagnostic, at: &SourceLocation) -> Diagnostic {
     }
 }
 
-/// Reads every file of `dir` (in parallel) and the files its Location entities name, reading
-/// nothing outside `dir` and the `allowed` roots.
-pub(crate) fn load_files(dir: &Path, allowed: &[PathBuf]) -> (Vec<FileResult>, Vec<Diagnostic>) {
-    load_files_with(dir, allowed, read_file)
+/// Reads every file of `dir` (in parallel, mapping each entity with `map` when given) and the
+/// files its Location entities name, reading nothing outside `dir` and the `allowed` roots.
+pub(crate) fn load_files(
+    dir: &Path,
+    allowed: &[PathBuf],
+    map: Option<&MapEntity<'_>>,
+) -> (Vec<Arc<FileResult>>, Vec<Diagnostic>) {
+    load_files_with(dir, allowed, |job| Arc::new(read_file(job, map)))
 }
 
 /// [`load_files`] with the function reading one file (the cache reuses unchanged results).
 pub(crate) fn load_files_with(
     dir: &Path,
     allowed: &[PathBuf],
-    read: impl Fn(&FileJob) -> FileResult + Sync,
-) -> (Vec<FileResult>, Vec<Diagnostic>) {
+    read: impl Fn(&FileJob) -> Arc<FileResult> + Sync,
+) -> (Vec<Arc<FileResult>>, Vec<Diagnostic>) {
     let mut diagnostics = Vec::new();
     let roots = Roots::new(dir, allowed, &mut diagnostics);
     let jobs = jobs_for(dir, &roots, &mut diagnostics);
-    let mut results: Vec<FileResult> = parallel_map(&jobs, &read);
+    let mut results = parallel_map(&jobs, &read);
     let pending: Vec<_> = jobs
         .iter()
         .zip(&results)
@@ -505,34 +540,41 @@ pub(crate) fn load_files_with(
     (results, diagnostics)
 }
 
-/// Puts file results together: entities in order, a repeated tag is an error naming both sources
-/// (the later entity is left out), diagnostics in order.
-pub(crate) fn assemble(results: Vec<FileResult>, mut diagnostics: Vec<Diagnostic>) -> Catalog {
-    let mut entities: Vec<Entity> = Vec::new();
-    let mut sources: Vec<MappingSources> = Vec::new();
-    let mut seen: HashMap<String, SourceLocation> = HashMap::new();
-    for r in results {
-        diagnostics.extend(r.diagnostics);
-        for (i, e) in r.entities.into_iter().enumerate() {
-            let here = SourceLocation {
-                file: r.display.clone(),
-                line: e.source.line,
-                column: e.source.column,
-            };
-            if let Some(first) = seen.get(&e.tag) {
-                let mut d = duplicate(&e.tag, &here, first);
-                if let Some(head) = r.heads.get(i).filter(|_| here.line > 0) {
+/// Puts file results together: entities in order (shared with the results, not copied), a
+/// repeated tag is an error naming both sources (the later entity is left out), the reading
+/// diagnostics in order, then the mapping's diagnostics about the entities kept.
+pub(crate) fn assemble(results: Vec<Arc<FileResult>>, mut diagnostics: Vec<Diagnostic>) -> Catalog {
+    let count = results.iter().map(|r| r.entities.len()).sum();
+    let mut entities: Vec<Arc<Entity>> = Vec::with_capacity(count);
+    let mut sources: Vec<Arc<MappingSources>> = Vec::with_capacity(count);
+    let mut mapped: Vec<Diagnostic> = Vec::new();
+    // Where each tag was first seen: the file's display path, line and column.
+    let mut seen: HashMap<&str, (&Path, usize, usize)> = HashMap::with_capacity(count);
+    for r in &results {
+        diagnostics.extend(r.diagnostics.iter().cloned());
+        for (i, e) in r.entities.iter().enumerate() {
+            let (line, column) = (e.source.line, e.source.column);
+            if let Some(&(file, l, c)) = seen.get(e.tag.as_str()) {
+                let at = |file: &Path, line, column| SourceLocation {
+                    file: file.to_path_buf(),
+                    line,
+                    column,
+                };
+                let mut d = duplicate(&e.tag, &at(&r.display, line, column), &at(file, l, c));
+                if let Some(head) = r.heads.get(i).filter(|_| line > 0) {
                     d = d.with_source_line(head.clone(), head.trim_end().chars().count().max(1));
                 }
                 diagnostics.push(d);
                 continue;
             }
-            seen.insert(e.tag.clone(), here);
+            seen.insert(&e.tag, (&r.display, line, column));
             sources.push(r.sources.get(i).cloned().unwrap_or_default());
-            entities.push(e);
+            mapped.extend(r.mapped.get(i).into_iter().flatten().cloned());
+            entities.push(Arc::clone(e));
         }
     }
-    Catalog::from_entities(entities, diagnostics).with_mapping_sources(sources)
+    diagnostics.extend(mapped);
+    Catalog::from_shared(entities.into(), diagnostics).with_mapping_sources(sources)
 }
 
 /// The error for an entity whose tag is already taken by the entity at `first`.

@@ -4,12 +4,13 @@
 use std::collections::HashSet;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 
-use super::Catalog;
 use super::load::{self, FileResult};
+use super::{Catalog, MapEntity};
 use crate::config::{CodecovAccount, Config};
 use crate::diag::Diagnostic;
 use crate::yaml::Node;
@@ -124,32 +125,63 @@ impl Catalog {
     /// Backstage) is an error naming both sources; the file entity wins. An unreachable
     /// Backstage is one error; the files still load.
     pub async fn read_sources(sources: &CatalogSources) -> Catalog {
-        let files = {
-            let dir = sources.dir.clone();
-            let allowed = sources.allowed_roots.clone();
-            tokio::task::spawn_blocking(move || match dir {
-                Some(dir) => load::load_files(&dir, &allowed),
-                None => (Vec::new(), Vec::new()),
-            })
+        let files = |dir: &Path, allowed: &[PathBuf]| {
+            let (results, diagnostics) = load::load_files(dir, allowed, None);
+            (results, diagnostics, ())
         };
-        let http = async {
-            match &sources.backstage {
-                Some(b) => fetch_backstage(b).await,
-                None => Vec::new(),
-            }
-        };
-        let (files, http) = tokio::join!(files, http);
-        let (mut results, diagnostics) = files.unwrap_or_else(|e| {
-            (
-                Vec::new(),
-                vec![Diagnostic::error(format!(
-                    "loading the catalog files failed: {e}"
-                ))],
-            )
-        });
-        results.extend(http);
-        load::assemble(results, diagnostics)
+        gather(sources, None, files).await.0
     }
+
+    /// [`Catalog::read_sources`], mapping each entity with `map` as it is read.
+    pub async fn read_sources_mapped(
+        sources: &CatalogSources,
+        map: Arc<MapEntity<'static>>,
+    ) -> Catalog {
+        let for_files = Arc::clone(&map);
+        let files = move |dir: &Path, allowed: &[PathBuf]| {
+            let (results, diagnostics) = load::load_files(dir, allowed, Some(&*for_files));
+            (results, diagnostics, ())
+        };
+        gather(sources, Some(&*map), files).await.0
+    }
+}
+
+/// What reading the files of a catalog gave: each file's result, the diagnostics of the walk,
+/// and what the reader keeps (a cache's new state).
+pub(crate) type FilesRead<T> = (Vec<Arc<FileResult>>, Vec<Diagnostic>, T);
+
+/// Reads every configured source concurrently: the folder with `files` (on a blocking thread;
+/// `T::default()` when there is no folder or the thread failed) and the Backstage catalog over
+/// HTTP, whose entities are mapped with `map` when given; then assembles the catalog.
+pub(crate) async fn gather<T: Default + Send + 'static>(
+    sources: &CatalogSources,
+    map: Option<&MapEntity<'_>>,
+    files: impl FnOnce(&Path, &[PathBuf]) -> FilesRead<T> + Send + 'static,
+) -> (Catalog, T) {
+    let dir = sources.dir.clone();
+    let allowed = sources.allowed_roots.clone();
+    let task = tokio::task::spawn_blocking(move || match dir {
+        Some(dir) => files(&dir, &allowed),
+        None => (Vec::new(), Vec::new(), T::default()),
+    });
+    let http = async {
+        match &sources.backstage {
+            Some(b) => fetch_backstage(b).await,
+            None => Vec::new(),
+        }
+    };
+    let (task, http) = tokio::join!(task, http);
+    let (mut results, diagnostics, kept) = task.unwrap_or_else(|e| {
+        let d = Diagnostic::error(format!("loading the catalog files failed: {e}"));
+        (Vec::new(), vec![d], T::default())
+    });
+    results.extend(http.into_iter().map(|mut r| {
+        if let Some(map) = map {
+            load::map_result(&mut r, map, None);
+        }
+        Arc::new(r)
+    }));
+    (load::assemble(results, diagnostics), kept)
 }
 
 /// One page of `GET /api/catalog/entities/by-query` (`QueryEntitiesResponse`).

@@ -484,3 +484,24 @@ fn errors_point_at_the_field() {
         d.message
     );
 }
+
+/// Mapping each file's entities as it is read (what every loader does) gives what mapping the
+/// whole catalog after reading it gives: the same entities, and the same diagnostics in the
+/// same order with the same source lines.
+#[test]
+fn mapping_as_files_are_read_equals_mapping_afterwards() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    for dir in [
+        "entities",
+        "tests/fixtures/catalog/mixed",
+        "tests/fixtures/eval",
+    ] {
+        let dir = root.join(dir);
+        let mut after = crate::catalog::Catalog::read_dir(&dir, &[]);
+        map_catalog(&mut after, &accounts());
+        let during = crate::catalog::Catalog::load_with_accounts(&dir, &accounts());
+        assert!(!during.entities.is_empty(), "{}", dir.display());
+        assert_eq!(during.entities, after.entities, "{}", dir.display());
+        assert_eq!(during.diagnostics, after.diagnostics, "{}", dir.display());
+    }
+}
