@@ -49,8 +49,12 @@ impl Format {
         match self {
             Format::Table => report::table::render_each(cards(), output_width(), text),
             Format::Json => {
-                serde_json::to_writer_pretty(&mut *out, report)?;
-                out.write_all(b"\n")
+                // A buffer of its own type: the serializer's many small writes are calls it can
+                // inline, not calls through `dyn Write`.
+                let mut buffered = std::io::BufWriter::with_capacity(1 << 16, &mut *out);
+                serde_json::to_writer_pretty(&mut buffered, report)?;
+                buffered.write_all(b"\n")?;
+                buffered.flush()
             }
             Format::Markdown => report::markdown::render_each(cards(), text),
             Format::Junit => text(&report::junit::render_cards(report.evaluated_at, cards())),
