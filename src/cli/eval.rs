@@ -49,12 +49,112 @@ impl Format {
         match self {
             Format::Table => report::table::render_each(cards(), output_width(), text),
             Format::Json => {
-                serde_json::to_writer_pretty(&mut *out, report)?;
-                out.write_all(b"\n")
+                // A buffer of its own type: the serializer's many small writes are calls it can
+                // inline, not calls through `dyn Write`.
+                let mut buffered = std::io::BufWriter::with_capacity(1 << 16, &mut *out);
+                let mut json =
+                    serde_json::Serializer::with_formatter(&mut buffered, Pretty::default());
+                serde::Serialize::serialize(report, &mut json)?;
+                buffered.write_all(b"\n")?;
+                buffered.flush()
             }
             Format::Markdown => report::markdown::render_each(cards(), text),
             Format::Junit => text(&report::junit::render_cards(report.evaluated_at, cards())),
         }
+    }
+}
+
+/// serde_json's pretty printing (two spaces a level), byte for byte, with each line break and
+/// its indentation written at once: serde_json writes the indentation two bytes at a time,
+/// which in a report of 100 MB is tens of millions of writes.
+#[derive(Debug, Default)]
+struct Pretty {
+    depth: usize,
+    has_value: bool,
+}
+
+/// Indentation written at once up to this depth (a report is about 10 levels deep).
+const MAX_DEPTH_AT_ONCE: usize = 64;
+
+/// `,`, a line break, and the indentation of [`MAX_DEPTH_AT_ONCE`] levels.
+static LINE_BREAK: [u8; 2 + 2 * MAX_DEPTH_AT_ONCE] = {
+    let mut bytes = [b' '; 2 + 2 * MAX_DEPTH_AT_ONCE];
+    bytes[0] = b',';
+    bytes[1] = b'\n';
+    bytes
+};
+
+impl Pretty {
+    /// A line break (after a comma unless `first`) and the indentation of the current depth.
+    fn line_break<W: ?Sized + Write>(&self, w: &mut W, first: bool) -> std::io::Result<()> {
+        let from = usize::from(first);
+        if self.depth <= MAX_DEPTH_AT_ONCE {
+            return w.write_all(&LINE_BREAK[from..2 + 2 * self.depth]);
+        }
+        w.write_all(&LINE_BREAK[from..2])?;
+        (0..self.depth).try_for_each(|_| w.write_all(b"  "))
+    }
+
+    fn open<W: ?Sized + Write>(&mut self, w: &mut W, bracket: &[u8]) -> std::io::Result<()> {
+        self.depth += 1;
+        self.has_value = false;
+        w.write_all(bracket)
+    }
+
+    fn close<W: ?Sized + Write>(&mut self, w: &mut W, bracket: &[u8]) -> std::io::Result<()> {
+        self.depth -= 1;
+        if self.has_value {
+            self.line_break(w, true)?;
+        }
+        w.write_all(bracket)
+    }
+}
+
+impl serde_json::ser::Formatter for Pretty {
+    fn begin_array<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.open(w, b"[")
+    }
+
+    fn end_array<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.close(w, b"]")
+    }
+
+    fn begin_array_value<W: ?Sized + Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        self.line_break(w, first)
+    }
+
+    fn end_array_value<W: ?Sized + Write>(&mut self, _w: &mut W) -> std::io::Result<()> {
+        self.has_value = true;
+        Ok(())
+    }
+
+    fn begin_object<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.open(w, b"{")
+    }
+
+    fn end_object<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.close(w, b"}")
+    }
+
+    fn begin_object_key<W: ?Sized + Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        self.line_break(w, first)
+    }
+
+    fn begin_object_value<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        w.write_all(b": ")
+    }
+
+    fn end_object_value<W: ?Sized + Write>(&mut self, _w: &mut W) -> std::io::Result<()> {
+        self.has_value = true;
+        Ok(())
     }
 }
 
@@ -575,4 +675,30 @@ pub async fn gate(args: GateArgs, g: &Global) -> CliResult {
     } else {
         ExitCode::from(1)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Empty and nested lists and objects, escapes, and nesting deeper than the indentation
+    /// written at once.
+    #[test]
+    fn pretty_writes_serde_json_pretty_byte_for_byte() {
+        let mut deep = serde_json::json!([1, {"k": []}]);
+        for i in 0..(MAX_DEPTH_AT_ONCE + 5) {
+            deep = serde_json::json!({ "level": i, "inner": [deep, {}] });
+        }
+        let value = serde_json::json!({
+            "empty": [], "none": {}, "text": "a \"quoted\"\nline", "n": 1.5,
+            "list": [null, true, [], [{}], {"a": {"b": [1, 2]}}],
+            "deep": deep,
+        });
+        let mut ours = Vec::new();
+        let mut ser = serde_json::Serializer::with_formatter(&mut ours, Pretty::default());
+        serde::Serialize::serialize(&value, &mut ser).unwrap();
+        let theirs = serde_json::to_string_pretty(&value).unwrap();
+        assert!(theirs.contains(&" ".repeat(2 * MAX_DEPTH_AT_ONCE + 2)));
+        assert_eq!(String::from_utf8(ours).unwrap(), theirs);
+    }
 }

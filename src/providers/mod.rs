@@ -25,6 +25,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use futures::future::{BoxFuture, join_all};
+use futures::stream::{self, StreamExt};
 
 use crate::catalog::{Catalog, CodecovProject, Entity};
 use crate::config::{Config, ConfigError};
@@ -189,6 +190,9 @@ pub trait Provider: std::any::Any + Send + Sync + std::fmt::Debug {
 /// each on (for the error fact of a key nobody answers).
 const SWITCHES: &[(Source, &str)] = &[(Source::Datadog, "set [datadog] enabled = true")];
 
+/// Entities whose facts are fetched at once (see [`Providers::fetch_with_progress`]).
+const ENTITIES_IN_FLIGHT: usize = 512;
+
 /// Every provider of a run, the catalog first.
 #[derive(Debug, Clone)]
 pub struct Providers {
@@ -278,12 +282,25 @@ impl Providers {
         for p in &self.all {
             p.plan(entities, keys);
         }
-        join_all(entities.iter().map(|entity| async move {
-            let facts = join_all(keys.iter().map(|key| self.answer(catalog, entity, key))).await;
+        // A bounded window of entities in flight rather than one future per entity at once:
+        // each entity's future holds every layer of a request's state (cache, HTTP client),
+        // kilobytes apiece, so 10,000 of them at once cost hundreds of megabytes. The window is
+        // far wider than any provider's request concurrency, so the requests stay as parallel.
+        let mut facts: Vec<Vec<Fact>> = vec![Vec::new(); entities.len()];
+        // (By index: a closure taking a reference trips the compiler's `Send` check of the
+        // futures that hold this one.)
+        let mut done = stream::iter(0..entities.len())
+            .map(|at| async move {
+                let entity = entities[at];
+                let row = join_all(keys.iter().map(|key| self.answer(catalog, entity, key))).await;
+                (at, row)
+            })
+            .buffer_unordered(ENTITIES_IN_FLIGHT);
+        while let Some((at, row)) = done.next().await {
+            facts[at] = row;
             entity_done();
-            facts
-        }))
-        .await
+        }
+        facts
     }
 
     /// Answers one key for one entity.

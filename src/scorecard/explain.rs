@@ -1,9 +1,10 @@
 //! Explanations: failure messages rendered with handlebars (`{{entity.tag}}`,
 //! `{{context.evaluation.captures.code-cov}}`), strict, unescaped (they are markdown).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
-use handlebars::{Context, Handlebars, RenderErrorReason};
+use handlebars::template::{HelperTemplate, Parameter, TemplateElement};
+use handlebars::{Context, Handlebars, Path, PathSeg, RenderErrorReason, Template};
 use serde::Serialize;
 use serde_json::json;
 
@@ -16,6 +17,8 @@ use crate::value::Value;
 #[derive(Clone, Debug)]
 pub struct FailureTemplates {
     registry: Handlebars<'static>,
+    /// What the templates read of the entity: the template data holds that alone.
+    reads: EntityFields,
 }
 
 /// A template that does not parse: the reason and its 1-based line and column in the template.
@@ -32,7 +35,10 @@ impl Default for FailureTemplates {
         let mut registry = Handlebars::new();
         registry.set_strict_mode(true);
         registry.register_escape_fn(handlebars::no_escape);
-        FailureTemplates { registry }
+        FailureTemplates {
+            registry,
+            reads: EntityFields::default(),
+        }
     }
 }
 
@@ -44,7 +50,11 @@ impl FailureTemplates {
             .map_err(|e| TemplateProblem {
                 message: e.reason().to_string(),
                 position: e.pos(),
-            })
+            })?;
+        if let Some(compiled) = self.registry.get_template(name) {
+            self.reads.template(compiled, true);
+        }
+        Ok(())
     }
 
     /// Whether a template was compiled under `name`.
@@ -95,7 +105,7 @@ impl EntityMessages<'_> {
         let entity = self.entity;
         let context = self
             .context
-            .get_or_insert_with(|| Context::from(template_data(entity, &BTreeMap::new())));
+            .get_or_insert_with(|| Context::from(data(entity, &self.templates.reads, None)));
         if let Some(at) = context.data_mut().pointer_mut(CAPTURES) {
             *at = captures_data(captures);
         }
@@ -161,9 +171,130 @@ fn fill_in(data: &mut serde_json::Value, path: &str) -> bool {
 /// What a template sees: `entity` (tag, name, type, groups, custom, ...: every field but the
 /// raw descriptor) and `context.evaluation.captures` (null captures as "unknown").
 pub fn template_data(entity: &Entity, captures: &BTreeMap<String, Value>) -> serde_json::Value {
-    let entity_json = serde_json::to_value(TemplateEntity::from(entity))
+    data(entity, &EntityFields::whole(), Some(captures))
+}
+
+/// The template data with the entity's fields that `reads` names (the rest no template of
+/// the scorecard can see), and `captures` (none: an empty object).
+fn data(
+    entity: &Entity,
+    reads: &EntityFields,
+    captures: Option<&BTreeMap<String, Value>>,
+) -> serde_json::Value {
+    let entity_json = serde_json::to_value(TemplateEntity::from(entity).only(reads))
         .unwrap_or_else(|_| json!({"tag": entity.tag}));
-    json!({"entity": entity_json, "context": {"evaluation": {"captures": captures_data(captures)}}})
+    let captures = captures.map_or_else(|| json!({}), captures_data);
+    json!({"entity": entity_json, "context": {"evaluation": {"captures": captures}}})
+}
+
+/// The fields of the entity that failure templates can read: those they name
+/// (`{{entity.tag}}`, `{{#each entity.custom}}`), or all of them when a template may see the
+/// entity whole (`{{#each entity}}`, `{{this}}`, `@root`, `../`, partials, decorators, block
+/// helpers other than `if`, `unless`, `each` and `with`). Building only those for each entity
+/// is most of the cost of a failure message saved; what a template renders is the same, since
+/// nothing it can reach is left out.
+#[derive(Clone, Debug, Default)]
+struct EntityFields {
+    whole: bool,
+    named: BTreeSet<String>,
+}
+
+impl EntityFields {
+    fn whole() -> EntityFields {
+        EntityFields {
+            whole: true,
+            named: BTreeSet::new(),
+        }
+    }
+
+    fn has(&self, field: &str) -> bool {
+        self.whole || self.named.contains(field)
+    }
+
+    /// Takes note of what `template` reads; `at_root` while its data is the root of the
+    /// template data (`entity` and `context`), not a part of it (inside `each` or `with`).
+    fn template(&mut self, template: &Template, at_root: bool) {
+        for element in &template.elements {
+            self.element(element, at_root);
+        }
+    }
+
+    fn element(&mut self, element: &TemplateElement, at_root: bool) {
+        match element {
+            TemplateElement::RawString(_) | TemplateElement::Comment(_) => {}
+            TemplateElement::Expression(h)
+            | TemplateElement::HtmlExpression(h)
+            | TemplateElement::HelperBlock(h) => self.helper(h, at_root),
+            // Partials and decorators can reach any data.
+            _ => self.whole = true,
+        }
+    }
+
+    fn helper(&mut self, h: &HelperTemplate, at_root: bool) {
+        // A helper's name read as a path is harmless: only `entity` and `this` matter.
+        for p in std::iter::once(&h.name)
+            .chain(&h.params)
+            .chain(h.hash.values())
+        {
+            self.parameter(p, at_root);
+        }
+        if h.template.is_none() && h.inverse.is_none() {
+            return;
+        }
+        let name = match &h.name {
+            Parameter::Name(n) => n.as_str(),
+            _ => "",
+        };
+        let inner_at_root = match name {
+            "if" | "unless" => at_root,
+            // Their block sees their first parameter: a part of the data (checked above).
+            "each" | "with" => false,
+            _ => {
+                self.whole = true;
+                at_root
+            }
+        };
+        if let Some(t) = &h.template {
+            self.template(t, inner_at_root);
+        }
+        if let Some(t) = &h.inverse {
+            self.template(t, at_root);
+        }
+    }
+
+    fn parameter(&mut self, p: &Parameter, at_root: bool) {
+        match p {
+            Parameter::Literal(_) | Parameter::Path(Path::Local(_)) => {}
+            Parameter::Subexpression(s) => self.element(&s.element, at_root),
+            Parameter::Name(n) => self.path(&[PathSeg::Named(n.clone())], at_root),
+            Parameter::Path(Path::Relative((segs, _))) => self.path(segs, at_root),
+            // A kind this version does not know: assume it may reach anything.
+            _ => self.whole = true,
+        }
+    }
+
+    fn path(&mut self, segs: &[PathSeg], at_root: bool) {
+        let mut names = Vec::with_capacity(segs.len());
+        for seg in segs {
+            match seg {
+                PathSeg::Named(n) => names.push(n.trim_start_matches('[').trim_end_matches(']')),
+                // `@root`, `../`: out of the current data, anywhere.
+                _ => {
+                    self.whole = true;
+                    return;
+                }
+            }
+        }
+        match names.as_slice() {
+            // `this` (dropped from paths) at the root.
+            [] if at_root => self.whole = true,
+            ["entity"] => self.whole = true,
+            ["entity", field, ..] => {
+                self.named.insert((*field).to_string());
+            }
+            _ => {}
+        }
+    }
 }
 
 /// The captures as template data: null ones as "unknown".
@@ -183,18 +314,17 @@ fn captures_data(captures: &BTreeMap<String, Value>) -> serde_json::Value {
 }
 
 /// An entity as templates see it: [`Entity`]'s fields and names, borrowed, without the raw
-/// descriptor (often most of an entity, and not for messages). The order is the one templates
-/// have always seen (`{{#each entity}}`): the entity's, with `source` where the descriptor was
-/// (it was removed from the entity's JSON by swapping the last field in).
-#[derive(Serialize)]
+/// descriptor (often most of an entity, and not for messages), and of those only the ones in
+/// `only` (see [`EntityFields`]). The order is the one templates have always seen
+/// (`{{#each entity}}`): the entity's, with `source` where the descriptor was (it was removed
+/// from the entity's JSON by swapping the last field in).
 struct TemplateEntity<'a> {
+    only: &'a EntityFields,
     tag: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
     backstage_ref: &'a Option<String>,
     name: &'a str,
     format: DescriptorFormat,
     kind: &'a str,
-    #[serde(rename = "type")]
     entity_type: &'a str,
     description: &'a Option<String>,
     groups: &'a [String],
@@ -237,7 +367,12 @@ impl<'a> From<&'a Entity> for TemplateEntity<'a> {
             mapping_failed,
             source,
         } = entity;
+        static WHOLE: EntityFields = EntityFields {
+            whole: true,
+            named: BTreeSet::new(),
+        };
         TemplateEntity {
+            only: &WHOLE,
             tag,
             backstage_ref,
             name,
@@ -258,6 +393,54 @@ impl<'a> From<&'a Entity> for TemplateEntity<'a> {
             unmapped_reason,
             mapping_failed: *mapping_failed,
         }
+    }
+}
+
+impl<'a> TemplateEntity<'a> {
+    /// The entity with only the fields `reads` names.
+    fn only(self, reads: &'a EntityFields) -> Self {
+        TemplateEntity {
+            only: reads,
+            ..self
+        }
+    }
+}
+
+impl Serialize for TemplateEntity<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(None)?;
+        macro_rules! fields {
+            ($($name:literal: $value:expr),* $(,)?) => {
+                $(if self.only.has($name) {
+                    map.serialize_entry($name, $value)?;
+                })*
+            };
+        }
+        fields!("tag": self.tag);
+        if self.backstage_ref.is_some() {
+            fields!("backstage_ref": self.backstage_ref);
+        }
+        fields!(
+            "name": self.name,
+            "format": &self.format,
+            "kind": self.kind,
+            "type": self.entity_type,
+            "description": self.description,
+            "groups": self.groups,
+            "owners": self.owners,
+            "links": self.links,
+            "dependencies": self.dependencies,
+            "parents": self.parents,
+            "lifecycle": self.lifecycle,
+            "custom": self.custom,
+            "source": self.source,
+            "repository": self.repository,
+            "codecov": self.codecov,
+            "unmapped_reason": self.unmapped_reason,
+            "mapping_failed": &self.mapping_failed,
+        );
+        map.end()
     }
 }
 
@@ -412,6 +595,81 @@ pub(crate) mod tests {
             messages.render("r0", &cov).unwrap(),
             t.render("r0", &api, &cov).unwrap()
         );
+    }
+
+    /// Templates that read named fields, parts through `each` and `with`, and the entity whole
+    /// in every way handlebars allows.
+    const READING: &[&str] = &[
+        "{{entity.tag}} in {{entity.custom.tier}}",
+        "{{#each entity.groups}}{{this}}, {{/each}}",
+        "{{#with entity.codecov}}{{owner}}/{{repo}} {{flag}}{{/with}}",
+        "{{#if entity.lifecycle}}{{entity.lifecycle}}{{else}}{{entity.kind}}{{/if}}",
+        "{{#each entity}}{{@key}} {{/each}}",
+        "{{#each this}}{{#each this}}{{@key}} {{/each}}{{/each}}",
+        "{{#with entity}}{{name}}{{/with}}",
+        "{{lookup entity \"name\"}}",
+        "{{#with context}}{{../entity.name}}{{/with}}",
+        "{{@root.entity.name}} {{len entity.groups}}",
+        "{{#each entity.groups}}{{@root.entity.name}}{{/each}}",
+        "{{entity.[name]}} {{entity.missing.field}}",
+        "{{#with (lookup this \"entity\")}}{{name}}{{/with}}",
+        "{{#*inline \"p\"}}{{entity.tag}}{{/inline}}{{> p}}",
+    ];
+
+    #[test]
+    fn templates_render_the_same_from_the_fields_they_read_as_from_the_whole_entity() {
+        let mut api = entity("api");
+        api.name = "The API".into();
+        api.lifecycle = Some("production".into());
+        api.custom = json!({"tier": "tier1"}).as_object().cloned().unwrap();
+        for template in READING {
+            let mut read = FailureTemplates::default();
+            read.add("r", template).unwrap();
+            let mut whole = read.clone();
+            whole.reads = EntityFields::whole();
+            let captures = BTreeMap::new();
+            assert_eq!(
+                read.render("r", &api, &captures),
+                whole.render("r", &api, &captures),
+                "{template}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_fields_templates_read_are_found_and_anything_wider_is_the_whole_entity() {
+        let reads = |templates: &[&str]| {
+            let mut t = FailureTemplates::default();
+            for (i, template) in templates.iter().enumerate() {
+                t.add(&i.to_string(), template).unwrap();
+            }
+            let named: Vec<String> = t.reads.named.iter().cloned().collect();
+            (t.reads.whole, named)
+        };
+        assert_eq!(
+            reads(&READING[..4]),
+            (
+                false,
+                ["codecov", "custom", "groups", "kind", "lifecycle", "tag"]
+                    .map(String::from)
+                    .to_vec()
+            )
+        );
+        for wide in READING[4..11].iter().chain(&READING[12..]) {
+            assert!(reads(&[wide]).0, "{wide}");
+        }
+        assert_eq!(reads(&["no fields"]), (false, Vec::new()));
+        let data = data(&entity("api"), &reads_of("{{entity.tag}}"), None);
+        assert_eq!(
+            data,
+            json!({"entity": {"tag": "api"}, "context": {"evaluation": {"captures": {}}}})
+        );
+    }
+
+    fn reads_of(template: &str) -> EntityFields {
+        let mut t = FailureTemplates::default();
+        t.add("r", template).unwrap();
+        t.reads
     }
 
     #[test]
