@@ -4,7 +4,8 @@
 //! the run to the [`Store`] in one transaction and hands the result to the [`alerts::Alerter`].
 //! It allows one run per scorecard at a time in this process, and with PostgreSQL scheduled runs
 //! also take a cluster-wide advisory lock so replicas don't repeat each other's work.
-//! The [`scheduler`] calls the runner on each scorecard's window or cron line.
+//! The [`scheduler`] calls the runner on each scorecard's window or cron line; the scorecards
+//! due together go through [`Runner::run_many`], evaluated from one fetch of their facts.
 
 pub mod alerts;
 pub mod pipeline;
