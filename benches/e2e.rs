@@ -23,6 +23,11 @@
 //!   against a cold load, in this process;
 //! - `eval live 50k / 10k`: with `RUBRIC_BENCH_50K=1`, the 50,000-entity wall time against the
 //!   10,000 one (goal at most 5.5).
+//! - `scheduled run stored`: in this process, `rubric serve`'s scheduler firing every sample
+//!   scorecard at once (as it does on a fresh store), through the same `Runner` and
+//!   `PipelineEvaluator`, until every run is written to a fresh SQLite store (goal 1.5 s);
+//!   with `RUBRIC_TEST_POSTGRES_URL` set, the same on a fresh PostgreSQL database and the
+//!   `scheduled run stored postgres / sqlite` ratio (goal 2.0).
 //!
 //! The generated repositories are not the fixture's, so the fake answers each of them 404
 //! (facts `no_data`): the figures are rubric's own cost, not a provider's.
@@ -32,11 +37,15 @@ mod measure;
 
 use std::path::Path;
 use std::process::{Command, ExitCode, Stdio};
+use std::sync::Arc;
 use std::time::Instant;
 
 use rubric::catalog::{Catalog, CatalogCache};
 use rubric::demo::fixture;
+use rubric::jobs::{Runner, alerts::Alerter, pipeline::PipelineEvaluator, scheduler};
+use rubric::store::Store;
 use serde_json::json;
+use sqlx::Connection;
 
 use measure::{Measured, measure};
 
@@ -170,7 +179,143 @@ fn run(server: &fixture::FixtureServer, entities: usize) -> Result<f64, String> 
         "x",
         0.5,
     );
+    scheduled_figures(&url, &catalog_dir, entities)?;
     Ok(live.seconds)
+}
+
+/// The `scheduled run stored` figures (SQLite, and PostgreSQL when `RUBRIC_TEST_POSTGRES_URL`
+/// names a server): median of 3 runs each.
+fn scheduled_figures(codecov_url: &str, catalog: &Path, entities: usize) -> Result<(), String> {
+    let rt = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+    let median = |runs: &mut Vec<f64>| {
+        runs.sort_by(f64::total_cmp);
+        runs[runs.len() / 2]
+    };
+    let mut sqlite = Vec::new();
+    for _ in 0..3 {
+        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let url = format!("sqlite://{}", dir.path().join("history.db").display());
+        sqlite.push(rt.block_on(scheduled_run(codecov_url, catalog, &url))?);
+    }
+    let sqlite = median(&mut sqlite);
+    figure("scheduled run stored", entities, sqlite, "s", 1.5);
+    let Some(base) = std::env::var("RUBRIC_TEST_POSTGRES_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+    else {
+        return Ok(());
+    };
+    let mut postgres = Vec::new();
+    for i in 0..3 {
+        let db = format!("rubric_e2e_{}_{i}", std::process::id());
+        postgres.push(rt.block_on(async {
+            let url = postgres_database(&base, &db, true).await?;
+            let wall = scheduled_run(codecov_url, catalog, &url).await;
+            postgres_database(&base, &db, false).await?;
+            wall
+        })?);
+    }
+    let postgres = median(&mut postgres);
+    figure(
+        "scheduled run stored postgres",
+        entities,
+        postgres,
+        "s",
+        3.0,
+    );
+    figure(
+        "scheduled run stored postgres / sqlite",
+        entities,
+        postgres / sqlite,
+        "x",
+        2.0,
+    );
+    Ok(())
+}
+
+/// Creates (or drops) the database `db` on the PostgreSQL server of `base`; returns its URL.
+async fn postgres_database(base: &str, db: &str, create: bool) -> Result<String, String> {
+    let mut admin = sqlx::PgConnection::connect(base)
+        .await
+        .map_err(|e| format!("postgres: {e}"))?;
+    let sql = if create {
+        format!("CREATE DATABASE {db}")
+    } else {
+        format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)")
+    };
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .execute(&mut admin)
+        .await
+        .map_err(|e| format!("postgres: {e}"))?;
+    let _ = admin.close().await;
+    let (server, _) = base
+        .rsplit_once('/')
+        .ok_or("a postgres URL without a database")?;
+    Ok(format!("{server}/{db}"))
+}
+
+/// One scheduled run of every scorecard over `catalog` into the empty store at `store_url`, as
+/// `rubric serve` makes it: the evaluator loaded and its first sync done, then the scheduler's
+/// tasks started (a fresh store makes every scorecard due at once) and timed until the last run
+/// is written. Returns the wall seconds.
+async fn scheduled_run(codecov_url: &str, catalog: &Path, store_url: &str) -> Result<f64, String> {
+    let env = [
+        ("RUBRIC_CODECOV_URL", codecov_url),
+        ("RUBRIC_CODECOV_RATE_LIMIT_PER_SEC", "1000000"),
+        ("RUBRIC_CODECOV_RATE_LIMIT_BURST", "1000"),
+        ("RUBRIC_CODECOV_CONCURRENCY", "64"),
+    ]
+    .map(|(k, v)| (k.to_string(), v.to_string()));
+    let mut cfg = rubric::config::Config::load_with_env(None, env).map_err(|e| e.to_string())?;
+    // The Codecov token, from a secrets file (this process's environment is left alone).
+    let secrets = tempfile::NamedTempFile::new().map_err(|e| e.to_string())?;
+    std::fs::write(
+        secrets.path(),
+        format!("{}=e2e-bench-token\n", cfg.codecov.token_env),
+    )
+    .map_err(|e| e.to_string())?;
+    cfg.http.secrets_file = secrets.path().to_path_buf();
+    cfg.catalog.path = catalog.to_path_buf();
+    cfg.scorecards.path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scorecards");
+    cfg.store.url = store_url.to_string();
+    cfg.schedule.jitter_secs = 0;
+    let store = Store::connect(store_url).await.map_err(|e| e.to_string())?;
+    let (evaluator, _) = PipelineEvaluator::load(&cfg)
+        .await
+        .map_err(|e| e.to_string())?;
+    evaluator.first_sync().await;
+    let infos = rubric::jobs::Evaluator::scorecards(&evaluator);
+    let plans = scheduler::plans(&cfg.schedule, &infos).map_err(|e| e.to_string())?;
+    let alerter = Alerter::from_config(&cfg.alerts).map_err(|e| e.to_string())?;
+    let runner = Arc::new(Runner::new(store.clone(), Arc::new(evaluator), alerter));
+    let mut events = runner.subscribe();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let started = Instant::now();
+    let tasks = scheduler::spawn(runner, plans, chrono::TimeDelta::days(90), stopped);
+    let mut written = std::collections::BTreeSet::new();
+    while written.len() < infos.len() {
+        let event = tokio::time::timeout(std::time::Duration::from_secs(300), events.recv())
+            .await
+            .map_err(|_| "no scheduled run written within 300 s")?
+            .map_err(|e| e.to_string())?;
+        written.insert(event.scorecard);
+    }
+    let wall = started.elapsed().as_secs_f64();
+    let _ = stop.send(true);
+    for task in tasks {
+        let _ = task.await;
+    }
+    let runs = store.runs(None, 100).await.map_err(|e| e.to_string())?;
+    if runs.len() != infos.len() || runs.iter().any(|r| r.entity_count == 0) {
+        return Err(format!("the scheduled run wrote {runs:?}"));
+    }
+    store.close().await;
+    eprintln!(
+        "scheduled run of {} scorecards into {:?}: {wall:.3} s",
+        infos.len(),
+        store.backend()
+    );
+    Ok(wall)
 }
 
 fn main() -> ExitCode {

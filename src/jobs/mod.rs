@@ -4,7 +4,8 @@
 //! the run to the [`Store`] in one transaction and hands the result to the [`alerts::Alerter`].
 //! It allows one run per scorecard at a time in this process, and with PostgreSQL scheduled runs
 //! also take a cluster-wide advisory lock so replicas don't repeat each other's work.
-//! The [`scheduler`] calls the runner on each scorecard's window or cron line.
+//! The [`scheduler`] calls the runner on each scorecard's window or cron line; the scorecards
+//! due together go through [`Runner::run_many`], evaluated from one fetch of their facts.
 
 pub mod alerts;
 pub mod pipeline;
@@ -98,6 +99,22 @@ pub trait Evaluator: Send + Sync + 'static {
         entity: Option<&'a str>,
         trigger: Trigger,
     ) -> BoxFuture<'a, Result<NewRun, EvalError>>;
+    /// Evaluates each of `scorecards` over every entity: one run each, in that order. An
+    /// evaluator that can should read the catalog and fetch the facts once for all of them;
+    /// this one evaluates them in turn.
+    fn evaluate_many<'a>(
+        &'a self,
+        scorecards: &'a [&'a str],
+        trigger: Trigger,
+    ) -> BoxFuture<'a, Result<Vec<NewRun>, EvalError>> {
+        Box::pin(async move {
+            let mut runs = Vec::with_capacity(scorecards.len());
+            for scorecard in scorecards {
+                runs.push(self.evaluate(scorecard, None, trigger).await?);
+            }
+            Ok(runs)
+        })
+    }
     /// Where the changed files of a pull request are read, for the deploy risk (Codecov's
     /// comparisons); none when no such source is configured.
     fn comparisons(&self) -> Option<&dyn risk::Comparisons> {
@@ -210,12 +227,7 @@ impl Runner {
         entity: Option<&str>,
         trigger: Trigger,
     ) -> Result<RunOutcome, RunError> {
-        let _local = self.claim(scorecard)?;
-        let lock = self
-            .store
-            .try_lock(&format!("scorecard:{scorecard}"))
-            .await?
-            .ok_or_else(|| RunError::Busy(scorecard.to_string()))?;
+        let (_local, lock) = self.claim_both(scorecard).await?;
         let result = self.run_locked(scorecard, entity, trigger).await;
         if let Err(e) = lock.release().await {
             tracing::warn!(scorecard, error = %e, "could not release the job lock");
@@ -234,11 +246,90 @@ impl Runner {
         let run = match self.evaluator.evaluate(scorecard, entity, trigger).await {
             Ok(run) => run,
             Err(e) => {
-                metrics::counter!("rubric_runs_total", "scorecard" => scorecard.to_string(), "status" => "error")
-                    .increment(1);
+                count_error(scorecard);
                 return Err(e.into());
             }
         };
+        self.record(run, previous, started).await
+    }
+
+    /// Evaluates `scorecards` (every entity) together, from one fetch of their facts, and
+    /// writes each run as soon as all are evaluated, the writes of one not waiting for the
+    /// others' on PostgreSQL (SQLite takes one writer at a time). Each scorecard gets its own
+    /// result, [`RunError::Busy`] for one whose run is already in progress here or on a
+    /// replica; the others run.
+    pub async fn run_many(
+        &self,
+        scorecards: &[&str],
+        trigger: Trigger,
+    ) -> Vec<(String, Result<RunOutcome, RunError>)> {
+        let mut results: Vec<(String, Result<RunOutcome, RunError>)> = Vec::new();
+        let mut held = Vec::new();
+        for &scorecard in scorecards {
+            match self.claim_both(scorecard).await {
+                Ok(claim) => held.push((scorecard, claim)),
+                Err(e) => results.push((scorecard.to_string(), Err(e))),
+            }
+        }
+        let started = std::time::Instant::now();
+        let tags: Vec<&str> = held.iter().map(|(tag, _)| *tag).collect();
+        let mut previous = Vec::with_capacity(tags.len());
+        for scorecard in &tags {
+            previous.push(self.store.latest_levels(scorecard).await);
+        }
+        let recorded = match self.evaluator.evaluate_many(&tags, trigger).await {
+            Ok(runs) => {
+                let writes = runs.into_iter().zip(previous).map(|(run, previous)| async {
+                    match previous {
+                        Ok(previous) => self.record(run, previous, started).await,
+                        Err(e) => Err(e.into()),
+                    }
+                });
+                futures::future::join_all(writes).await
+            }
+            Err(e) => {
+                let why = e.to_string();
+                tags.iter()
+                    .map(|tag| {
+                        count_error(tag);
+                        Err(EvalError::Failed(why.clone()).into())
+                    })
+                    .collect()
+            }
+        };
+        results.extend(tags.iter().map(|t| t.to_string()).zip(recorded));
+        for (scorecard, (_local, lock)) in held {
+            if let Err(e) = lock.release().await {
+                tracing::warn!(scorecard, error = %e, "could not release the job lock");
+            }
+        }
+        results
+    }
+
+    /// This process's slot and the cluster-wide lock of `scorecard`, or [`RunError::Busy`].
+    async fn claim_both(
+        &self,
+        scorecard: &str,
+    ) -> Result<(OwnedMutexGuard<()>, crate::store::JobLock), RunError> {
+        let local = self.claim(scorecard)?;
+        let lock = self
+            .store
+            .try_lock(&format!("scorecard:{scorecard}"))
+            .await?
+            .ok_or_else(|| RunError::Busy(scorecard.to_string()))?;
+        Ok((local, lock))
+    }
+
+    /// Writes an evaluated run, publishes it and starts its alerts against the levels
+    /// `previous` recorded before it. `started` is when its evaluation began.
+    async fn record(
+        &self,
+        run: NewRun,
+        previous: HashMap<String, (Option<i64>, f64)>,
+        started: std::time::Instant,
+    ) -> Result<RunOutcome, RunError> {
+        let scorecard = run.scorecard.as_str();
+        let trigger = run.trigger;
         let evaluated_ms = started.elapsed().as_millis() as u64;
         let saving = std::time::Instant::now();
         let run_id = self.store.save_run(&run).await?;
@@ -301,6 +392,12 @@ impl Runner {
         slot.try_lock_owned()
             .map_err(|_| RunError::Busy(scorecard.to_string()))
     }
+}
+
+/// Counts a run of `scorecard` that failed before it could be written.
+fn count_error(scorecard: &str) {
+    metrics::counter!("rubric_runs_total", "scorecard" => scorecard.to_string(), "status" => "error")
+        .increment(1);
 }
 
 /// What the alert checks read of a run (levels, percentages, today's coverage readings),

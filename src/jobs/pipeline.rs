@@ -168,40 +168,73 @@ impl Evaluator for PipelineEvaluator {
         trigger: Trigger,
     ) -> BoxFuture<'a, Result<NewRun, EvalError>> {
         Box::pin(async move {
-            let card = self
-                .scorecards
-                .iter()
-                .find(|c| c.spec.tag == scorecard)
-                .ok_or_else(|| EvalError::UnknownScorecard(scorecard.to_string()))?;
-            let catalog = if entity.is_some() {
-                self.catalog()
-            } else {
-                self.reload().await
-            };
-            let entities: Vec<&Entity> = match entity {
-                Some(tag) => vec![
-                    catalog
-                        .get(tag)
-                        .ok_or_else(|| EvalError::UnknownEntity(tag.to_string()))?,
-                ],
-                None => catalog.entities.iter().collect(),
-            };
-            let started_at = crate::clock::now();
-            let pipeline = Pipeline {
-                catalog: &catalog,
-                scorecards: std::slice::from_ref(card),
-                providers: &self.providers,
-            };
-            let history = self.providers.history_keys();
-            let fetch_started = std::time::Instant::now();
-            let (plan, history_at) = FetchPlan::new(pipeline.scorecards).with_keys(&history);
-            let facts = self.providers.fetch(&catalog, &entities, &plan.keys).await;
-            metrics::histogram!("rubric_provider_fetch_seconds", "scorecard" => scorecard.to_string())
+            let mut runs = self.runs(&[scorecard], entity, trigger).await?;
+            runs.pop()
+                .ok_or_else(|| EvalError::UnknownScorecard(scorecard.to_string()))
+        })
+    }
+
+    fn evaluate_many<'a>(
+        &'a self,
+        scorecards: &'a [&'a str],
+        trigger: Trigger,
+    ) -> BoxFuture<'a, Result<Vec<NewRun>, EvalError>> {
+        Box::pin(self.runs(scorecards, None, trigger))
+    }
+}
+
+impl PipelineEvaluator {
+    /// One run per scorecard of `tags` (over every entity, or one), all evaluated from one
+    /// catalog load and one fetch of the facts any of them reads.
+    async fn runs(
+        &self,
+        tags: &[&str],
+        entity: Option<&str>,
+        trigger: Trigger,
+    ) -> Result<Vec<NewRun>, EvalError> {
+        let cards = tags
+            .iter()
+            .map(|tag| {
+                self.scorecards
+                    .iter()
+                    .find(|c| c.spec.tag == *tag)
+                    .cloned()
+                    .ok_or_else(|| EvalError::UnknownScorecard(tag.to_string()))
+            })
+            .collect::<Result<Vec<Scorecard>, EvalError>>()?;
+        let catalog = if entity.is_some() {
+            self.catalog()
+        } else {
+            self.reload().await
+        };
+        let entities: Vec<&Entity> = match entity {
+            Some(tag) => vec![
+                catalog
+                    .get(tag)
+                    .ok_or_else(|| EvalError::UnknownEntity(tag.to_string()))?,
+            ],
+            None => catalog.entities.iter().collect(),
+        };
+        let started_at = crate::clock::now();
+        let pipeline = Pipeline {
+            catalog: &catalog,
+            scorecards: &cards,
+            providers: &self.providers,
+        };
+        let history = self.providers.history_keys();
+        let fetch_started = std::time::Instant::now();
+        let (plan, history_at) = FetchPlan::new(pipeline.scorecards).with_keys(&history);
+        let facts = self.providers.fetch(&catalog, &entities, &plan.keys).await;
+        for tag in tags {
+            metrics::histogram!("rubric_provider_fetch_seconds", "scorecard" => tag.to_string())
                 .record(fetch_started.elapsed().as_secs_f64());
-            self.export_provider_stats();
-            let now = crate::clock::now();
+        }
+        self.export_provider_stats();
+        let now = crate::clock::now();
+        let mut runs = Vec::with_capacity(cards.len());
+        for (card, tag) in tags.iter().enumerate() {
             let mut run = NewRun {
-                scorecard: scorecard.to_string(),
+                scorecard: tag.to_string(),
                 trigger,
                 started_at,
                 finished_at: now,
@@ -212,15 +245,25 @@ impl Evaluator for PipelineEvaluator {
                 coverage: Vec::new(),
                 pulls: Vec::new(),
             };
+            // The facts this scorecard's run keeps: its own keys, then the history keys, in
+            // the order a plan of this scorecard alone would have them.
+            let kept: Vec<usize> = plan.slots[card]
+                .iter()
+                .chain(&history_at)
+                .copied()
+                .collect();
             for (i, e) in entities.iter().enumerate() {
                 // Evaluation is CPU work: yield now and then, so a shutdown or an abort is
                 // seen between entities rather than after the whole run.
                 tokio::task::consume_budget().await;
                 let all = facts.get(i).map(Vec::as_slice).unwrap_or_default();
-                let result = pipeline.evaluate_entity(0, e, &plan, all, now);
+                let result = pipeline.evaluate_entity(card, e, &plan, all, now);
                 run.entities.push(entity_result(e, result, all, now));
                 let mut seen = BTreeSet::new();
-                for (key, fact) in plan.keys.iter().zip(all) {
+                for &k in &kept {
+                    let (Some(key), Some(fact)) = (plan.keys.get(k), all.get(k)) else {
+                        continue;
+                    };
                     if key.source == Source::Catalog || !seen.insert(key.to_string()) {
                         continue;
                     }
@@ -231,8 +274,9 @@ impl Evaluator for PipelineEvaluator {
                 run.pulls.extend(self.pulls(e, &history, &history_at, all));
             }
             run.finished_at = crate::clock::now();
-            Ok(run)
-        })
+            runs.push(run);
+        }
+        Ok(runs)
     }
 }
 

@@ -3,7 +3,8 @@
 //!
 //! The next time of a window schedule is computed from the last scheduled run in the store, so a
 //! restarted server (or a replica sharing PostgreSQL) does not re-run a scorecard that ran
-//! recently; the advisory lock in [`Runner::run`] keeps replicas from running it at once.
+//! recently; the advisory lock in [`Runner::run`] keeps replicas from running it at once. The
+//! scorecards due together run as one [`Runner::run_many`].
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -95,68 +96,104 @@ pub fn next_time(plan: &Plan, last: Option<DateTime<Utc>>, now: DateTime<Utc>) -
     }
 }
 
-/// Starts one task per plan; each stops when `shutdown` turns true. Runs older than `retention`
-/// are pruned after every run.
+/// Starts the schedule's task, which stops when `shutdown` turns true. The scorecards due at
+/// one time run together ([`Runner::run_many`]: one fetch of their facts, their writes not
+/// queued behind each other's evaluation). Runs older than `retention` are pruned after every
+/// run.
 pub fn spawn(
     runner: Arc<Runner>,
     plans: Vec<Plan>,
     retention: TimeDelta,
-    shutdown: watch::Receiver<bool>,
+    mut shutdown: watch::Receiver<bool>,
 ) -> Vec<JoinHandle<()>> {
-    plans
-        .into_iter()
-        .map(|plan| {
-            let runner = runner.clone();
-            let mut shutdown = shutdown.clone();
-            tokio::spawn(async move {
-                loop {
-                    let last = match runner.store().last_finished(&plan.scorecard, Trigger::Schedule).await {
-                        Ok(last) => last,
-                        Err(e) => {
-                            tracing::error!(scorecard = %plan.scorecard, error = %e, "cannot read the last run");
-                            None
-                        }
-                    };
-                    let now = crate::clock::now();
-                    let jitter = if plan.jitter.is_zero() {
-                        Duration::ZERO
-                    } else {
-                        rand::rng().random_range(Duration::ZERO..=plan.jitter)
-                    };
-                    let wait = (next_time(&plan, last, now) - now).to_std().unwrap_or_default() + jitter;
-                    tracing::debug!(scorecard = %plan.scorecard, wait_secs = wait.as_secs(), "next scheduled run");
-                    tokio::select! {
-                        _ = tokio::time::sleep(wait) => {}
-                        _ = wait_for_shutdown(&mut shutdown) => return,
+    if plans.is_empty() {
+        return Vec::new();
+    }
+    vec![tokio::spawn(async move {
+        loop {
+            let now = crate::clock::now();
+            let mut next = Vec::with_capacity(plans.len());
+            for plan in &plans {
+                let last = match runner
+                    .store()
+                    .last_finished(&plan.scorecard, Trigger::Schedule)
+                    .await
+                {
+                    Ok(last) => last,
+                    Err(e) => {
+                        tracing::error!(scorecard = %plan.scorecard, error = %e, "cannot read the last run");
+                        None
                     }
-                    match runner.run(&plan.scorecard, None, Trigger::Schedule).await {
-                        Ok(outcome) => {
-                            // Alerts finish on their own; the schedule does not wait for webhooks.
-                            drop(outcome.alerts);
-                        }
-                        Err(RunError::Busy(_)) => {
-                            tracing::info!(scorecard = %plan.scorecard, "skipped: already running here or on a replica");
-                        }
-                        Err(e) => tracing::error!(scorecard = %plan.scorecard, error = %e, "scheduled run failed"),
+                };
+                next.push(next_time(plan, last, now));
+            }
+            let Some(&first) = next.iter().min() else {
+                return;
+            };
+            let most = plans.iter().map(|p| p.jitter).max().unwrap_or_default();
+            let jitter = if most.is_zero() {
+                Duration::ZERO
+            } else {
+                rand::rng().random_range(Duration::ZERO..=most)
+            };
+            let wait = (first - now).to_std().unwrap_or_default() + jitter;
+            tracing::debug!(wait_secs = wait.as_secs(), "next scheduled run");
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = wait_for_shutdown(&mut shutdown) => return,
+            }
+            let now = crate::clock::now();
+            let due: Vec<&Plan> = plans
+                .iter()
+                .zip(&next)
+                .filter(|(plan, at)| **at <= now + slack(plan))
+                .map(|(plan, _)| plan)
+                .collect();
+            let tags: Vec<&str> = due.iter().map(|p| p.scorecard.as_str()).collect();
+            let mut failed_window = false;
+            for (scorecard, result) in runner.run_many(&tags, Trigger::Schedule).await {
+                match result {
+                    Ok(outcome) => {
+                        // Alerts finish on their own; the schedule does not wait for webhooks.
+                        drop(outcome.alerts);
+                        continue;
                     }
-                    match runner.store().prune(crate::clock::now() - retention).await {
-                        Ok(0) => {}
-                        Ok(n) => tracing::info!(runs = n, "pruned old runs"),
-                        Err(e) => tracing::error!(error = %e, "pruning failed"),
+                    Err(RunError::Busy(_)) => {
+                        tracing::info!(%scorecard, "skipped: already running here or on a replica");
                     }
-                    if let Cadence::Every(_) = plan.cadence {
-                        // A failed or skipped run still waits a whole window, not a busy loop.
-                        if last_run_missing(&runner, &plan.scorecard).await {
-                            tokio::select! {
-                                _ = tokio::time::sleep(Duration::from_secs(60)) => {}
-                                _ = wait_for_shutdown(&mut shutdown) => return,
-                            }
-                        }
-                    }
+                    Err(e) => tracing::error!(%scorecard, error = %e, "scheduled run failed"),
                 }
-            })
-        })
-        .collect()
+                let windowed = due
+                    .iter()
+                    .any(|p| p.scorecard == scorecard && matches!(p.cadence, Cadence::Every(_)));
+                failed_window |= windowed && last_run_missing(&runner, &scorecard).await;
+            }
+            match runner.store().prune(crate::clock::now() - retention).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(runs = n, "pruned old runs"),
+                Err(e) => tracing::error!(error = %e, "pruning failed"),
+            }
+            if failed_window {
+                // A failed or skipped run still waits a whole window, not a busy loop.
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(60)) => {}
+                    _ = wait_for_shutdown(&mut shutdown) => return,
+                }
+            }
+        }
+    })]
+}
+
+/// How early a plan may run to join the scorecards due now: a sixteenth of its window, at most
+/// a minute (the runs of one window, finished moments apart, stay one run); none for a cron
+/// line, whose scorecards are due at the same instant.
+fn slack(plan: &Plan) -> TimeDelta {
+    match &plan.cadence {
+        Cadence::Every(d) => {
+            TimeDelta::from_std((*d / 16).min(Duration::from_secs(60))).unwrap_or_default()
+        }
+        Cadence::Cron(_) => TimeDelta::zero(),
+    }
 }
 
 /// Whether the store still has no scheduled run of the scorecard (the last attempt failed).

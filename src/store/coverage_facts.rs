@@ -3,14 +3,22 @@
 //! the commit is the latest complete one on the configured branches (`[uploads] branches`), or
 //! one whose uploads named no branch. The store is opened on the first fact asked for, so a run
 //! whose scorecards never name `coverage.*` never touches it.
+//!
+//! A fetch tells the provider its entities and keys first ([`Provider::plan`]): the first answer
+//! then reads what every planned fact needs for all their repositories in a few queries (the
+//! picked commits, the trend baselines, the daily points, the branches and last uploads), and
+//! each answer is computed from that read. Only `coverage.file` and `coverage.files` read their
+//! commit's files per repository; a key or repository nobody planned is read alone, the same way.
 
-use std::sync::Arc;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
 
+use chrono::{DateTime, NaiveDate, Utc};
 use futures::future::BoxFuture;
 use serde_json::json;
 
-use super::Store;
 use super::uploads::{CommitCoverage, CommitQuery};
+use super::{Store, StoreResult};
 use crate::catalog::{Catalog, Entity};
 use crate::config::redact_url;
 use crate::coverage::Totals;
@@ -23,6 +31,69 @@ pub struct UploadsProvider {
     url: String,
     branches: Vec<String>,
     store: tokio::sync::OnceCell<Result<Store, String>>,
+    /// The reads of the fetch planned last.
+    planned: Mutex<Option<Arc<Batch>>>,
+}
+
+/// What one fetch asks of the provider, and (once its first answer is asked for) what was read
+/// for all of it.
+struct Batch {
+    /// The repositories of the planned entities, sorted, each once.
+    repositories: Vec<String>,
+    /// The planned `coverage.*` keys.
+    keys: Vec<FactKey>,
+    reads: tokio::sync::OnceCell<Result<Reads, String>>,
+}
+
+impl Batch {
+    fn new(repositories: BTreeSet<String>, keys: Vec<FactKey>) -> Batch {
+        Batch {
+            repositories: repositories.into_iter().collect(),
+            keys,
+            reads: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    fn covers(&self, repository: &str, key: &FactKey) -> bool {
+        self.keys.contains(key)
+            && self
+                .repositories
+                .binary_search_by(|r| r.as_str().cmp(repository))
+                .is_ok()
+    }
+}
+
+/// What the facts of a batch's keys need of its repositories, each read in one query per
+/// thousand repositories, by repository.
+#[derive(Debug, Default)]
+struct Reads {
+    /// The commit facts are read from.
+    latest: HashMap<String, CommitCoverage>,
+    /// Per `coverage.trend` days (as bits), the baseline commit.
+    baselines: HashMap<u64, HashMap<String, CommitCoverage>>,
+    /// Per `coverage.history` days (as bits), the daily points.
+    daily: HashMap<u64, HashMap<String, Vec<(NaiveDate, f64)>>>,
+    /// The branches uploads named (for the reasons of missing data).
+    branches: HashMap<String, Vec<String>>,
+    /// The last upload of any branch.
+    last_upload: HashMap<String, DateTime<Utc>>,
+}
+
+/// The checked `days` of a `coverage.trend` key, or the error fact.
+fn trend_days(key: &FactKey) -> Result<f64, Fact> {
+    let days = key.arg_f64("days").unwrap_or(30.0);
+    if days.is_finite() && days > 0.0 && days <= 3650.0 {
+        Ok(days)
+    } else {
+        Err(Fact::error(format!(
+            "coverage.trend: days {days} is not between 0 and 3650"
+        )))
+    }
+}
+
+/// The `days` of a `coverage.history` key.
+fn history_days(key: &FactKey) -> f64 {
+    key.arg_f64("days").unwrap_or(30.0).clamp(1.0, 3650.0)
 }
 
 impl std::fmt::Debug for UploadsProvider {
@@ -41,6 +112,7 @@ impl UploadsProvider {
             url: url.to_string(),
             branches: branches.to_vec(),
             store: tokio::sync::OnceCell::new(),
+            planned: Mutex::new(None),
         })
     }
 
@@ -75,38 +147,119 @@ impl UploadsProvider {
         }
     }
 
-    /// The commit facts are read from, or the no-data fact saying why there is none.
-    async fn commit(
+    /// Reads what `keys` need of `repositories`, a few queries for all of them.
+    async fn read(
+        &self,
+        store: &Store,
+        repositories: &[String],
+        keys: &[FactKey],
+    ) -> StoreResult<Reads> {
+        let repos: Vec<&str> = repositories.iter().map(String::as_str).collect();
+        let now = crate::clock::now();
+        let mut reads = Reads {
+            branches: store.upload_branches_of(&repos).await?,
+            last_upload: store.last_uploads_at(&repos).await?,
+            ..Reads::default()
+        };
+        if keys.iter().any(|k| k.function != "lastUploadAt") {
+            reads.latest = store.commits_coverage(&repos, self.query()).await?;
+        }
+        for key in keys {
+            match key.function.as_str() {
+                "trend" => {
+                    let Ok(days) = trend_days(key) else { continue };
+                    if reads.baselines.contains_key(&days.to_bits()) {
+                        continue;
+                    }
+                    let cutoff = now - chrono::TimeDelta::seconds((days * 86_400.0) as i64);
+                    let query = CommitQuery {
+                        before: Some(cutoff),
+                        ..self.query()
+                    };
+                    let found = store.commits_coverage(&repos, query).await?;
+                    reads.baselines.insert(days.to_bits(), found);
+                }
+                "history" => {
+                    let days = history_days(key);
+                    if reads.daily.contains_key(&days.to_bits()) {
+                        continue;
+                    }
+                    let since = now - chrono::TimeDelta::days(days as i64);
+                    let found = store
+                        .daily_coverage_of(&repos, &self.branches, since)
+                        .await?;
+                    reads.daily.insert(days.to_bits(), found);
+                }
+                _ => {}
+            }
+        }
+        Ok(reads)
+    }
+
+    /// The reads `key` of `repository` is answered from: the planned batch's when it covers
+    /// them, else a read of this repository and key alone.
+    async fn reads_for(
         &self,
         store: &Store,
         repository: &str,
-        query: CommitQuery<'_>,
-    ) -> Result<CommitCoverage, Fact> {
-        let stored = |e: super::StoreError| Fact::error(format!("the store failed: {e}"));
-        if let Some(found) = store
-            .commit_coverage(repository, query)
-            .await
-            .map_err(stored)?
-        {
+        key: &FactKey,
+    ) -> Result<Arc<Batch>, String> {
+        let planned = self
+            .planned
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let batch = match planned {
+            Some(batch) if batch.covers(repository, key) => batch,
+            _ => Arc::new(Batch::new(
+                BTreeSet::from([repository.to_string()]),
+                vec![key.clone()],
+            )),
+        };
+        let read = batch
+            .reads
+            .get_or_init(|| async {
+                self.read(store, &batch.repositories, &batch.keys)
+                    .await
+                    .map_err(|e| format!("the store failed: {e}"))
+            })
+            .await;
+        match read {
+            Ok(_) => Ok(batch.clone()),
+            Err(e) => Err(e.clone()),
+        }
+    }
+
+    /// The commit facts are read from, or the no-data fact saying why there is none.
+    fn commit<'r>(
+        &self,
+        reads: &'r Reads,
+        commits: &'r HashMap<String, CommitCoverage>,
+        repository: &str,
+    ) -> Result<&'r CommitCoverage, Fact> {
+        if let Some(found) = commits.get(repository) {
             return Ok(found);
         }
-        let branches = store.upload_branches(repository).await.map_err(stored)?;
-        let uploaded = store
-            .last_upload_at(repository)
-            .await
-            .map_err(stored)?
-            .is_some();
-        Err(Fact::no_data(if !uploaded {
-            format!("no coverage uploaded to rubric for {repository}")
-        } else if branches.is_empty() {
-            format!("no complete upload for {repository} yet (a partial one awaits its final call)")
-        } else {
-            format!(
-                "no complete upload for {repository} on {} (uploads on: {})",
-                self.branches.join(" or "),
-                branches.join(", ")
-            )
-        }))
+        let branches = reads
+            .branches
+            .get(repository)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        Err(Fact::no_data(
+            if !reads.last_upload.contains_key(repository) {
+                format!("no coverage uploaded to rubric for {repository}")
+            } else if branches.is_empty() {
+                format!(
+                    "no complete upload for {repository} yet (a partial one awaits its final call)"
+                )
+            } else {
+                format!(
+                    "no complete upload for {repository} on {} (uploads on: {})",
+                    self.branches.join(" or "),
+                    branches.join(", ")
+                )
+            },
+        ))
     }
 
     async fn fact(&self, key: &FactKey, entity: &Entity) -> Fact {
@@ -119,18 +272,22 @@ impl UploadsProvider {
             Ok(s) => s,
             Err(e) => return Fact::error(e),
         };
+        let batch = match self.reads_for(store, &repository, key).await {
+            Ok(batch) => batch,
+            Err(e) => return Fact::error(e),
+        };
+        let Some(Ok(reads)) = batch.reads.get() else {
+            return Fact::error("the store was not read");
+        };
         let flag = key.arg_str("flag").or_else(|| project.flag.clone());
         let function = key.function.as_str();
         if function == "lastUploadAt" {
-            return match store.last_upload_at(&repository).await {
-                Ok(Some(at)) => Fact::ok(Value::Timestamp(at)).from_origin(repository),
-                Ok(None) => {
-                    Fact::no_data(format!("no coverage uploaded to rubric for {repository}"))
-                }
-                Err(e) => Fact::error(format!("the store failed: {e}")),
+            return match reads.last_upload.get(&repository) {
+                Some(at) => Fact::ok(Value::Timestamp(*at)).from_origin(repository),
+                None => Fact::no_data(format!("no coverage uploaded to rubric for {repository}")),
             };
         }
-        let commit = match self.commit(store, &repository, self.query()).await {
+        let commit = match self.commit(reads, &reads.latest, &repository) {
             Ok(c) => c,
             Err(fact) => return fact,
         };
@@ -143,7 +300,7 @@ impl UploadsProvider {
         );
         let fact = match function {
             "total" | "lines" | "hits" | "misses" | "partials" => {
-                match totals(&commit, flag.as_deref()) {
+                match totals(commit, flag.as_deref()) {
                     Ok(t) => measure(&t, function),
                     Err(fact) => fact,
                 }
@@ -180,19 +337,22 @@ impl UploadsProvider {
                     }
                 }
             }
-            "trend" => self.trend(store, &repository, &commit, key).await,
+            "trend" => self.trend(reads, &repository, commit, key),
             "history" => {
-                let days = key.arg_f64("days").unwrap_or(30.0).clamp(1.0, 3650.0);
-                let since = crate::clock::now() - chrono::TimeDelta::days(days as i64);
-                match store.daily_coverage(&repository, &self.branches, since).await {
-                    Ok(points) => Fact::ok(Value::from_json(&serde_json::Value::Array(
-                        points
-                            .iter()
-                            .map(|(day, coverage)| json!({"day": day.to_string(), "coverage": coverage}))
-                            .collect(),
-                    ))),
-                    Err(e) => Fact::error(format!("the store failed: {e}")),
-                }
+                let points = reads
+                    .daily
+                    .get(&history_days(key).to_bits())
+                    .and_then(|d| d.get(&repository))
+                    .map(Vec::as_slice)
+                    .unwrap_or_default();
+                Fact::ok(Value::from_json(&serde_json::Value::Array(
+                    points
+                        .iter()
+                        .map(
+                            |(day, coverage)| json!({"day": day.to_string(), "coverage": coverage}),
+                        )
+                        .collect(),
+                )))
             }
             other => Fact::error(format!("coverage.{other} is not a coverage fact")),
         };
@@ -201,26 +361,23 @@ impl UploadsProvider {
 
     /// The change in coverage points from the latest complete commit `days` days ago (or
     /// earlier) to the latest one.
-    async fn trend(
+    fn trend(
         &self,
-        store: &Store,
+        reads: &Reads,
         repository: &str,
         latest: &CommitCoverage,
         key: &FactKey,
     ) -> Fact {
-        let days = key.arg_f64("days").unwrap_or(30.0);
-        if !(days.is_finite() && days > 0.0 && days <= 3650.0) {
-            return Fact::error(format!(
-                "coverage.trend: days {days} is not between 0 and 3650"
-            ));
-        }
-        let cutoff = crate::clock::now() - chrono::TimeDelta::seconds((days * 86_400.0) as i64);
-        let query = CommitQuery {
-            before: Some(cutoff),
-            ..self.query()
+        let days = match trend_days(key) {
+            Ok(days) => days,
+            Err(fact) => return fact,
         };
-        let baseline = match self.commit(store, repository, query).await {
-            Ok(c) if c.commit != latest.commit => c,
+        let baseline = reads
+            .baselines
+            .get(&days.to_bits())
+            .and_then(|found| found.get(repository));
+        let baseline = match baseline {
+            Some(c) if c.commit != latest.commit => c,
             _ => {
                 return Fact::no_data(format!(
                     "no upload {days} days old or older to compare with (first complete upload kept is newer)"
@@ -302,5 +459,24 @@ impl Provider for UploadsProvider {
         _catalog: &'a Catalog,
     ) -> BoxFuture<'a, Fact> {
         Box::pin(self.fact(key, entity))
+    }
+
+    /// Remembers the repositories and `coverage.*` keys of the fetch, read together on its
+    /// first answer.
+    fn plan(&self, entities: &[&Entity], keys: &[FactKey]) {
+        let keys: Vec<FactKey> = keys
+            .iter()
+            .filter(|k| k.source == Source::Coverage)
+            .cloned()
+            .collect();
+        let batch = (!keys.is_empty()).then(|| {
+            let repositories = entities
+                .iter()
+                .filter_map(|e| e.codecov.as_ref())
+                .map(|p| format!("{}/{}/{}", p.service, p.owner, p.repo))
+                .collect();
+            Arc::new(Batch::new(repositories, keys))
+        });
+        *self.planned.lock().unwrap_or_else(|p| p.into_inner()) = batch;
     }
 }

@@ -3,7 +3,7 @@
 //! transaction: rejected or failed, it leaves nothing behind. Uploads of the same commit are
 //! serialised by the commit's row, which each one writes first.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -331,44 +331,95 @@ impl Store {
         repository: &str,
         query: CommitQuery<'_>,
     ) -> StoreResult<Option<CommitCoverage>> {
-        let Some(commit) = self.pick_commit(repository, query).await? else {
-            return Ok(None);
-        };
-        let rows = sqlx::query(
-            "SELECT flag, branch, complete, uploaded_at, totals_json FROM coverage_commits \
-             WHERE repository = $1 AND commit_sha = $2 ORDER BY flag",
-        )
-        .bind(repository)
-        .bind(&commit)
-        .fetch_all(&self.pool)
-        .await?;
-        let mut whole = None;
-        let mut flags = BTreeMap::new();
-        for r in &rows {
-            let flag: String = r.try_get("flag")?;
-            let totals: Totals = serde_json::from_str(&r.try_get::<String, _>("totals_json")?)
-                .map_err(|e| StoreError::Corrupt {
-                    column: "coverage_commits.totals_json",
-                    reason: e.to_string(),
-                })?;
-            if flag.is_empty() {
-                whole = Some(CommitCoverage {
-                    repository: repository.to_string(),
-                    commit: commit.clone(),
-                    branch: r.try_get("branch")?,
-                    uploaded_at: from_ms(
-                        r.try_get("uploaded_at")?,
-                        "coverage_commits.uploaded_at",
-                    )?,
-                    complete: r.try_get::<i64, _>("complete")? != 0,
-                    totals,
-                    flags: BTreeMap::new(),
-                });
-            } else {
-                flags.insert(flag, totals);
+        Ok(self
+            .commits_coverage(&[repository], query)
+            .await?
+            .remove(repository))
+    }
+
+    /// [`Store::commit_coverage`] of many repositories at once (a few queries whatever their
+    /// number), by repository; a repository without such a commit is left out.
+    pub async fn commits_coverage(
+        &self,
+        repositories: &[&str],
+        query: CommitQuery<'_>,
+    ) -> StoreResult<HashMap<String, CommitCoverage>> {
+        let mut out = HashMap::new();
+        for chunk in repositories.chunks(REPOSITORIES_PER_QUERY) {
+            let mut marks = Marks::new(self.backend);
+            let repos = marks.list(chunk.len());
+            // The commit picked: the given one, or the latest whole report (ties by commit)
+            // of the query's kind; then every flag's row of it.
+            let pick = match query.commit {
+                Some(_) => format!("commit_sha = {}", marks.next()),
+                None => {
+                    let mut pick = format!(
+                        "complete >= {} AND uploaded_at <= {}",
+                        marks.next(),
+                        marks.next()
+                    );
+                    if !query.branches.is_empty() {
+                        pick.push_str(&format!(
+                            " AND (branch IN ({}) OR (branch IS NULL AND {} = 1))",
+                            marks.list(query.branches.len()),
+                            marks.next()
+                        ));
+                    }
+                    pick
+                }
+            };
+            let sql = format!(
+                "SELECT c.repository, c.commit_sha, c.flag, c.branch, c.complete, c.uploaded_at, c.totals_json \
+                 FROM coverage_commits c JOIN (SELECT repository, commit_sha FROM (SELECT repository, commit_sha, \
+                 ROW_NUMBER() OVER (PARTITION BY repository ORDER BY uploaded_at DESC, commit_sha) AS n \
+                 FROM coverage_commits WHERE flag = '' AND repository IN ({repos}) AND {pick}) ranked \
+                 WHERE n = 1) picked ON picked.repository = c.repository AND picked.commit_sha = c.commit_sha \
+                 ORDER BY c.repository, c.flag"
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for r in chunk {
+                q = q.bind(r.to_string());
+            }
+            q = match query.commit {
+                Some(commit) => q.bind(commit.to_string()),
+                None => {
+                    q = q
+                        .bind(i64::from(query.complete_only))
+                        .bind(query.before.map_or(i64::MAX, ms));
+                    if !query.branches.is_empty() {
+                        for b in query.branches {
+                            q = q.bind(b.clone());
+                        }
+                        q = q.bind(i64::from(query.unknown_branch_matches));
+                    }
+                    q
+                }
+            };
+            // Rows come by repository, the whole report ("") before its flags.
+            for r in &q.fetch_all(&self.pool).await? {
+                let repository: String = r.try_get("repository")?;
+                let flag: String = r.try_get("flag")?;
+                let totals = stored_totals(r.try_get("totals_json")?)?;
+                if flag.is_empty() {
+                    let whole = CommitCoverage {
+                        repository: repository.clone(),
+                        commit: r.try_get("commit_sha")?,
+                        branch: r.try_get("branch")?,
+                        uploaded_at: from_ms(
+                            r.try_get("uploaded_at")?,
+                            "coverage_commits.uploaded_at",
+                        )?,
+                        complete: r.try_get::<i64, _>("complete")? != 0,
+                        totals,
+                        flags: BTreeMap::new(),
+                    };
+                    out.insert(repository, whole);
+                } else if let Some(whole) = out.get_mut(&repository) {
+                    whole.flags.insert(flag, totals);
+                }
             }
         }
-        Ok(whole.map(|w| CommitCoverage { flags, ..w }))
+        Ok(out)
     }
 
     /// The files of a commit's report (of `flag`, `""` for all), sorted by path.
@@ -382,37 +433,6 @@ impl Store {
         Ok(read_files(&mut conn, repository, commit, flag).await?.files)
     }
 
-    /// The commit a query names: the given one, or the latest upload on its branches.
-    async fn pick_commit(
-        &self,
-        repository: &str,
-        query: CommitQuery<'_>,
-    ) -> StoreResult<Option<String>> {
-        if let Some(commit) = query.commit {
-            return Ok(Some(commit.to_string()));
-        }
-        let rows = sqlx::query(
-            "SELECT commit_sha, branch FROM coverage_commits WHERE repository = $1 AND flag = '' \
-             AND complete >= $2 AND uploaded_at <= $3 ORDER BY uploaded_at DESC, commit_sha",
-        )
-        .bind(repository)
-        .bind(i64::from(query.complete_only))
-        .bind(query.before.map_or(i64::MAX, ms))
-        .fetch_all(&self.pool)
-        .await?;
-        for r in &rows {
-            let branch: Option<String> = r.try_get("branch")?;
-            let on_branch = match branch {
-                Some(b) => query.branches.contains(&b),
-                None => query.unknown_branch_matches,
-            };
-            if query.branches.is_empty() || on_branch {
-                return Ok(Some(r.try_get("commit_sha")?));
-            }
-        }
-        Ok(None)
-    }
-
     /// The coverage of each day since `since` on which a complete commit of `branches` (or one
     /// without a branch) was uploaded: that day's last such commit, oldest day first.
     pub async fn daily_coverage(
@@ -421,49 +441,86 @@ impl Store {
         branches: &[String],
         since: DateTime<Utc>,
     ) -> StoreResult<Vec<(chrono::NaiveDate, f64)>> {
-        let rows = sqlx::query(
-            "SELECT branch, uploaded_at, totals_json FROM coverage_commits WHERE repository = $1 \
-             AND flag = '' AND complete = 1 AND uploaded_at >= $2 ORDER BY uploaded_at",
-        )
-        .bind(repository)
-        .bind(ms(since))
-        .fetch_all(&self.pool)
-        .await?;
-        let mut days: Vec<(chrono::NaiveDate, f64)> = Vec::new();
-        for r in &rows {
-            let branch: Option<String> = r.try_get("branch")?;
-            if branch.is_some_and(|b| !branches.contains(&b)) {
-                continue;
+        Ok(self
+            .daily_coverage_of(&[repository], branches, since)
+            .await?
+            .remove(repository)
+            .unwrap_or_default())
+    }
+
+    /// [`Store::daily_coverage`] of many repositories at once, by repository; a repository
+    /// without such a day is left out.
+    pub async fn daily_coverage_of(
+        &self,
+        repositories: &[&str],
+        branches: &[String],
+        since: DateTime<Utc>,
+    ) -> StoreResult<HashMap<String, Vec<(chrono::NaiveDate, f64)>>> {
+        let mut out: HashMap<String, Vec<(chrono::NaiveDate, f64)>> = HashMap::new();
+        for chunk in repositories.chunks(REPOSITORIES_PER_QUERY) {
+            let mut marks = Marks::new(self.backend);
+            let repos = marks.list(chunk.len());
+            let sql = format!(
+                "SELECT repository, branch, uploaded_at, totals_json FROM coverage_commits \
+                 WHERE repository IN ({repos}) AND flag = '' AND complete = 1 AND uploaded_at >= {} \
+                 ORDER BY repository, uploaded_at",
+                marks.next()
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for r in chunk {
+                q = q.bind(r.to_string());
             }
-            let at = from_ms(r.try_get("uploaded_at")?, "coverage_commits.uploaded_at")?;
-            let totals: Totals = serde_json::from_str(&r.try_get::<String, _>("totals_json")?)
-                .map_err(|e| StoreError::Corrupt {
-                    column: "coverage_commits.totals_json",
-                    reason: e.to_string(),
-                })?;
-            let Some(coverage) = totals.coverage else {
-                continue;
-            };
-            let day = at.date_naive();
-            match days.last_mut() {
-                Some(last) if last.0 == day => last.1 = coverage,
-                _ => days.push((day, coverage)),
+            for r in &q.bind(ms(since)).fetch_all(&self.pool).await? {
+                let branch: Option<String> = r.try_get("branch")?;
+                if branch.is_some_and(|b| !branches.contains(&b)) {
+                    continue;
+                }
+                let at = from_ms(r.try_get("uploaded_at")?, "coverage_commits.uploaded_at")?;
+                let Some(coverage) = stored_totals(r.try_get("totals_json")?)?.coverage else {
+                    continue;
+                };
+                let day = at.date_naive();
+                let days = out.entry(r.try_get("repository")?).or_default();
+                match days.last_mut() {
+                    Some(last) if last.0 == day => last.1 = coverage,
+                    _ => days.push((day, coverage)),
+                }
             }
         }
-        Ok(days)
+        Ok(out)
     }
 
     /// When coverage was last uploaded for `repository`, any branch.
     pub async fn last_upload_at(&self, repository: &str) -> StoreResult<Option<DateTime<Utc>>> {
-        let row = sqlx::query(
-            "SELECT MAX(uploaded_at) AS at FROM coverage_uploads WHERE repository = $1",
-        )
-        .bind(repository)
-        .fetch_one(&self.pool)
-        .await?;
-        row.try_get::<Option<i64>, _>("at")?
-            .map(|t| from_ms(t, "coverage_uploads.uploaded_at"))
-            .transpose()
+        Ok(self
+            .last_uploads_at(&[repository])
+            .await?
+            .remove(repository))
+    }
+
+    /// [`Store::last_upload_at`] of many repositories at once, by repository; a repository
+    /// without uploads is left out.
+    pub async fn last_uploads_at(
+        &self,
+        repositories: &[&str],
+    ) -> StoreResult<HashMap<String, DateTime<Utc>>> {
+        let mut out = HashMap::new();
+        for chunk in repositories.chunks(REPOSITORIES_PER_QUERY) {
+            let repos = Marks::new(self.backend).list(chunk.len());
+            let sql = format!(
+                "SELECT repository, MAX(uploaded_at) AS at FROM coverage_uploads \
+                 WHERE repository IN ({repos}) GROUP BY repository"
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for r in chunk {
+                q = q.bind(r.to_string());
+            }
+            for r in &q.fetch_all(&self.pool).await? {
+                let at = from_ms(r.try_get("at")?, "coverage_uploads.uploaded_at")?;
+                out.insert(r.try_get("repository")?, at);
+            }
+        }
+        Ok(out)
     }
 
     /// Opens a two-step upload under `id` (random: it is the capability to send the report, once,
@@ -559,14 +616,77 @@ impl Store {
 
     /// The branches uploads were made on for `repository` (for "no upload on main" reasons).
     pub async fn upload_branches(&self, repository: &str) -> StoreResult<Vec<String>> {
-        let rows = sqlx::query(
-            "SELECT DISTINCT branch FROM coverage_commits WHERE repository = $1 AND branch IS NOT NULL ORDER BY branch",
-        )
-        .bind(repository)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(|r| Ok(r.try_get("branch")?)).collect()
+        Ok(self
+            .upload_branches_of(&[repository])
+            .await?
+            .remove(repository)
+            .unwrap_or_default())
     }
+
+    /// [`Store::upload_branches`] of many repositories at once, by repository; a repository
+    /// without named branches is left out.
+    pub async fn upload_branches_of(
+        &self,
+        repositories: &[&str],
+    ) -> StoreResult<HashMap<String, Vec<String>>> {
+        let mut out: HashMap<String, Vec<String>> = HashMap::new();
+        for chunk in repositories.chunks(REPOSITORIES_PER_QUERY) {
+            let repos = Marks::new(self.backend).list(chunk.len());
+            let sql = format!(
+                "SELECT DISTINCT repository, branch FROM coverage_commits \
+                 WHERE repository IN ({repos}) AND branch IS NOT NULL ORDER BY repository, branch"
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for r in chunk {
+                q = q.bind(r.to_string());
+            }
+            for r in &q.fetch_all(&self.pool).await? {
+                out.entry(r.try_get("repository")?)
+                    .or_default()
+                    .push(r.try_get("branch")?);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Repositories named in one query of the batch reads: their parameters stay far below both
+/// backends' limits.
+const REPOSITORIES_PER_QUERY: usize = 1_000;
+
+/// Numbered placeholders of one statement in the backend's syntax: `?` on SQLite (whose parser
+/// looks each `$N` up in a list, quadratic in a long statement), `$N` on PostgreSQL.
+struct Marks {
+    backend: super::Backend,
+    used: usize,
+}
+
+impl Marks {
+    fn new(backend: super::Backend) -> Marks {
+        Marks { backend, used: 0 }
+    }
+
+    /// The next placeholder.
+    fn next(&mut self) -> String {
+        self.used += 1;
+        match self.backend {
+            super::Backend::Sqlite => "?".to_string(),
+            super::Backend::Postgres => format!("${}", self.used),
+        }
+    }
+
+    /// The next `n` placeholders, comma-separated.
+    fn list(&mut self, n: usize) -> String {
+        (0..n).map(|_| self.next()).collect::<Vec<_>>().join(", ")
+    }
+}
+
+/// A stored `totals_json`.
+fn stored_totals(text: String) -> StoreResult<Totals> {
+    serde_json::from_str(&text).map_err(|e| StoreError::Corrupt {
+        column: "coverage_commits.totals_json",
+        reason: e.to_string(),
+    })
 }
 
 /// A commit's stored report of one flag.

@@ -11,7 +11,7 @@ use rubric::jobs::scheduler::{Cadence, Plan, spawn};
 use rubric::jobs::{RunError, RunEvent};
 use rubric::store::Trigger;
 use server::{Fake, alerts_config, runner};
-use store::{TestDb, entity, postgres_test};
+use store::{TestDb, entity, postgres_test, store_tests};
 use tokio::sync::Notify;
 
 async fn next_event(rx: &mut tokio::sync::broadcast::Receiver<RunEvent>) -> RunEvent {
@@ -109,4 +109,109 @@ async fn replicas_sharing_one_database_do_not_run_the_same_scorecard_twice(db: T
     second_run_is_refused(a, b, fake).await;
     replica.close().await;
     db.finish().await;
+}
+
+store_tests!(scorecards_due_together_run_together_and_all_land);
+/// Three scorecards never run are all due at once: one scheduled run of them writes every
+/// scorecard's run, each with its own results.
+async fn scorecards_due_together_run_together_and_all_land(db: TestDb) {
+    let mut fake = Fake::new(&["api", "web"]);
+    for tag in ["hygiene", "readiness"] {
+        let mut info = fake.scorecards[0].clone();
+        info.tag = tag.into();
+        fake.scorecards.push(info);
+    }
+    let tags = ["coverage", "hygiene", "readiness"];
+    for (i, tag) in tags.iter().enumerate() {
+        fake.set(tag, entity("api", Some(("Gold", 3)), 90.0 + i as f64, &[]));
+        fake.set(tag, entity("web", None, 10.0 * i as f64, &[]));
+    }
+    let r = runner(db.store.clone(), Arc::new(fake), alerts_config(), vec![]);
+    let mut events = r.subscribe();
+    let (stop, shutdown) = tokio::sync::watch::channel(false);
+    let plans = tags
+        .iter()
+        .map(|tag| Plan {
+            scorecard: tag.to_string(),
+            cadence: Cadence::Every(Duration::from_secs(3600)),
+            jitter: Duration::ZERO,
+        })
+        .collect();
+    let tasks = spawn(r.clone(), plans, chrono::TimeDelta::days(90), shutdown);
+    let mut written = std::collections::BTreeSet::new();
+    while written.len() < tags.len() {
+        let event = next_event(&mut events).await;
+        assert_eq!(event.trigger, Trigger::Schedule);
+        written.insert(event.scorecard);
+    }
+    stop.send(true).unwrap();
+    for t in tasks {
+        tokio::time::timeout(Duration::from_secs(10), t)
+            .await
+            .expect("stops on shutdown")
+            .unwrap();
+    }
+    for (i, tag) in tags.iter().enumerate() {
+        let runs = db.store.runs(Some(tag), 10).await.unwrap();
+        assert_eq!(runs.len(), 1, "{tag}: one scheduled run");
+        assert_eq!(runs[0].entity_count, 2, "{tag}");
+        let (page, total) = db
+            .store
+            .latest_for_scorecard(tag, None, 0, 10)
+            .await
+            .unwrap();
+        assert_eq!(total, 2, "{tag}");
+        let web = page.iter().find(|r| r.result.entity == "web").unwrap();
+        assert_eq!(web.result.percentage, Some(10.0 * i as f64), "{tag}");
+    }
+    db.finish().await;
+}
+
+/// The sample scorecards evaluated together (one catalog load, one fetch) give each scorecard
+/// the run it gets evaluated alone: the same results, facts, coverage points and pulls.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scorecards_evaluated_together_equal_each_evaluated_alone() {
+    use rubric::jobs::Evaluator;
+    use rubric::jobs::pipeline::PipelineEvaluator;
+
+    let fixture = rubric::demo::fixture::start().await.unwrap();
+    let mut cfg = rubric::config::Config::load_with_env(None, []).unwrap();
+    cfg.catalog.path = crate::support::root().join("entities");
+    cfg.scorecards.path = crate::support::root().join("scorecards");
+    cfg.codecov.url = fixture.url();
+    for account in &mut cfg.codecov.accounts {
+        account.url = Some(fixture.url());
+    }
+    let (evaluator, _) = PipelineEvaluator::load(&cfg).await.unwrap();
+    let infos = evaluator.scorecards();
+    assert!(infos.len() >= 3, "the sample scorecards");
+    let tags: Vec<&str> = infos.iter().map(|s| s.tag.as_str()).collect();
+    let together = evaluator
+        .evaluate_many(&tags, Trigger::Schedule)
+        .await
+        .unwrap();
+    assert_eq!(together.len(), tags.len());
+    let at = chrono::DateTime::from_timestamp(0, 0).unwrap();
+    let timeless = |mut run: rubric::store::NewRun| {
+        for e in &mut run.entities {
+            e.evaluated_at = at;
+            e.data_as_of = None;
+        }
+        run
+    };
+    for (tag, run) in tags.iter().zip(together) {
+        let alone = timeless(
+            evaluator
+                .evaluate(tag, None, Trigger::Schedule)
+                .await
+                .unwrap(),
+        );
+        let run = timeless(run);
+        assert_eq!(run.scorecard, *tag);
+        assert!(!run.entities.is_empty(), "{tag}");
+        assert_eq!(run.entities, alone.entities, "{tag}");
+        assert_eq!(run.facts, alone.facts, "{tag}");
+        assert_eq!(run.coverage, alone.coverage, "{tag}");
+        assert_eq!(run.pulls, alone.pulls, "{tag}");
+    }
 }

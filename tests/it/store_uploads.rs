@@ -205,3 +205,82 @@ async fn an_upload_session_is_used_once_and_expires_after_a_day(db: TestDb) {
     );
     db.finish().await;
 }
+
+store_tests!(coverage_facts_planned_together_equal_each_read_alone);
+/// The `coverage` provider reads a planned fetch's repositories together; every fact must be
+/// the one a read of its repository and key alone gives.
+async fn coverage_facts_planned_together_equal_each_read_alone(db: TestDb) {
+    use rubric::catalog::Catalog;
+    use rubric::facts::{FactKey, FactStatus, Source};
+    use rubric::providers::Providers;
+    use rubric::store::coverage_facts::UploadsProvider;
+    use serde_json::json;
+
+    let s = &db.store;
+    let unit = ["unit".to_string()];
+    let report = |text: &str| lcov(text);
+    let mut old = upload(
+        "old",
+        "main",
+        &unit,
+        report("SF:a\nDA:1,1\nDA:2,0\nend_of_record\n"),
+    );
+    old.at = Utc::now() - TimeDelta::days(40);
+    s.save_upload(old).await.unwrap();
+    let mut new = upload(
+        "new",
+        "main",
+        &unit,
+        report("SF:a\nDA:1,1\nDA:2,1\nend_of_record\n"),
+    );
+    new.at = Utc::now() - TimeDelta::days(1);
+    s.save_upload(new).await.unwrap();
+    s.save_upload(upload(
+        "topic",
+        "feature",
+        &[],
+        report("SF:a\nDA:1,0\nend_of_record\n"),
+    ))
+    .await
+    .unwrap();
+    let mut quiet = upload("q1", "topic", &[], report("SF:a\nDA:1,1\nend_of_record\n"));
+    quiet.repository = "github/acme/quiet";
+    s.save_upload(quiet).await.unwrap();
+
+    let catalog = Catalog::load(&crate::support::fixture("uploads/catalog"));
+    let entities: Vec<_> = catalog.entities.iter().collect();
+    let keys = [
+        FactKey::new(Source::Coverage, "coverage", "total"),
+        FactKey::new(Source::Coverage, "coverage", "total").with_arg("flag", json!("unit")),
+        FactKey::new(Source::Coverage, "coverage", "lines"),
+        FactKey::new(Source::Coverage, "coverage", "lastUploadAt"),
+        FactKey::new(Source::Coverage, "coverage", "trend").with_arg("days", json!(30)),
+        FactKey::new(Source::Coverage, "coverage", "history").with_arg("days", json!(30)),
+        FactKey::new(Source::Coverage, "coverage", "files"),
+    ];
+    let branches = ["main".to_string()];
+    let planned = Providers::catalog_only().with(UploadsProvider::new(&db.url, &branches));
+    let together = planned.fetch(&catalog, &entities, &keys).await;
+    for (e, row) in entities.iter().zip(&together) {
+        for (key, fact) in keys.iter().zip(row) {
+            // A provider nobody planned for reads this repository and key alone.
+            let alone = Providers::catalog_only()
+                .with(UploadsProvider::new(&db.url, &branches))
+                .answer(&catalog, e, key)
+                .await;
+            assert_eq!(fact, &alone, "{} {key}", e.tag);
+        }
+    }
+    let api = entities.iter().position(|e| e.tag == "api").unwrap();
+    let quiet = entities.iter().position(|e| e.tag == "quiet").unwrap();
+    assert_eq!(together[api][0].value, rubric::value::Value::from(100.0));
+    assert_eq!(together[api][1].value, rubric::value::Value::from(100.0));
+    assert_eq!(together[api][4].value, rubric::value::Value::from(50.0));
+    assert!(matches!(together[api][3].status, FactStatus::Ok));
+    match &together[quiet][0].status {
+        FactStatus::NoData(why) => assert!(why.contains("uploads on: topic"), "{why}"),
+        other => panic!("quiet: {other:?}"),
+    }
+    assert!(matches!(together[quiet][3].status, FactStatus::Ok));
+    db.finish().await;
+}
