@@ -186,7 +186,7 @@ impl EntityCache {
 struct StoreMark {
     /// The id; `NONE` when unknown.
     id: AtomicI64,
-    /// When it was read, in milliseconds after `base` (0: never).
+    /// When it was read, in milliseconds after `base` plus one (0: never).
     read_at_ms: AtomicU64,
     refreshing: AtomicBool,
     base: Instant,
@@ -204,9 +204,9 @@ impl StoreMark {
         }
     }
 
-    /// Milliseconds after `base`, at least 1 (0 means never).
+    /// Milliseconds after `base`, plus one (0 means never).
     fn ms(&self, at: Instant) -> u64 {
-        (at.saturating_duration_since(self.base).as_millis() as u64).max(1)
+        at.saturating_duration_since(self.base).as_millis() as u64 + 1
     }
 
     fn age(&self, now: Instant) -> Option<Duration> {
