@@ -10,6 +10,7 @@ use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use super::cache::Rendered;
 use super::{ApiError, AppState};
 use crate::store::{StoredResult, Trigger, window_start};
 
@@ -30,12 +31,27 @@ pub(super) async fn resolve_entity(
 
 /// One scorecard's result as an entity page shows it.
 pub(super) fn entity_view(state: &AppState, r: &StoredResult, now: chrono::DateTime<Utc>) -> Value {
+    let (mut view, as_of) = entity_view_head(state, r);
+    view.insert(
+        "stale_secs".into(),
+        json!((now - as_of).num_seconds().max(0)),
+    );
+    view.insert("run_id".into(), json!(r.run_id));
+    Value::Object(view)
+}
+
+/// [`entity_view`] up to `stale_secs` (the fields that do not change with time), and the time
+/// `stale_secs` counts from.
+fn entity_view_head(
+    state: &AppState,
+    r: &StoredResult,
+) -> (serde_json::Map<String, Value>, chrono::DateTime<Utc>) {
     let info = state.scorecard(&r.scorecard);
     let e = &r.result;
     // The stored result's own serialisation, so numbers read as `rubric eval` prints them.
     let stored = serde_json::to_value(e).unwrap_or_default();
     let as_of = e.data_as_of.unwrap_or(e.evaluated_at).min(e.evaluated_at);
-    json!({
+    let head = json!({
         "scorecard": r.scorecard,
         "name": info.map_or(r.scorecard.as_str(), |i| i.name.as_str()),
         "draft": info.is_some_and(|i| i.draft),
@@ -48,9 +64,11 @@ pub(super) fn entity_view(state: &AppState, r: &StoredResult, now: chrono::DateT
         "next_steps": e.next_steps,
         "evaluated_at": e.evaluated_at,
         "data_as_of": as_of,
-        "stale_secs": (now - as_of).num_seconds().max(0),
-        "run_id": r.run_id,
-    })
+    });
+    match head {
+        Value::Object(map) => (map, as_of),
+        _ => unreachable!("json! of an object literal is an object"),
+    }
 }
 
 /// `GET /api/v1/entities/{tag}/scorecards`.
@@ -58,25 +76,47 @@ pub(super) async fn entity_scorecards(
     State(state): State<AppState>,
     Path(tag): Path<String>,
 ) -> Result<Response, ApiError> {
-    // The generation before the store is read: a run written meanwhile makes this one stale.
-    let generation = state.generation();
-    if let Some(body) = state.cached_response(&tag, generation).await {
-        return Ok(json_bytes(body));
+    let cache = &state.inner.cache;
+    let valid = cache.validity(state.runner()).await;
+    if let Some(rendered) = cache.get(&tag, valid) {
+        return Ok(json_bytes(rendered.body(crate::clock::now())));
     }
     let (entity, results) = resolve_entity(&state, &tag).await?;
-    let now = crate::clock::now();
+    let rendered = std::sync::Arc::new(render_entity(&state, &entity, &results));
+    let body = rendered.body(crate::clock::now());
+    cache.insert(tag, valid, rendered);
+    Ok(json_bytes(body))
+}
+
+/// The answer of `GET /api/v1/entities/{tag}/scorecards`, `{"entity", "name", "scorecards":
+/// [entity_view...]}`, with each `stale_secs` left to be written when served.
+fn render_entity(state: &AppState, entity: &str, results: &[StoredResult]) -> Rendered {
     let name = results
         .first()
-        .map(|r| r.result.entity_name.clone())
-        .unwrap_or_else(|| entity.clone());
-    let body = json!({
-        "entity": entity,
-        "name": name,
-        "scorecards": results.iter().map(|r| entity_view(&state, r, now)).collect::<Vec<_>>(),
-    });
-    let bytes = Bytes::from(serde_json::to_vec(&body).unwrap_or_default());
-    state.cache_response(tag, generation, bytes.clone()).await;
-    Ok(json_bytes(bytes))
+        .map_or(entity, |r| r.result.entity_name.as_str());
+    let mut out = Rendered::default();
+    let json = |s: &str| serde_json::to_vec(s).unwrap_or_default();
+    out.push(b"{\"entity\":");
+    out.push(&json(entity));
+    out.push(b",\"name\":");
+    out.push(&json(name));
+    out.push(b",\"scorecards\":[");
+    for (i, r) in results.iter().enumerate() {
+        if i > 0 {
+            out.push(b",");
+        }
+        let (head, as_of) = entity_view_head(state, r);
+        let head = serde_json::to_vec(&head).unwrap_or_default();
+        // `{...}` without its `}`: the fields after it follow.
+        out.push(&head[..head.len().saturating_sub(1)]);
+        out.push(b",\"stale_secs\":");
+        out.stale_secs_since(as_of);
+        out.push(b",\"run_id\":");
+        out.push(r.run_id.to_string().as_bytes());
+        out.push(b"}");
+    }
+    out.push(b"]}");
+    out
 }
 
 fn json_bytes(body: Bytes) -> Response {

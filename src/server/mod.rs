@@ -10,6 +10,7 @@
 mod api;
 mod auth;
 mod badge;
+mod cache;
 mod codacy;
 mod codecov;
 mod cortex;
@@ -29,7 +30,6 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Body;
-use axum::body::Bytes;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
@@ -113,11 +113,8 @@ struct Inner {
     pages: handlebars::Handlebars<'static>,
     /// Whether the server is ready (`/readyz`): not while the first sync runs.
     readiness: std::sync::RwLock<Readiness>,
-    /// Rendered entity responses by entity, with the runner generation they were rendered at:
-    /// a written run changes the generation, so no response outlives the results it showed (by
-    /// more than the TTL, for runs written by other replicas). Keyed by the tag alone so that a
-    /// hit is looked up by `&str`, without building a key.
-    cache: moka::future::Cache<String, (u64, Bytes)>,
+    /// Rendered entity responses, valid until a run is written (here or by another replica).
+    cache: cache::EntityCache,
     /// The request metrics of [`record`], registered once per route and status.
     http_metrics: HttpMetrics,
 }
@@ -135,10 +132,7 @@ impl AppState {
                 scorecards,
                 pages: page::templates(),
                 readiness: std::sync::RwLock::new(Readiness::Ready),
-                cache: moka::future::Cache::builder()
-                    .max_capacity(50_000)
-                    .time_to_live(Duration::from_secs(10))
-                    .build(),
+                cache: cache::EntityCache::default(),
                 http_metrics: HttpMetrics::default(),
             }),
         }
@@ -154,21 +148,6 @@ impl AppState {
 
     fn upload_limits(&self) -> crate::coverage::Limits {
         uploads::limits(&self.inner.settings.uploads)
-    }
-
-    fn generation(&self) -> u64 {
-        self.inner.runner.generation()
-    }
-
-    /// The cached response for entity `tag`, if it was rendered at `generation`.
-    async fn cached_response(&self, tag: &str, generation: u64) -> Option<Bytes> {
-        let (rendered_at, body) = self.inner.cache.get(tag).await?;
-        (rendered_at == generation).then_some(body)
-    }
-
-    /// Caches `body`, rendered for `tag` at `generation`.
-    async fn cache_response(&self, tag: String, generation: u64, body: Bytes) {
-        self.inner.cache.insert(tag, (generation, body)).await;
     }
 }
 
