@@ -75,6 +75,7 @@ async fn run() {
         latency: LATENCY,
         rate_limit_per_sec: RATE,
         synthetic_repos: N,
+        ..FixtureOptions::default()
     })
     .await
     .expect("fixture server");

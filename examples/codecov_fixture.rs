@@ -3,10 +3,12 @@
 //!
 //! ```sh
 //! cargo run --release --example codecov_fixture -- --repos 1000 --rate 500 --latency-ms 20
+//! cargo run --release --example codecov_fixture -- --catalog /tmp/catalog-10k
 //! ```
 //!
-//! Serves the sample repositories and `github/bench/repo-0` ... `repo-{N-1}` (see
-//! `scripts/gen_catalog.py --one-owner`), prints `url=http://127.0.0.1:PORT` on stdout, and on
+//! Serves the sample repositories, `github/bench/repo-0` ... `repo-{N-1}` (see
+//! `scripts/gen_catalog.py --one-owner`) and, with `--catalog DIR`, every repository and flag
+//! that catalog maps to (see `scripts/gen_catalog.py`); prints `url=http://127.0.0.1:PORT` on stdout, and on
 //! each line read from stdin prints the requests answered so far (`requests=N throttled=M`);
 //! it stops when stdin closes.
 
@@ -20,6 +22,11 @@ fn main() -> Result<(), String> {
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         let value = args.next().ok_or(format!("{flag} needs a value"))?;
+        if flag == "--catalog" {
+            let catalog = rubric::catalog::Catalog::load(std::path::Path::new(&value));
+            options.named_repos = fixture::repositories_of(&catalog);
+            continue;
+        }
         let n: u64 = value
             .parse()
             .map_err(|_| format!("{flag} {value:?}: expected a whole number"))?;
@@ -29,7 +36,7 @@ fn main() -> Result<(), String> {
             "--latency-ms" => options.latency = Duration::from_millis(n),
             other => {
                 return Err(format!(
-                    "unknown option {other} (--repos, --rate, --latency-ms)"
+                    "unknown option {other} (--repos, --rate, --latency-ms, --catalog)"
                 ));
             }
         }

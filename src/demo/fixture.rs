@@ -45,6 +45,26 @@ pub struct FixtureOptions {
     pub rate_limit_per_sec: u32,
     /// Also serve `github/bench/repo-0` ... `repo-{n-1}` with generated totals.
     pub synthetic_repos: usize,
+    /// Also serve these repositories (`service/owner/repo`), each with the flags listed, with
+    /// generated totals, trend and commit: the repositories of a generated catalog.
+    pub named_repos: Vec<(String, Vec<String>)>,
+}
+
+/// The Codecov repositories (`service/owner/repo`) `catalog` maps to, each with the flags its
+/// entities name: [`FixtureOptions::named_repos`] for serving a generated catalog, as a Codecov
+/// account serves an organisation's repositories.
+pub fn repositories_of(catalog: &crate::catalog::Catalog) -> Vec<(String, Vec<String>)> {
+    let mut repos: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for project in catalog.entities.iter().filter_map(|e| e.codecov.as_ref()) {
+        let key = format!("{}/{}/{}", project.service, project.owner, project.repo);
+        let flags = repos.entry(key).or_default();
+        if let Some(flag) = &project.flag
+            && !flags.contains(flag)
+        {
+            flags.push(flag.clone());
+        }
+    }
+    repos.into_iter().collect()
 }
 
 /// A running fixture server; it stops when dropped.
@@ -99,6 +119,15 @@ pub async fn start_with(options: FixtureOptions) -> std::io::Result<FixtureServe
         .collect();
     for i in 0..options.synthetic_repos {
         repos.insert(format!("github/bench/repo-{i}"), RepoData::synthetic(i));
+    }
+    for (i, (name, flags)) in options.named_repos.iter().enumerate() {
+        let mut repo = RepoData::synthetic(i);
+        repo.flags = flags
+            .iter()
+            .enumerate()
+            .filter_map(|(j, flag)| Some((flag.clone(), RepoData::synthetic(i + j + 1).totals?)))
+            .collect();
+        repos.insert(name.to_ascii_lowercase(), repo);
     }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
