@@ -7,6 +7,7 @@
 //! cargo bench --bench e2e                         # 10,000 entities
 //! RUBRIC_BENCH_50K=1 cargo bench --bench e2e      # also 50,000, and the 50k / 10k ratio
 //! RUBRIC_BENCH_ENTITIES=2000 cargo bench --bench e2e
+//! RUBRIC_BENCH_ONLY=scheduled cargo bench --bench e2e   # only the `scheduled run stored` figures
 //! ```
 //!
 //! The release `rubric` binary runs as a child process for every `eval`, so that its wall time
@@ -183,6 +184,22 @@ fn run(server: &fixture::FixtureServer, entities: usize) -> Result<f64, String> 
     Ok(live.seconds)
 }
 
+/// Only the `scheduled run stored` figures, over a freshly generated catalog of `entities`.
+/// With `RUBRIC_LOG` set (e.g. `rubric=debug`), the runs' own timings go to stderr.
+fn scheduled_only(codecov_url: &str, entities: usize) -> Result<(), String> {
+    if let Ok(filter) = std::env::var("RUBRIC_LOG") {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+            .with_writer(std::io::stderr)
+            .try_init();
+    }
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let catalog = dir.path().join("catalog");
+    eprintln!("generating {entities} entities");
+    generate(&catalog, entities)?;
+    scheduled_figures(codecov_url, &catalog, entities)
+}
+
 /// The `scheduled run stored` figures (SQLite, and PostgreSQL when `RUBRIC_TEST_POSTGRES_URL`
 /// names a server): median of 3 runs each.
 fn scheduled_figures(codecov_url: &str, catalog: &Path, entities: usize) -> Result<(), String> {
@@ -339,6 +356,15 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if std::env::var("RUBRIC_BENCH_ONLY").is_ok_and(|v| v == "scheduled") {
+        return match scheduled_only(&server.url(), entities) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let small = match run(&server, entities) {
         Ok(wall) => wall,
         Err(e) => {

@@ -168,9 +168,10 @@ impl Evaluator for PipelineEvaluator {
         trigger: Trigger,
     ) -> BoxFuture<'a, Result<NewRun, EvalError>> {
         Box::pin(async move {
-            let mut runs = self.runs(&[scorecard], entity, trigger).await?;
-            runs.pop()
-                .ok_or_else(|| EvalError::UnknownScorecard(scorecard.to_string()))
+            let mut evaluated = None;
+            self.runs(&[scorecard], entity, trigger, |run| evaluated = Some(run))
+                .await?;
+            evaluated.ok_or_else(|| EvalError::UnknownScorecard(scorecard.to_string()))
         })
     }
 
@@ -179,19 +180,38 @@ impl Evaluator for PipelineEvaluator {
         scorecards: &'a [&'a str],
         trigger: Trigger,
     ) -> BoxFuture<'a, Result<Vec<NewRun>, EvalError>> {
-        Box::pin(self.runs(scorecards, None, trigger))
+        Box::pin(async move {
+            let mut runs = Vec::with_capacity(scorecards.len());
+            self.runs(scorecards, None, trigger, |run| runs.push(run))
+                .await?;
+            Ok(runs)
+        })
+    }
+
+    fn evaluate_each<'a>(
+        &'a self,
+        scorecards: &'a [&'a str],
+        trigger: Trigger,
+        done: futures::channel::mpsc::UnboundedSender<NewRun>,
+    ) -> BoxFuture<'a, Result<(), EvalError>> {
+        Box::pin(self.runs(scorecards, None, trigger, move |run| {
+            // A closed receiver no longer wants runs.
+            let _ = done.unbounded_send(run);
+        }))
     }
 }
 
 impl PipelineEvaluator {
     /// One run per scorecard of `tags` (over every entity, or one), all evaluated from one
-    /// catalog load and one fetch of the facts any of them reads.
+    /// catalog load and one fetch of the facts any of them reads, each handed to `done` as soon
+    /// as it is evaluated. Fails before handing any over.
     async fn runs(
         &self,
         tags: &[&str],
         entity: Option<&str>,
         trigger: Trigger,
-    ) -> Result<Vec<NewRun>, EvalError> {
+        mut done: impl FnMut(NewRun) + Send,
+    ) -> Result<(), EvalError> {
         let cards = tags
             .iter()
             .map(|tag| {
@@ -231,7 +251,6 @@ impl PipelineEvaluator {
         }
         self.export_provider_stats();
         let now = crate::clock::now();
-        let mut runs = Vec::with_capacity(cards.len());
         for (card, tag) in tags.iter().enumerate() {
             let mut run = NewRun {
                 scorecard: tag.to_string(),
@@ -274,9 +293,9 @@ impl PipelineEvaluator {
                 run.pulls.extend(self.pulls(e, &history, &history_at, all));
             }
             run.finished_at = crate::clock::now();
-            runs.push(run);
+            done(run);
         }
-        Ok(runs)
+        Ok(())
     }
 }
 
