@@ -22,7 +22,7 @@ use futures::future::BoxFuture;
 use serde::Serialize;
 use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard, broadcast};
 
-use crate::store::{NewRun, RunStatus, Store, StoreError, Trigger};
+use crate::store::{NewRun, PreparedRun, RunStatus, Store, StoreError, Trigger};
 
 /// What the service knows about a scorecard (for listings and the schedule).
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -269,7 +269,7 @@ impl Runner {
                 return Err(e.into());
             }
         };
-        self.record(run, previous, started).await
+        self.record(PreparedRun::new(run)?, previous, started).await
     }
 
     /// Evaluates `scorecards` (every entity) together, from one fetch of their facts, and
@@ -312,10 +312,17 @@ impl Runner {
                 let previous = previous.remove(&run.scorecard);
                 async move {
                     let scorecard = run.scorecard.clone();
-                    let outcome = match previous {
-                        Some(Ok(previous)) => self.record(run, previous, started).await,
-                        Some(Err(e)) => Err(e.into()),
-                        None => Err(EvalError::Failed(format!(
+                    // Serialised on a blocking thread, not on this task that drives the writes.
+                    let prepared = tokio::task::spawn_blocking(move || PreparedRun::new(run));
+                    let outcome = match (previous, prepared.await) {
+                        (Some(Ok(previous)), Ok(Ok(run))) => {
+                            self.record(run, previous, started).await
+                        }
+                        (_, Ok(Err(e))) | (Some(Err(e)), _) => Err(e.into()),
+                        (_, Err(e)) => {
+                            Err(EvalError::Failed(format!("serialising the run: {e}")).into())
+                        }
+                        (None, _) => Err(EvalError::Failed(format!(
                             "the evaluator returned a run of {scorecard:?} twice"
                         ))
                         .into()),
@@ -367,16 +374,17 @@ impl Runner {
     /// `previous` recorded before it. `started` is when its evaluation began.
     async fn record(
         &self,
-        run: NewRun,
+        prepared: PreparedRun,
         previous: HashMap<String, (Option<i64>, f64)>,
         started: std::time::Instant,
     ) -> Result<RunOutcome, RunError> {
-        let scorecard = run.scorecard.as_str();
-        let trigger = run.trigger;
         let evaluated_ms = started.elapsed().as_millis() as u64;
         let saving = std::time::Instant::now();
-        let run_id = self.store.save_run(&run).await?;
+        let run_id = self.store.save_prepared(&prepared).await?;
         let save_ms = saving.elapsed().as_millis() as u64;
+        let run = prepared.into_run();
+        let scorecard = run.scorecard.as_str();
+        let trigger = run.trigger;
         self.written.fetch_add(1, Ordering::AcqRel);
         let status = run.status.as_str();
         metrics::counter!("rubric_runs_total", "scorecard" => scorecard.to_string(), "status" => status)

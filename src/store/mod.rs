@@ -185,7 +185,24 @@ impl Store {
     /// Writes a whole run in one transaction and returns its id.
     pub async fn save_run(&self, run: &NewRun) -> StoreResult<i64> {
         // Serialised before the write turn: another run's write proceeds meanwhile.
-        let (rows, orphan_facts) = entity_rows(run)?;
+        let prepared = Prepared::of(run)?;
+        self.write_run(run, &prepared).await
+    }
+
+    /// Writes a run serialised ahead by [`PreparedRun::new`] in one transaction and returns
+    /// its id.
+    pub async fn save_prepared(&self, prepared: &PreparedRun) -> StoreResult<i64> {
+        self.write_run(&prepared.run, &prepared.prepared).await
+    }
+
+    async fn write_run(&self, run: &NewRun, prepared: &Prepared) -> StoreResult<i64> {
+        let rows: Vec<(&EntityResult, &PreparedRow)> =
+            run.entities.iter().zip(&prepared.rows).collect();
+        let orphan_facts: Vec<&FactRecord> = prepared
+            .orphan_facts
+            .iter()
+            .filter_map(|&i| run.facts.get(i))
+            .collect();
         let _writing = self.write_turn().await;
         let mut tx = self.pool.begin().await?;
         let row = sqlx::query(
@@ -211,8 +228,7 @@ impl Store {
             "",
             13,
             &rows,
-            |q, row| {
-                let e = row.result;
+            |q, (e, row)| {
                 q.bind(run_id)
                     .bind(&run.scorecard)
                     .bind(&e.entity)
@@ -236,9 +252,9 @@ impl Store {
             "",
             4,
             &rows,
-            |q, row| {
+            |q, (e, row)| {
                 q.bind(run_id)
-                    .bind(&row.result.entity)
+                    .bind(&e.entity)
                     .bind(&row.rules)
                     .bind(&row.facts)
             },
@@ -356,6 +372,8 @@ impl Store {
             scorecard = %run.scorecard,
             run_id,
             rows = run.entities.len() + orphan_facts.len() + run.coverage.len(),
+            rules_bytes = prepared.rules_bytes,
+            facts_bytes = prepared.facts_bytes,
             elapsed_ms = saved.elapsed().as_millis() as u64,
             "run rows written"
         );
@@ -958,9 +976,45 @@ fn lock_key(job: &str) -> i64 {
     i64::from_be_bytes(bytes)
 }
 
-/// One result of a run with its `entity_reports` columns serialised.
-struct EntityRow<'a> {
-    result: &'a EntityResult,
+/// A run with its large text columns serialised, for [`Store::save_prepared`]: made ahead of
+/// the write (e.g. on a blocking thread) so that the store's write turn is spent writing.
+#[derive(Debug)]
+pub struct PreparedRun {
+    run: NewRun,
+    prepared: Prepared,
+}
+
+impl PreparedRun {
+    /// Serialises the rules and facts of `run`.
+    pub fn new(run: NewRun) -> StoreResult<PreparedRun> {
+        let prepared = Prepared::of(&run)?;
+        Ok(PreparedRun { run, prepared })
+    }
+
+    /// The run.
+    pub fn run(&self) -> &NewRun {
+        &self.run
+    }
+
+    /// The run, given back.
+    pub fn into_run(self) -> NewRun {
+        self.run
+    }
+}
+
+/// The serialised columns of a run's results, in the order of its entities.
+#[derive(Debug)]
+struct Prepared {
+    rows: Vec<PreparedRow>,
+    /// Indexes of the facts of entities without a result in the run (kept as `facts` rows).
+    orphan_facts: Vec<usize>,
+    rules_bytes: usize,
+    facts_bytes: usize,
+}
+
+/// One result's serialised columns.
+#[derive(Debug)]
+struct PreparedRow {
     next_steps: String,
     /// The rule reports, in scorecard order.
     rules: String,
@@ -979,48 +1033,50 @@ struct StoredFact<'a> {
     stale_secs: Option<i64>,
 }
 
-/// The result rows of `run`, each with its rules and facts, and the facts of entities without
-/// a result in the run (kept as `facts` rows).
-fn entity_rows(run: &NewRun) -> StoreResult<(Vec<EntityRow<'_>>, Vec<&FactRecord>)> {
-    let corrupt = |column, e: serde_json::Error| StoreError::Corrupt {
-        column,
-        reason: e.to_string(),
-    };
-    let mut facts: HashMap<&str, Vec<StoredFact>> = HashMap::new();
-    for f in &run.facts {
-        facts
-            .entry(f.entity.as_str())
-            .or_default()
-            .push(StoredFact {
-                provider: f.provider.name(),
-                key: &f.key,
-                value: &f.value,
-                status: f.status.as_str(),
-                reason: f.reason.as_deref(),
-                stale_secs: f.stale_secs,
-            });
-    }
-    let rows = run
-        .entities
-        .iter()
-        .map(|e| {
-            let of_entity = facts.remove(e.entity.as_str()).unwrap_or_default();
-            Ok(EntityRow {
-                result: e,
-                next_steps: e.next_steps.to_string(),
-                rules: serde_json::to_string(&e.rules)
-                    .map_err(|x| corrupt("entity_reports.rules_json", x))?,
-                facts: serde_json::to_string(&of_entity)
-                    .map_err(|x| corrupt("entity_reports.facts_json", x))?,
+impl Prepared {
+    fn of(run: &NewRun) -> StoreResult<Prepared> {
+        let corrupt = |column, e: serde_json::Error| StoreError::Corrupt {
+            column,
+            reason: e.to_string(),
+        };
+        let mut facts: HashMap<&str, Vec<StoredFact>> = HashMap::new();
+        for f in &run.facts {
+            facts
+                .entry(f.entity.as_str())
+                .or_default()
+                .push(StoredFact {
+                    provider: f.provider.name(),
+                    key: &f.key,
+                    value: &f.value,
+                    status: f.status.as_str(),
+                    reason: f.reason.as_deref(),
+                    stale_secs: f.stale_secs,
+                });
+        }
+        let rows = run
+            .entities
+            .iter()
+            .map(|e| {
+                let of_entity = facts.remove(e.entity.as_str()).unwrap_or_default();
+                Ok(PreparedRow {
+                    next_steps: e.next_steps.to_string(),
+                    rules: serde_json::to_string(&e.rules)
+                        .map_err(|x| corrupt("entity_reports.rules_json", x))?,
+                    facts: serde_json::to_string(&of_entity)
+                        .map_err(|x| corrupt("entity_reports.facts_json", x))?,
+                })
             })
+            .collect::<StoreResult<Vec<_>>>()?;
+        let orphan_facts = (0..run.facts.len())
+            .filter(|&i| facts.contains_key(run.facts[i].entity.as_str()))
+            .collect();
+        Ok(Prepared {
+            rules_bytes: rows.iter().map(|r| r.rules.len()).sum(),
+            facts_bytes: rows.iter().map(|r| r.facts.len()).sum(),
+            rows,
+            orphan_facts,
         })
-        .collect::<StoreResult<Vec<_>>>()?;
-    let orphans = run
-        .facts
-        .iter()
-        .filter(|f| facts.contains_key(f.entity.as_str()))
-        .collect();
-    Ok((rows, orphans))
+    }
 }
 
 const RESULT_COLUMNS: &str = "er.run_id, er.scorecard, er.entity, er.entity_name, er.level, er.level_rank, \
