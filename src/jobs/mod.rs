@@ -323,7 +323,7 @@ impl Runner {
                             Err(EvalError::Failed(format!("serialising the run: {e}")).into())
                         }
                         (None, _) => Err(EvalError::Failed(format!(
-                            "the evaluator returned a run of {scorecard:?} twice"
+                            "the evaluator returned a run of {scorecard:?} it was not asked for"
                         ))
                         .into()),
                     };
