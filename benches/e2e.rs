@@ -7,6 +7,7 @@
 //! cargo bench --bench e2e                         # 10,000 entities
 //! RUBRIC_BENCH_50K=1 cargo bench --bench e2e      # also 50,000, and the 50k / 10k ratio
 //! RUBRIC_BENCH_ENTITIES=2000 cargo bench --bench e2e
+//! RUBRIC_BENCH_ONLY=scheduled cargo bench --bench e2e   # only the `scheduled run stored` figures
 //! ```
 //!
 //! The release `rubric` binary runs as a child process for every `eval`, so that its wall time
@@ -95,20 +96,23 @@ fn rubric(codecov_url: &str, args: &[&str]) -> Command {
     cmd
 }
 
+/// The fake Codecov, serving every repository and flag `catalog` maps to; it runs on `rt`'s
+/// threads while the children call it.
+fn serve(rt: &tokio::runtime::Runtime, catalog: &Path) -> Result<fixture::FixtureServer, String> {
+    rt.block_on(fixture::start_with(fixture::FixtureOptions {
+        named_repos: fixture::repositories_of(&Catalog::load(catalog)),
+        ..fixture::FixtureOptions::default()
+    }))
+    .map_err(|e| format!("cannot start the fixture server: {e}"))
+}
+
 /// The figures of one catalog size; returns the live `eval` wall time.
 fn run(rt: &tokio::runtime::Runtime, entities: usize) -> Result<f64, String> {
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let catalog_dir = dir.path().join("catalog");
     eprintln!("generating {entities} entities");
     generate(&catalog_dir, entities)?;
-    let repositories = fixture::repositories_of(&Catalog::load(&catalog_dir));
-    // The fake runs on `rt`'s threads while the children call it.
-    let server = rt
-        .block_on(fixture::start_with(fixture::FixtureOptions {
-            named_repos: repositories,
-            ..fixture::FixtureOptions::default()
-        }))
-        .map_err(|e| format!("cannot start the fixture server: {e}"))?;
+    let server = serve(rt, &catalog_dir)?;
     let catalog = catalog_dir.to_str().ok_or("a non-UTF-8 temporary path")?;
     let scorecards = concat!(env!("CARGO_MANIFEST_DIR"), "/scorecards");
     let facts = dir.path().join("facts.json");
@@ -195,6 +199,23 @@ fn run(rt: &tokio::runtime::Runtime, entities: usize) -> Result<f64, String> {
     );
     scheduled_figures(&url, &catalog_dir, entities)?;
     Ok(live.seconds)
+}
+
+/// Only the `scheduled run stored` figures, over a freshly generated catalog of `entities`.
+/// With `RUBRIC_LOG` set (e.g. `rubric=debug`), the runs' own timings go to stderr.
+fn scheduled_only(rt: &tokio::runtime::Runtime, entities: usize) -> Result<(), String> {
+    if let Ok(filter) = std::env::var("RUBRIC_LOG") {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+            .with_writer(std::io::stderr)
+            .try_init();
+    }
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let catalog = dir.path().join("catalog");
+    eprintln!("generating {entities} entities");
+    generate(&catalog, entities)?;
+    let server = serve(rt, &catalog)?;
+    scheduled_figures(&server.url(), &catalog, entities)
 }
 
 /// The `scheduled run stored` figures (SQLite, and PostgreSQL when `RUBRIC_TEST_POSTGRES_URL`
@@ -345,6 +366,15 @@ fn main() -> ExitCode {
         .enable_all()
         .build()
         .expect("runtime");
+    if std::env::var("RUBRIC_BENCH_ONLY").is_ok_and(|v| v == "scheduled") {
+        return match scheduled_only(&rt, entities) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let small = match run(&rt, entities) {
         Ok(wall) => wall,
         Err(e) => {

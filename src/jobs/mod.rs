@@ -16,11 +16,13 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use futures::StreamExt;
+use futures::channel::mpsc::UnboundedSender;
 use futures::future::BoxFuture;
 use serde::Serialize;
 use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard, broadcast};
 
-use crate::store::{NewRun, RunStatus, Store, StoreError, Trigger};
+use crate::store::{NewRun, PreparedRun, RunStatus, Store, StoreError, Trigger};
 
 /// What the service knows about a scorecard (for listings and the schedule).
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -113,6 +115,23 @@ pub trait Evaluator: Send + Sync + 'static {
                 runs.push(self.evaluate(scorecard, None, trigger).await?);
             }
             Ok(runs)
+        })
+    }
+    /// Like [`Evaluator::evaluate_many`], handing each run to `done` as soon as it is evaluated,
+    /// so that it is written while the next one evaluates. An error comes before any run is
+    /// handed over. This one hands them over when all are evaluated.
+    fn evaluate_each<'a>(
+        &'a self,
+        scorecards: &'a [&'a str],
+        trigger: Trigger,
+        done: UnboundedSender<NewRun>,
+    ) -> BoxFuture<'a, Result<(), EvalError>> {
+        Box::pin(async move {
+            for run in self.evaluate_many(scorecards, trigger).await? {
+                // A closed receiver no longer wants runs.
+                let _ = done.unbounded_send(run);
+            }
+            Ok(())
         })
     }
     /// Where the changed files of a pull request are read, for the deploy risk (Codecov's
@@ -250,14 +269,14 @@ impl Runner {
                 return Err(e.into());
             }
         };
-        self.record(run, previous, started).await
+        self.record(PreparedRun::new(run)?, previous, started).await
     }
 
     /// Evaluates `scorecards` (every entity) together, from one fetch of their facts, and
-    /// writes each run as soon as all are evaluated, the writes of one not waiting for the
-    /// others' on PostgreSQL (SQLite takes one writer at a time). Each scorecard gets its own
-    /// result, [`RunError::Busy`] for one whose run is already in progress here or on a
-    /// replica; the others run.
+    /// writes each run as soon as it is evaluated, while the next ones evaluate (on another
+    /// task); the writes of one do not wait for the others' on PostgreSQL (SQLite takes one
+    /// writer at a time). Each scorecard gets its own result, [`RunError::Busy`] for one whose
+    /// run is already in progress here or on a replica; the others run.
     pub async fn run_many(
         &self,
         scorecards: &[&str],
@@ -273,31 +292,62 @@ impl Runner {
         }
         let started = std::time::Instant::now();
         let tags: Vec<&str> = held.iter().map(|(tag, _)| *tag).collect();
-        let mut previous = Vec::with_capacity(tags.len());
+        let mut previous = HashMap::with_capacity(tags.len());
         for scorecard in &tags {
-            previous.push(self.store.latest_levels(scorecard).await);
+            previous.insert(
+                scorecard.to_string(),
+                self.store.latest_levels(scorecard).await,
+            );
         }
-        let recorded = match self.evaluator.evaluate_many(&tags, trigger).await {
-            Ok(runs) => {
-                let writes = runs.into_iter().zip(previous).map(|(run, previous)| async {
-                    match previous {
-                        Ok(previous) => self.record(run, previous, started).await,
-                        Err(e) => Err(e.into()),
-                    }
-                });
-                futures::future::join_all(writes).await
-            }
-            Err(e) => {
-                let why = e.to_string();
-                tags.iter()
-                    .map(|tag| {
-                        count_error(tag);
-                        Err(EvalError::Failed(why.clone()).into())
-                    })
-                    .collect()
-            }
+        let (done, runs) = futures::channel::mpsc::unbounded();
+        let evaluator = self.evaluator.clone();
+        let owned: Vec<String> = tags.iter().map(|t| t.to_string()).collect();
+        let evaluating = AbortOnDrop(tokio::spawn(async move {
+            let tags: Vec<&str> = owned.iter().map(String::as_str).collect();
+            evaluator.evaluate_each(&tags, trigger, done).await
+        }));
+        let previous = &mut previous;
+        let mut recorded: HashMap<String, Result<RunOutcome, RunError>> = runs
+            .map(|run| {
+                let previous = previous.remove(&run.scorecard);
+                async move {
+                    let scorecard = run.scorecard.clone();
+                    // Serialised on a blocking thread, not on this task that drives the writes.
+                    let prepared = tokio::task::spawn_blocking(move || PreparedRun::new(run));
+                    let outcome = match (previous, prepared.await) {
+                        (Some(Ok(previous)), Ok(Ok(run))) => {
+                            self.record(run, previous, started).await
+                        }
+                        (_, Ok(Err(e))) | (Some(Err(e)), _) => Err(e.into()),
+                        (_, Err(e)) => {
+                            Err(EvalError::Failed(format!("serialising the run: {e}")).into())
+                        }
+                        (None, _) => Err(EvalError::Failed(format!(
+                            "the evaluator returned a run of {scorecard:?} it was not asked for"
+                        ))
+                        .into()),
+                    };
+                    (scorecard, outcome)
+                }
+            })
+            .buffered(tags.len().max(1))
+            .collect()
+            .await;
+        let failure = match evaluating.join().await {
+            Ok(Ok(())) => None,
+            Ok(Err(e)) => Some(e.to_string()),
+            Err(e) => Some(format!("evaluation stopped: {e}")),
         };
-        results.extend(tags.iter().map(|t| t.to_string()).zip(recorded));
+        for tag in &tags {
+            let outcome = recorded.remove(*tag).unwrap_or_else(|| {
+                count_error(tag);
+                let why = failure
+                    .clone()
+                    .unwrap_or_else(|| "no run was evaluated".into());
+                Err(EvalError::Failed(why).into())
+            });
+            results.push((tag.to_string(), outcome));
+        }
         for (scorecard, (_local, lock)) in held {
             if let Err(e) = lock.release().await {
                 tracing::warn!(scorecard, error = %e, "could not release the job lock");
@@ -324,16 +374,17 @@ impl Runner {
     /// `previous` recorded before it. `started` is when its evaluation began.
     async fn record(
         &self,
-        run: NewRun,
+        prepared: PreparedRun,
         previous: HashMap<String, (Option<i64>, f64)>,
         started: std::time::Instant,
     ) -> Result<RunOutcome, RunError> {
-        let scorecard = run.scorecard.as_str();
-        let trigger = run.trigger;
         let evaluated_ms = started.elapsed().as_millis() as u64;
         let saving = std::time::Instant::now();
-        let run_id = self.store.save_run(&run).await?;
+        let run_id = self.store.save_prepared(&prepared).await?;
         let save_ms = saving.elapsed().as_millis() as u64;
+        let run = prepared.into_run();
+        let scorecard = run.scorecard.as_str();
+        let trigger = run.trigger;
         self.written.fetch_add(1, Ordering::AcqRel);
         let status = run.status.as_str();
         metrics::counter!("rubric_runs_total", "scorecard" => scorecard.to_string(), "status" => status)
@@ -391,6 +442,23 @@ impl Runner {
         };
         slot.try_lock_owned()
             .map_err(|_| RunError::Busy(scorecard.to_string()))
+    }
+}
+
+/// A spawned task, aborted when this handle is dropped (a run stopped at shutdown stops its
+/// evaluation too).
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> AbortOnDrop<T> {
+    /// Waits for the task.
+    async fn join(mut self) -> Result<T, tokio::task::JoinError> {
+        (&mut self.0).await
+    }
+}
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

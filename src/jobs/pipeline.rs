@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
 
 use super::{EvalError, Evaluator, ScorecardInfo};
-use crate::catalog::{Catalog, CatalogSources, Entity};
+use crate::catalog::{Catalog, CatalogCache, CatalogSources, Entity};
 use crate::config::Config;
 use crate::cql::Registry;
 use crate::diag::Diagnostic;
@@ -26,6 +26,8 @@ use crate::store::{
 /// Evaluates the configured scorecards over the catalog with live providers.
 pub struct PipelineEvaluator {
     sources: CatalogSources,
+    /// Each file's last parse, so that a reload re-parses only the files that changed.
+    reloads: tokio::sync::Mutex<CatalogCache>,
     catalog: RwLock<Arc<Catalog>>,
     scorecards: Vec<Scorecard>,
     providers: Providers,
@@ -49,7 +51,8 @@ impl PipelineEvaluator {
         cfg: &Config,
     ) -> Result<(PipelineEvaluator, Vec<Diagnostic>), crate::config::ConfigError> {
         let sources = CatalogSources::from_config(cfg);
-        let catalog = Catalog::load_sources(&sources).await;
+        let mut reloads = CatalogCache::new(sources.accounts.clone());
+        let catalog = reloads.load_sources(&sources).await;
         let (scorecards, mut diags) =
             Scorecard::load_dir(&cfg.scorecards.path, Registry::standard());
         diags.splice(0..0, catalog.diagnostics.iter().cloned());
@@ -57,6 +60,7 @@ impl PipelineEvaluator {
         Ok((
             PipelineEvaluator {
                 sources,
+                reloads: tokio::sync::Mutex::new(reloads),
                 catalog: RwLock::new(Arc::new(catalog)),
                 scorecards,
                 providers,
@@ -112,9 +116,10 @@ impl PipelineEvaluator {
         }
     }
 
-    /// Re-reads the catalog (before every full run, so new entities are evaluated).
+    /// Re-reads the catalog (before every full run, so new entities are evaluated), parsing
+    /// only the files that changed since the last read.
     async fn reload(&self) -> Arc<Catalog> {
-        let fresh = Arc::new(Catalog::load_sources(&self.sources).await);
+        let fresh = Arc::new(self.reloads.lock().await.load_sources(&self.sources).await);
         for d in fresh.diagnostics.iter().filter(|d| d.is_error()) {
             tracing::warn!(diagnostic = %d, "catalog error");
         }
@@ -168,9 +173,10 @@ impl Evaluator for PipelineEvaluator {
         trigger: Trigger,
     ) -> BoxFuture<'a, Result<NewRun, EvalError>> {
         Box::pin(async move {
-            let mut runs = self.runs(&[scorecard], entity, trigger).await?;
-            runs.pop()
-                .ok_or_else(|| EvalError::UnknownScorecard(scorecard.to_string()))
+            let mut evaluated = None;
+            self.runs(&[scorecard], entity, trigger, |run| evaluated = Some(run))
+                .await?;
+            evaluated.ok_or_else(|| EvalError::UnknownScorecard(scorecard.to_string()))
         })
     }
 
@@ -179,19 +185,38 @@ impl Evaluator for PipelineEvaluator {
         scorecards: &'a [&'a str],
         trigger: Trigger,
     ) -> BoxFuture<'a, Result<Vec<NewRun>, EvalError>> {
-        Box::pin(self.runs(scorecards, None, trigger))
+        Box::pin(async move {
+            let mut runs = Vec::with_capacity(scorecards.len());
+            self.runs(scorecards, None, trigger, |run| runs.push(run))
+                .await?;
+            Ok(runs)
+        })
+    }
+
+    fn evaluate_each<'a>(
+        &'a self,
+        scorecards: &'a [&'a str],
+        trigger: Trigger,
+        done: futures::channel::mpsc::UnboundedSender<NewRun>,
+    ) -> BoxFuture<'a, Result<(), EvalError>> {
+        Box::pin(self.runs(scorecards, None, trigger, move |run| {
+            // A closed receiver no longer wants runs.
+            let _ = done.unbounded_send(run);
+        }))
     }
 }
 
 impl PipelineEvaluator {
     /// One run per scorecard of `tags` (over every entity, or one), all evaluated from one
-    /// catalog load and one fetch of the facts any of them reads.
+    /// catalog load and one fetch of the facts any of them reads, each handed to `done` as soon
+    /// as it is evaluated. Fails before handing any over.
     async fn runs(
         &self,
         tags: &[&str],
         entity: Option<&str>,
         trigger: Trigger,
-    ) -> Result<Vec<NewRun>, EvalError> {
+        mut done: impl FnMut(NewRun) + Send,
+    ) -> Result<(), EvalError> {
         let cards = tags
             .iter()
             .map(|tag| {
@@ -202,6 +227,7 @@ impl PipelineEvaluator {
                     .ok_or_else(|| EvalError::UnknownScorecard(tag.to_string()))
             })
             .collect::<Result<Vec<Scorecard>, EvalError>>()?;
+        let loading = std::time::Instant::now();
         let catalog = if entity.is_some() {
             self.catalog()
         } else {
@@ -230,9 +256,15 @@ impl PipelineEvaluator {
                 .record(fetch_started.elapsed().as_secs_f64());
         }
         self.export_provider_stats();
+        tracing::debug!(
+            entities = entities.len(),
+            catalog_ms = (fetch_started - loading).as_millis() as u64,
+            fetch_ms = fetch_started.elapsed().as_millis() as u64,
+            "facts fetched"
+        );
         let now = crate::clock::now();
-        let mut runs = Vec::with_capacity(cards.len());
         for (card, tag) in tags.iter().enumerate() {
+            let evaluating = std::time::Instant::now();
             let mut run = NewRun {
                 scorecard: tag.to_string(),
                 trigger,
@@ -274,9 +306,14 @@ impl PipelineEvaluator {
                 run.pulls.extend(self.pulls(e, &history, &history_at, all));
             }
             run.finished_at = crate::clock::now();
-            runs.push(run);
+            tracing::debug!(
+                scorecard = tag,
+                evaluate_ms = evaluating.elapsed().as_millis() as u64,
+                "scorecard evaluated"
+            );
+            done(run);
         }
-        Ok(runs)
+        Ok(())
     }
 }
 

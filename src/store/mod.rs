@@ -75,6 +75,14 @@ fn rule_result(row: &AnyRow) -> StoreResult<RuleResult> {
     serde_json::from_value(legacy).map_err(|e| corrupt("rule_results.outcome", e))
 }
 
+/// The rules of a result as `entity_reports.rules_json` holds them.
+fn rule_list(json: &str) -> StoreResult<Vec<RuleResult>> {
+    serde_json::from_str(json).map_err(|e| StoreError::Corrupt {
+        column: "entity_reports.rules_json",
+        reason: e.to_string(),
+    })
+}
+
 /// Result of a store operation.
 pub type StoreResult<T> = Result<T, StoreError>;
 
@@ -176,6 +184,25 @@ impl Store {
 
     /// Writes a whole run in one transaction and returns its id.
     pub async fn save_run(&self, run: &NewRun) -> StoreResult<i64> {
+        // Serialised before the write turn: another run's write proceeds meanwhile.
+        let prepared = Prepared::of(run)?;
+        self.write_run(run, &prepared).await
+    }
+
+    /// Writes a run serialised ahead by [`PreparedRun::new`] in one transaction and returns
+    /// its id.
+    pub async fn save_prepared(&self, prepared: &PreparedRun) -> StoreResult<i64> {
+        self.write_run(&prepared.run, &prepared.prepared).await
+    }
+
+    async fn write_run(&self, run: &NewRun, prepared: &Prepared) -> StoreResult<i64> {
+        let rows: Vec<(&EntityResult, &PreparedRow)> =
+            run.entities.iter().zip(&prepared.rows).collect();
+        let orphan_facts: Vec<&FactRecord> = prepared
+            .orphan_facts
+            .iter()
+            .filter_map(|&i| run.facts.get(i))
+            .collect();
         let _writing = self.write_turn().await;
         let mut tx = self.pool.begin().await?;
         let row = sqlx::query(
@@ -200,8 +227,8 @@ impl Store {
              next_level, score, max_score, percentage, next_steps, evaluated_at, data_as_of) VALUES",
             "",
             13,
-            &run.entities,
-            |q, e| {
+            &rows,
+            |q, (e, row)| {
                 q.bind(run_id)
                     .bind(&run.scorecard)
                     .bind(&e.entity)
@@ -212,55 +239,35 @@ impl Store {
                     .bind(finite(e.score))
                     .bind(finite(e.max_score))
                     .bind(finite(e.percentage.unwrap_or(0.0)))
-                    .bind(e.next_steps.to_string())
+                    .bind(&row.next_steps)
                     .bind(ms(e.evaluated_at))
                     .bind(e.data_as_of.map(ms))
             },
         )
         .await?;
-        let rules = run
-            .entities
-            .iter()
-            .flat_map(|e| e.rules.iter().enumerate().map(move |(i, r)| (e, i, r)))
-            .map(|(e, i, r)| {
-                let report = serde_json::to_string(r).map_err(|e| StoreError::Corrupt {
-                    column: "rule_results.report_json",
-                    reason: e.to_string(),
-                })?;
-                Ok((e, i, r, report))
-            })
-            .collect::<StoreResult<Vec<_>>>()?;
         insert_rows(
             &mut tx,
             self.backend,
-            "INSERT INTO rule_results (run_id, entity, position, title, expression, level, weight, \
-             outcome, message, value_json, report_json) VALUES",
+            "INSERT INTO entity_reports (run_id, entity, rules_json, facts_json) VALUES",
             "",
-            11,
-            &rules,
-            |q, (e, i, r, report)| {
+            4,
+            &rows,
+            |q, (e, row)| {
                 q.bind(run_id)
                     .bind(&e.entity)
-                    .bind(*i as i64)
-                    .bind(&r.title)
-                    .bind(&r.expression)
-                    .bind(r.level.as_deref())
-                    .bind(finite(r.weight))
-                    .bind(r.outcome.as_str())
-                    .bind(&r.message)
-                    .bind(r.value.to_string())
-                    .bind(report)
+                    .bind(&row.rules)
+                    .bind(&row.facts)
             },
         )
         .await?;
-        drop(rules);
+        drop(rows);
         insert_rows(
             &mut tx,
             self.backend,
             "INSERT INTO facts (run_id, entity, provider, fact_key, value_json, status, reason, stale_secs) VALUES",
             "ON CONFLICT (run_id, entity, fact_key) DO NOTHING",
             8,
-            &run.facts,
+            &orphan_facts,
             |q, f| {
                 q.bind(run_id)
                     .bind(&f.entity)
@@ -364,7 +371,9 @@ impl Store {
         tracing::debug!(
             scorecard = %run.scorecard,
             run_id,
-            rows = run.entities.len() + run.facts.len() + run.coverage.len(),
+            rows = run.entities.len() + orphan_facts.len() + run.coverage.len(),
+            rules_bytes = prepared.rules_bytes,
+            facts_bytes = prepared.facts_bytes,
             elapsed_ms = saved.elapsed().as_millis() as u64,
             "run rows written"
         );
@@ -446,8 +455,9 @@ impl Store {
         // One round trip: each latest result joined with its rules (none for a rule-less result).
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {RESULT_COLUMNS}, rr.position, rr.title, rr.expression, rr.level AS rule_level, rr.weight, \
-             rr.outcome, rr.message, rr.value_json, rr.report_json FROM entity_results er \
-             LEFT JOIN rule_results rr ON rr.run_id = er.run_id AND rr.entity = er.entity \
+             rr.outcome, rr.message, rr.value_json, rr.report_json, ep.rules_json FROM entity_results er \
+             LEFT JOIN entity_reports ep ON ep.run_id = er.run_id AND ep.entity = er.entity \
+             LEFT JOIN rule_results rr ON ep.rules_json IS NULL AND rr.run_id = er.run_id AND rr.entity = er.entity \
              WHERE er.entity = $1 AND er.run_id = (SELECT MAX(run_id) FROM entity_results e2 \
              WHERE e2.entity = er.entity AND e2.scorecard = er.scorecard) ORDER BY er.scorecard, rr.position"
         )))
@@ -462,7 +472,11 @@ impl Store {
                 .last()
                 .is_none_or(|r| r.run_id != run_id || r.scorecard != scorecard)
             {
-                results.push(stored_result(row)?);
+                let mut result = stored_result(row)?;
+                if let Some(rules) = row.try_get::<Option<String>, _>("rules_json")? {
+                    result.result.rules = rule_list(&rules)?;
+                }
+                results.push(result);
             }
             if row.try_get::<Option<i64>, _>("position")?.is_none() {
                 continue;
@@ -513,46 +527,82 @@ impl Store {
     }
 
     /// Fills in the rules of `results` (as [`Store::latest_for_scorecard`] reads them, without
-    /// rules) in one query: each result's rules of its own run, in scorecard order.
+    /// rules): each result's rules of its own run, in scorecard order.
     pub async fn fill_rules(&self, results: &mut [StoredResult]) -> StoreResult<()> {
         if results.is_empty() {
             return Ok(());
         }
-        let runs: std::collections::BTreeSet<i64> = results.iter().map(|r| r.run_id).collect();
-        let run_marks: Vec<String> = (1..=runs.len()).map(|i| format!("${i}")).collect();
-        let entity_marks: Vec<String> = (runs.len() + 1..=runs.len() + results.len())
-            .map(|i| format!("${i}"))
-            .collect();
-        let sql = format!(
-            "SELECT rr.run_id, rr.entity, rr.position, rr.title, rr.expression, rr.level AS rule_level, \
-             rr.weight, rr.outcome, rr.message, rr.value_json, rr.report_json FROM rule_results rr \
-             WHERE rr.run_id IN ({}) AND rr.entity IN ({}) ORDER BY rr.run_id, rr.entity, rr.position",
-            run_marks.join(", "),
-            entity_marks.join(", ")
-        );
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for run in &runs {
-            query = query.bind(*run);
-        }
-        for r in results.iter() {
-            query = query.bind(r.result.entity.clone());
-        }
-        let rows = query.fetch_all(&self.pool).await?;
+        let rows = self
+            .rows_of_results(
+                "SELECT er.run_id, er.entity, ep.rules_json FROM entity_results er \
+                 LEFT JOIN entity_reports ep ON ep.run_id = er.run_id AND ep.entity = er.entity \
+                 WHERE er.run_id IN ({runs}) AND er.entity IN ({entities})",
+                results,
+            )
+            .await?;
         let mut at: HashMap<(i64, &str), usize> = HashMap::new();
         for (i, r) in results.iter().enumerate() {
             at.insert((r.run_id, r.result.entity.as_str()), i);
         }
         let mut rules: Vec<Vec<RuleResult>> = vec![Vec::new(); results.len()];
+        let mut legacy = false;
         for row in &rows {
             let entity: String = row.try_get("entity")?;
-            if let Some(&i) = at.get(&(row.try_get("run_id")?, entity.as_str())) {
-                rules[i].push(rule_result(row)?);
+            let Some(&i) = at.get(&(row.try_get("run_id")?, entity.as_str())) else {
+                continue;
+            };
+            match row.try_get::<Option<String>, _>("rules_json")? {
+                Some(json) => rules[i] = rule_list(&json)?,
+                None => legacy = true,
+            }
+        }
+        if legacy {
+            // Runs written before 0006 keep one row per rule.
+            let rows = self
+                .rows_of_results(
+                    "SELECT rr.run_id, rr.entity, rr.position, rr.title, rr.expression, \
+                     rr.level AS rule_level, rr.weight, rr.outcome, rr.message, rr.value_json, \
+                     rr.report_json FROM rule_results rr WHERE rr.run_id IN ({runs}) \
+                     AND rr.entity IN ({entities}) ORDER BY rr.run_id, rr.entity, rr.position",
+                    results,
+                )
+                .await?;
+            for row in &rows {
+                let entity: String = row.try_get("entity")?;
+                if let Some(&i) = at.get(&(row.try_get("run_id")?, entity.as_str())) {
+                    rules[i].push(rule_result(row)?);
+                }
             }
         }
         for (r, rules) in results.iter_mut().zip(rules) {
             r.result.rules = rules;
         }
         Ok(())
+    }
+
+    /// The rows `sql` selects for `results`, its `{runs}` and `{entities}` replaced by the
+    /// placeholders of their run ids and entity tags.
+    async fn rows_of_results(
+        &self,
+        sql: &str,
+        results: &[StoredResult],
+    ) -> StoreResult<Vec<AnyRow>> {
+        let runs: std::collections::BTreeSet<i64> = results.iter().map(|r| r.run_id).collect();
+        let run_marks: Vec<String> = (1..=runs.len()).map(|i| format!("${i}")).collect();
+        let entity_marks: Vec<String> = (runs.len() + 1..=runs.len() + results.len())
+            .map(|i| format!("${i}"))
+            .collect();
+        let sql = sql
+            .replace("{runs}", &run_marks.join(", "))
+            .replace("{entities}", &entity_marks.join(", "));
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for run in &runs {
+            query = query.bind(*run);
+        }
+        for r in results {
+            query = query.bind(r.result.entity.clone());
+        }
+        Ok(query.fetch_all(&self.pool).await?)
     }
 
     /// Level rank and percentage of each entity's latest result in a scorecard.
@@ -733,7 +783,7 @@ impl Store {
         let cutoff = ms(before);
         let _writing = self.write_turn().await;
         let mut tx = self.pool.begin().await?;
-        for table in ["rule_results", "facts", "entity_results"] {
+        for table in ["rule_results", "facts", "entity_reports", "entity_results"] {
             sqlx::query(sqlx::AssertSqlSafe(format!(
                 "DELETE FROM {table} WHERE run_id IN (SELECT id FROM runs WHERE finished_at < $1)"
             )))
@@ -924,6 +974,109 @@ fn lock_key(job: &str) -> i64 {
     let mut bytes = [0u8; 8];
     bytes.copy_from_slice(&digest[..8]);
     i64::from_be_bytes(bytes)
+}
+
+/// A run with its large text columns serialised, for [`Store::save_prepared`]: made ahead of
+/// the write (e.g. on a blocking thread) so that the store's write turn is spent writing.
+#[derive(Debug)]
+pub struct PreparedRun {
+    run: NewRun,
+    prepared: Prepared,
+}
+
+impl PreparedRun {
+    /// Serialises the rules and facts of `run`.
+    pub fn new(run: NewRun) -> StoreResult<PreparedRun> {
+        let prepared = Prepared::of(&run)?;
+        Ok(PreparedRun { run, prepared })
+    }
+
+    /// The run.
+    pub fn run(&self) -> &NewRun {
+        &self.run
+    }
+
+    /// The run, given back.
+    pub fn into_run(self) -> NewRun {
+        self.run
+    }
+}
+
+/// The serialised columns of a run's results, in the order of its entities.
+#[derive(Debug)]
+struct Prepared {
+    rows: Vec<PreparedRow>,
+    /// Indexes of the facts of entities without a result in the run (kept as `facts` rows).
+    orphan_facts: Vec<usize>,
+    rules_bytes: usize,
+    facts_bytes: usize,
+}
+
+/// One result's serialised columns.
+#[derive(Debug)]
+struct PreparedRow {
+    next_steps: String,
+    /// The rule reports, in scorecard order.
+    rules: String,
+    /// The run's facts of this entity.
+    facts: String,
+}
+
+/// A fetched fact as `entity_reports.facts_json` holds it (its entity is the row's).
+#[derive(serde::Serialize)]
+struct StoredFact<'a> {
+    provider: &'a str,
+    key: &'a str,
+    value: &'a serde_json::Value,
+    status: &'a str,
+    reason: Option<&'a str>,
+    stale_secs: Option<i64>,
+}
+
+impl Prepared {
+    fn of(run: &NewRun) -> StoreResult<Prepared> {
+        let corrupt = |column, e: serde_json::Error| StoreError::Corrupt {
+            column,
+            reason: e.to_string(),
+        };
+        let mut facts: HashMap<&str, Vec<StoredFact>> = HashMap::new();
+        for f in &run.facts {
+            facts
+                .entry(f.entity.as_str())
+                .or_default()
+                .push(StoredFact {
+                    provider: f.provider.name(),
+                    key: &f.key,
+                    value: &f.value,
+                    status: f.status.as_str(),
+                    reason: f.reason.as_deref(),
+                    stale_secs: f.stale_secs,
+                });
+        }
+        let rows = run
+            .entities
+            .iter()
+            .map(|e| {
+                let of_entity = facts.remove(e.entity.as_str()).unwrap_or_default();
+                Ok(PreparedRow {
+                    next_steps: e.next_steps.to_string(),
+                    rules: serde_json::to_string(&e.rules)
+                        .map_err(|x| corrupt("entity_reports.rules_json", x))?,
+                    facts: serde_json::to_string(&of_entity)
+                        .map_err(|x| corrupt("entity_reports.facts_json", x))?,
+                })
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        let orphan_facts = (0..run.facts.len())
+            .filter(|&i| facts.contains_key(run.facts[i].entity.as_str()))
+            .collect();
+        Ok(Prepared {
+            rules_bytes: rows.iter().map(|r| r.rules.len()).sum(),
+            facts_bytes: rows.iter().map(|r| r.facts.len()).sum(),
+            rows,
+            orphan_facts,
+        })
+    }
 }
 
 const RESULT_COLUMNS: &str = "er.run_id, er.scorecard, er.entity, er.entity_name, er.level, er.level_rank, \

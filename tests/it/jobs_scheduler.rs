@@ -168,7 +168,8 @@ async fn scorecards_due_together_run_together_and_all_land(db: TestDb) {
 }
 
 /// The sample scorecards evaluated together (one catalog load, one fetch) give each scorecard
-/// the run it gets evaluated alone: the same results, facts, coverage points and pulls.
+/// the run it gets evaluated alone: the same results, facts, coverage points and pulls, whether
+/// they are returned together or handed over one by one.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scorecards_evaluated_together_equal_each_evaluated_alone() {
     use rubric::jobs::Evaluator;
@@ -191,6 +192,14 @@ async fn scorecards_evaluated_together_equal_each_evaluated_alone() {
         .await
         .unwrap();
     assert_eq!(together.len(), tags.len());
+    // Handed over one by one as each is evaluated: the same runs, in the same order.
+    let (done, handed) = futures::channel::mpsc::unbounded();
+    evaluator
+        .evaluate_each(&tags, Trigger::Schedule, done)
+        .await
+        .unwrap();
+    let handed: Vec<rubric::store::NewRun> = futures::StreamExt::collect(handed).await;
+    assert_eq!(handed.len(), tags.len());
     let at = chrono::DateTime::from_timestamp(0, 0).unwrap();
     let timeless = |mut run: rubric::store::NewRun| {
         for e in &mut run.entities {
@@ -199,7 +208,7 @@ async fn scorecards_evaluated_together_equal_each_evaluated_alone() {
         }
         run
     };
-    for (tag, run) in tags.iter().zip(together) {
+    for ((tag, run), handed) in tags.iter().zip(together).zip(handed) {
         let alone = timeless(
             evaluator
                 .evaluate(tag, None, Trigger::Schedule)
@@ -207,6 +216,10 @@ async fn scorecards_evaluated_together_equal_each_evaluated_alone() {
                 .unwrap(),
         );
         let run = timeless(run);
+        let handed = timeless(handed);
+        assert_eq!(handed.scorecard, *tag);
+        assert_eq!(handed.entities, alone.entities, "{tag}");
+        assert_eq!(handed.facts, alone.facts, "{tag}");
         assert_eq!(run.scorecard, *tag);
         assert!(!run.entities.is_empty(), "{tag}");
         assert_eq!(run.entities, alone.entities, "{tag}");

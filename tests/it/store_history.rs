@@ -513,3 +513,80 @@ async fn only_one_holder_of_a_job_lock(db: TestDb) {
     drop(got);
     db.finish().await;
 }
+
+store_tests!(runs_stored_before_entity_reports_read_back_from_their_rule_rows);
+/// A run written before migration 0006 has one `rule_results` row per rule and no
+/// `entity_reports` rows: its results read back whole, beside a run written since.
+async fn runs_stored_before_entity_reports_read_back_from_their_rule_rows(db: TestDb) {
+    let s = &db.store;
+    let old = run(
+        "old",
+        1,
+        vec![
+            entity(
+                "api",
+                Some(("Gold", 3)),
+                90.0,
+                &[("a", "pass"), ("b", "fail")],
+            ),
+            entity("web", None, 0.0, &[]),
+        ],
+    );
+    let old_id = s.save_run(&old).await.unwrap();
+    let new = run("new", 2, vec![entity("api", None, 50.0, &[("c", "pass")])]);
+    s.save_run(&new).await.unwrap();
+    // Rewrite the first run as the store wrote it before 0006.
+    let pool = sqlx::AnyPool::connect(&db.url).await.unwrap();
+    for e in &old.entities {
+        for (i, r) in e.rules.iter().enumerate() {
+            sqlx::query(
+                "INSERT INTO rule_results (run_id, entity, position, title, expression, level, \
+                 weight, outcome, message, value_json, report_json) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            )
+            .bind(old_id)
+            .bind(&e.entity)
+            .bind(i as i64)
+            .bind(&r.title)
+            .bind(&r.expression)
+            .bind(r.level.as_deref())
+            .bind(r.weight)
+            .bind(r.outcome.as_str())
+            .bind(&r.message)
+            .bind(r.value.to_string())
+            .bind(serde_json::to_string(r).unwrap())
+            .execute(&pool)
+            .await
+            .unwrap();
+        }
+    }
+    sqlx::query("DELETE FROM entity_reports WHERE run_id = $1")
+        .bind(old_id)
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+
+    let api = s.latest_for_entity("api").await.unwrap();
+    assert_eq!(api.len(), 2, "{}", db.name);
+    assert_eq!(api[0].scorecard, "new");
+    assert_eq!(api[0].result, new.entities[0], "{}", db.name);
+    assert_eq!(api[1].result, old.entities[0], "{}", db.name);
+    assert_eq!(
+        s.latest_for_entity("web").await.unwrap()[0].result,
+        old.entities[1]
+    );
+
+    let (mut page, _) = s.latest_for_scorecard("old", None, 0, 10).await.unwrap();
+    let (newer, _) = s.latest_for_scorecard("new", None, 0, 10).await.unwrap();
+    page.extend(newer);
+    s.fill_rules(&mut page).await.unwrap();
+    let read: Vec<_> = page.into_iter().map(|r| r.result).collect();
+    assert_eq!(
+        read,
+        [old.entities.clone(), new.entities.clone()].concat(),
+        "{}",
+        db.name
+    );
+    db.finish().await;
+}
