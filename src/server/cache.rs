@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::hash::BuildHasher;
 use std::io::Write as _;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
@@ -51,6 +51,9 @@ pub(super) struct Rendered {
     chunks: Vec<(Vec<u8>, DateTime<Utc>)>,
     /// Bytes after the last value.
     end: Vec<u8>,
+    /// The last body served and its `stale_secs` values: served again while they still hold
+    /// (the values change once a second), instead of copying the answer for every request.
+    served: Mutex<Option<(Vec<i64>, Bytes)>>,
 }
 
 impl Rendered {
@@ -66,14 +69,31 @@ impl Rendered {
 
     /// The answer as of `now`.
     pub fn body(&self, now: DateTime<Utc>) -> Bytes {
+        let stale = |as_of: &DateTime<Utc>| (now - *as_of).num_seconds().max(0);
+        // Another request writing it: build this one alone rather than wait.
+        let mut served = self.served.try_lock().ok();
+        if let Some(Some((secs, body))) = served.as_deref()
+            && secs
+                .iter()
+                .zip(&self.chunks)
+                .all(|(s, (_, at))| *s == stale(at))
+        {
+            return body.clone();
+        }
         let mut out = Vec::with_capacity(self.len() + 12 * self.chunks.len());
+        let mut secs = Vec::with_capacity(self.chunks.len());
         for (bytes, as_of) in &self.chunks {
             out.extend_from_slice(bytes);
+            secs.push(stale(as_of));
             // Writing to a Vec does not fail.
-            let _ = write!(out, "{}", (now - *as_of).num_seconds().max(0));
+            let _ = write!(out, "{}", secs[secs.len() - 1]);
         }
         out.extend_from_slice(&self.end);
-        Bytes::from(out)
+        let body = Bytes::from(out);
+        if let Some(served) = served.as_deref_mut() {
+            *served = Some((secs, body.clone()));
+        }
+        body
     }
 
     fn len(&self) -> usize {
@@ -281,6 +301,13 @@ mod tests {
         assert_eq!(
             r.body(now),
             Bytes::from_static(b"[{\"stale_secs\":90},{\"stale_secs\":0}]")
+        );
+        let later = now + chrono::Duration::milliseconds(500);
+        assert_eq!(r.body(later), r.body(now), "the same second: the same body");
+        let later = now + chrono::Duration::seconds(11);
+        assert_eq!(
+            r.body(later),
+            Bytes::from_static(b"[{\"stale_secs\":101},{\"stale_secs\":1}]")
         );
     }
 

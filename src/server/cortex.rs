@@ -15,7 +15,6 @@ mod scores;
 mod shape;
 
 use axum::Router;
-use axum::middleware;
 use axum::routing::{get, post};
 
 use super::AppState;
@@ -41,18 +40,12 @@ pub(super) fn routes(state: &AppState) -> Router<AppState> {
         )
         .route(&v1("/catalog"), get(catalog::list))
         .route(&v1("/catalog/{*rest}"), get(catalog::entity_routes))
-        .route_layer(middleware::from_fn_with_state(
-            state.clone(),
-            super::require_read,
-        ));
+        .route_layer(super::layers::require(state, super::Role::Read));
     let admin = Router::new()
         .route(
             &v1("/scorecards/{tag}/entity/{*rest}"),
             post(scores::entity_post),
         )
-        .route_layer(middleware::from_fn_with_state(
-            state.clone(),
-            super::require_admin,
-        ));
+        .route_layer(super::layers::require(state, super::Role::Admin));
     read.merge(admin)
 }

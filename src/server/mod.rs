@@ -18,6 +18,7 @@ mod dashboard;
 mod datadog;
 mod error;
 mod jwks;
+mod layers;
 mod page;
 mod portal;
 mod rhdh;
@@ -26,16 +27,16 @@ mod uploads;
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use metrics_exporter_prometheus::PrometheusHandle;
+use tower::Layer as _;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
@@ -115,7 +116,7 @@ struct Inner {
     readiness: std::sync::RwLock<Readiness>,
     /// Rendered entity responses, valid until a run is written (here or by another replica).
     cache: cache::EntityCache,
-    /// The request metrics of [`record`], registered once per route and status.
+    /// The request metrics of [`layers::record`], registered once per route and status.
     http_metrics: HttpMetrics,
 }
 
@@ -234,22 +235,20 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/entities/{tag}", get(page::entity_page))
         .route("/metrics", get(prometheus))
-        .route_layer(middleware::from_fn_with_state(state.clone(), require_read));
+        .route_layer(layers::require(&state, Role::Read));
     let admin = Router::new()
         .route(
             "/api/v1/scorecards/{tag}/entities/{entity}/evaluate",
             post(api::evaluate),
         )
-        .route_layer(middleware::from_fn_with_state(state.clone(), require_admin));
+        .route_layer(layers::require(&state, Role::Admin));
     let settings = state.inner.settings.clone();
     let badges = Router::new().route("/badge/{scorecard}/{file}", get(badge::badge));
     let (read, badges) = if settings.public_badges {
         (read, badges)
     } else {
         (
-            read.merge(
-                badges.route_layer(middleware::from_fn_with_state(state.clone(), require_read)),
-            ),
+            read.merge(badges.route_layer(layers::require(&state, Role::Read))),
             Router::new(),
         )
     };
@@ -315,32 +314,85 @@ pub fn router(state: AppState) -> Router {
         .merge(cortex::routes(&state))
         .layer(RequestBodyLimitLayer::new(settings.max_body_bytes))
         .merge(upload)
-        .route_layer(middleware::from_fn_with_state(state.clone(), record))
+        .route_layer(layers::record(&state))
         .fallback(|| async { ApiError::not_found("no such route") })
-        .with_state(state)
-        .layer(middleware::from_fn_with_state(
-            Arc::new(settings.clone()),
-            guard,
-        ))
-        .layer(CatchPanicLayer::custom(|_| {
+        .with_state(state);
+    // Around the routes as plain tower services (not `Router::layer`, which wraps every route
+    // and costs a boxed clone of each per request). Inside out: panics become JSON 500s, then
+    // [`Front`] (entity refs, limits and headers, Cortex's error shape), CORS, tracing.
+    let front = Front {
+        inner: CatchPanicLayer::custom(|_| {
             error::body(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
-        }))
-        // Outermost, so every error under /cortex (401, 404, 413, 500...) is in Cortex's shape.
-        .layer(middleware::from_fn(cortex::error::cortex_shape));
-    let app = match cors(&settings.cors_origins) {
-        Some(layer) => app.layer(layer),
-        None => app,
+        })
+        .layer(app),
+        settings: Arc::new(settings.clone()),
     };
-    let app = app.layer(TraceLayer::new_for_http());
-    // Entity refs are made one path segment before routing, whoever serves the router.
-    Router::new().fallback_service(tower::ServiceExt::map_request(
-        app,
-        entity_refs_as_one_segment,
-    ))
+    // CORS outermost but for tracing, so preflight requests are answered before any token is
+    // asked for.
+    match cors(&settings.cors_origins) {
+        Some(cors) => {
+            Router::new().fallback_service(TraceLayer::new_for_http().layer(cors.layer(front)))
+        }
+        None => Router::new().fallback_service(TraceLayer::new_for_http().layer(front)),
+    }
+}
+
+/// What every request passes before routing, in one service: entity refs made one path
+/// segment, [`guard`] (header size, timeout, JSON errors, security headers), and Cortex's error
+/// shape for everything under `/cortex` (outside the panic catcher, so its 500 too).
+#[derive(Clone)]
+struct Front<S> {
+    inner: S,
+    settings: Arc<Settings>,
+}
+
+impl<S> tower::Service<Request> for Front<S>
+where
+    S: tower::Service<Request, Error = std::convert::Infallible> + Clone + Send + 'static,
+    S::Response: IntoResponse,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = std::convert::Infallible;
+    type Future = std::pin::Pin<
+        Box<dyn Future<Output = Result<Response, std::convert::Infallible>> + Send + 'static>,
+    >;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request) -> Self::Future {
+        let req = entity_refs_as_one_segment(req);
+        let cortex = cortex::error::is_under(req.uri().path());
+        // The service polled ready goes with this request; a clone waits for the next.
+        let fresh = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, fresh);
+        let settings = self.settings.clone();
+        Box::pin(async move {
+            let resp = guard(&settings, req, |req| {
+                let answer = inner.call(req);
+                async move {
+                    match answer.await {
+                        Ok(resp) => resp.into_response(),
+                        Err(never) => match never {},
+                    }
+                }
+            })
+            .await;
+            Ok(if cortex {
+                cortex::error::reshape(resp).await
+            } else {
+                resp
+            })
+        })
+    }
 }
 
 /// CORS for the configured origins (none: no CORS headers, browsers keep other origins out).
-/// Outermost but for tracing, so preflight requests are answered before any token is asked for.
 fn cors(origins: &[String]) -> Option<tower_http::cors::CorsLayer> {
     use tower_http::cors::{AllowOrigin, CorsLayer};
     let origins: Vec<HeaderValue> = origins
@@ -454,19 +506,6 @@ fn entity_refs_as_one_segment(mut req: Request) -> Request {
     req
 }
 
-/// Counts requests and their latency per route (inside routing, where the route is known).
-async fn record(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let route = req.extensions().get::<MatchedPath>().cloned();
-    let started = Instant::now();
-    let resp = next.run(req).await;
-    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
-    state
-        .inner
-        .http_metrics
-        .observe(route, resp.status(), started.elapsed());
-    resp
-}
-
 /// `rubric_http_requests_total{route, status}` and `rubric_http_request_duration_seconds{route}`,
 /// with their handles kept per route: registering them by label strings on every request
 /// allocated and hashed the labels each time. Bounded: routes are the router's patterns (and
@@ -523,7 +562,12 @@ impl HttpMetrics {
 
 /// Header size and time limits, security headers, and JSON bodies for errors that carry none
 /// (axum's extractor rejections, the body limit's 413, 404/405 of routing).
-async fn guard(State(settings): State<Arc<Settings>>, req: Request, next: Next) -> Response {
+/// `inner` answers the request.
+async fn guard<F, A>(settings: &Settings, req: Request, inner: F) -> Response
+where
+    F: FnOnce(Request) -> A,
+    A: Future<Output = Response>,
+{
     let method = req.method().clone();
     let head_bytes = header_bytes(req.headers());
     let mut resp = if head_bytes > MAX_HEADER_BYTES {
@@ -535,7 +579,7 @@ async fn guard(State(settings): State<Arc<Settings>>, req: Request, next: Next) 
             ),
         )
     } else {
-        match tokio::time::timeout(settings.request_timeout, next.run(req)).await {
+        match tokio::time::timeout(settings.request_timeout, inner(req)).await {
             Ok(resp) => resp,
             Err(_) => error::body(StatusCode::REQUEST_TIMEOUT, "the request took too long"),
         }
@@ -585,57 +629,6 @@ fn header_bytes(headers: &axum::http::HeaderMap) -> usize {
         .iter()
         .map(|(name, value)| name.as_str().len() + value.len() + 4)
         .sum()
-}
-
-async fn require_read(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    authorize(&state, Role::Read, req, next).await
-}
-
-async fn require_admin(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    authorize(&state, Role::Admin, req, next).await
-}
-
-async fn authorize(state: &AppState, need: Role, mut req: Request, next: Next) -> Response {
-    let header = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
-    let refusal = match state.inner.auth.authenticate(header, need).await {
-        Ok(caller) => {
-            tracing::debug!(caller = %caller.name, "authorized");
-            req.extensions_mut().insert(caller);
-            return next.run(req).await;
-        }
-        Err(refusal) => refusal,
-    };
-    match refusal.denied {
-        Denied::Unauthenticated => {
-            let (message, challenge) = match &refusal.reason {
-                Some(why) => (
-                    why.as_str(),
-                    "Bearer realm=\"rubric\", error=\"invalid_token\"",
-                ),
-                None => (
-                    "a bearer token is required (Authorization: Bearer ...)",
-                    "Bearer realm=\"rubric\"",
-                ),
-            };
-            let mut resp = error::body(StatusCode::UNAUTHORIZED, message);
-            resp.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static(challenge),
-            );
-            resp
-        }
-        Denied::Forbidden => error::body(
-            StatusCode::FORBIDDEN,
-            match need {
-                Role::Read => "this token's role may not do this (needs read or admin)",
-                Role::Upload => "this token's role may not do this (needs upload or admin)",
-                Role::Admin => "this token's role may not do this (needs admin)",
-            },
-        ),
-    }
 }
 
 async fn readyz(State(state): State<AppState>) -> Response {
@@ -714,7 +707,7 @@ mod tests {
         );
     }
 
-    /// A JSON-body route behind [`guard`], as any future endpoint with a body would be.
+    /// A JSON-body route behind [`Front`]'s [`guard`], as any future endpoint with a body would be.
     async fn post_json(content_type: &str, body: &'static str) -> (StatusCode, serde_json::Value) {
         let settings = Settings {
             max_body_bytes: 1024,
@@ -735,12 +728,13 @@ mod tests {
             },
             regressing_points: 1.0,
         };
-        let app = Router::new()
-            .route(
+        let app = Front {
+            inner: Router::new().route(
                 "/echo",
                 post(|axum::Json(v): axum::Json<Vec<u32>>| async move { axum::Json(v) }),
-            )
-            .layer(middleware::from_fn_with_state(Arc::new(settings), guard));
+            ),
+            settings: Arc::new(settings),
+        };
         let req = Request::post("/echo")
             .header(header::CONTENT_TYPE, content_type)
             .body(Body::from(body))

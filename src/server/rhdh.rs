@@ -12,7 +12,7 @@
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router, middleware};
+use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
@@ -42,10 +42,7 @@ pub(super) fn routes(state: &AppState) -> Router<AppState> {
             "/api/scorecard/metrics/{id}/catalog/aggregations/entities",
             get(drill_down),
         )
-        .route_layer(middleware::from_fn_with_state(
-            state.clone(),
-            super::require_read,
-        ))
+        .route_layer(super::layers::require(state, super::Role::Read))
 }
 
 /// A rule that is a metric, with its threshold.

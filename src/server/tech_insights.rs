@@ -17,7 +17,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router, middleware};
+use axum::{Json, Router};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::{Map, Value, json};
 
@@ -46,10 +46,7 @@ pub(super) fn routes(state: &AppState) -> Router<AppState> {
         .route("/api/tech-insights/fact-schemas", get(fact_schemas))
         .route("/api/tech-insights/facts/latest", get(facts_latest))
         .route("/api/tech-insights/facts/range", get(facts_range))
-        .route_layer(middleware::from_fn_with_state(
-            state.clone(),
-            super::require_read,
-        ))
+        .route_layer(super::layers::require(state, super::Role::Read))
 }
 
 /// `<scorecard>/<rule id>`.

@@ -3,9 +3,7 @@
 //! 404 and 405 and the panic guard's 500.
 
 use axum::body::Body;
-use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
@@ -37,15 +35,17 @@ pub(crate) fn document(status: StatusCode, message: &str, details: &str) -> Valu
     })
 }
 
-/// Rewrites the error responses of requests under [`PREFIX`] whose body is rubric's
+/// Whether a request for `path` is under [`PREFIX`], so its errors are [`reshape`]d.
+pub(crate) fn is_under(path: &str) -> bool {
+    path == PREFIX || path.starts_with("/cortex/")
+}
+
+/// Rewrites an error response (of a request under [`PREFIX`]) whose body is rubric's
 /// `{"error", "code"}` (or not JSON at all) into Cortex's shape, keeping the status and headers
-/// (`WWW-Authenticate`, `Cache-Control`).
-pub(crate) async fn cortex_shape(req: Request, next: Next) -> Response {
-    let path = req.uri().path();
-    let under = path == PREFIX || path.starts_with("/cortex/");
-    let resp = next.run(req).await;
+/// (`WWW-Authenticate`, `Cache-Control`). Other responses are returned as they are.
+pub(crate) async fn reshape(resp: Response) -> Response {
     let status = resp.status();
-    if !under || !(status.is_client_error() || status.is_server_error()) {
+    if !(status.is_client_error() || status.is_server_error()) {
         return resp;
     }
     let (mut parts, body) = resp.into_parts();
