@@ -152,6 +152,60 @@ impl Provider for Codecov {
 /// Pages read at most when following a paginated list.
 const MAX_PAGES: u32 = 50;
 
+/// A page of `coverage/` (a trend) as Codecov sends it, parsed for what a trend reads only
+/// (Codecov's `min`, `max` and the rest are skipped unread).
+#[derive(serde::Deserialize)]
+struct RawTrendPage {
+    results: Option<Vec<RawTrendPoint>>,
+    next: Option<serde::de::IgnoredAny>,
+}
+
+#[derive(serde::Deserialize)]
+struct RawTrendPoint {
+    timestamp: Option<Json>,
+    avg: Option<Json>,
+}
+
+/// How a page of a trend is cached: `{"points": [day, avg, day, avg, ...], "next": bool}`, flat
+/// (a trend per repository of a large catalog would otherwise hold hundreds of megabytes), the
+/// day being the timestamp's date and `avg` as Codecov sent it (read and checked when the trend
+/// is computed). A page without a `results` list is kept as `null`, to be reported.
+struct TrendPage;
+
+impl TrendPage {
+    fn trim(page: RawTrendPage) -> Json {
+        let Some(results) = page.results else {
+            return Json::Null;
+        };
+        let mut points = Vec::with_capacity(2 * results.len());
+        for r in results {
+            let day = r
+                .timestamp
+                .as_ref()
+                .and_then(Json::as_str)
+                .and_then(|t| t.get(..10))
+                .unwrap_or_default();
+            points.push(Json::from(day));
+            points.push(r.avg.unwrap_or_default());
+        }
+        serde_json::json!({ "points": points, "next": page.next.is_some() })
+    }
+
+    /// The `(day, avg)` points of a trimmed page; `None` when Codecov sent no `results` list.
+    fn points(page: &Json) -> Option<impl Iterator<Item = (&str, Option<&Json>)>> {
+        let points = page.get("points")?.as_array()?;
+        Some(
+            points
+                .chunks(2)
+                .map(|p| (p[0].as_str().unwrap_or_default(), p.get(1))),
+        )
+    }
+
+    fn has_next(page: &Json) -> bool {
+        page.get("next").and_then(Json::as_bool).unwrap_or(false)
+    }
+}
+
 /// The functions answered from a repository's totals.
 const TOTALS_FUNCTIONS: &[&str] = &[
     "codeCoverage",
@@ -371,11 +425,22 @@ impl Codecov {
         self.cache.get_or_fetch(&key, &self.http.stats, fetch).await
     }
 
-    /// GET `url` with `account`'s token, uncached.
-    async fn send(&self, account: &Account, url: Url) -> Result<Json, FetchError> {
+    /// A page of a coverage trend, cached as [`TrendPage`] keeps it.
+    async fn get_trend_page(&self, account: &Account, url: Url) -> Result<Cached, Arc<FetchError>> {
+        let key = format!("{}\u{1f}trend\u{1f}{url}", account.name);
+        let fetch = async { self.send(account, url).await.map(TrendPage::trim) };
+        self.cache.get_or_fetch(&key, &self.http.stats, fetch).await
+    }
+
+    /// GET `url` with `account`'s token, uncached, its answer parsed as a `T`.
+    async fn send<T: serde::de::DeserializeOwned>(
+        &self,
+        account: &Account,
+        url: Url,
+    ) -> Result<T, FetchError> {
         let auth = account.auth_header();
         self.http
-            .send_json(move |c| {
+            .send_as(move |c| {
                 let r = c.get(url.clone()).header(ACCEPT, "application/json");
                 match &auth {
                     Some(h) => r.header(AUTHORIZATION, h.clone()),
@@ -580,7 +645,8 @@ impl Codecov {
             }
             // 100 daily points a page (Codecov's default is 20): a 30-day window is one request.
             query.extend([("page_size", "100"), ("page", page_text.as_str())]);
-            let cached = match self.get(repo.account, self.url(repo, &tail, &query)).await {
+            let url = self.url(repo, &tail, &query);
+            let cached = match self.get_trend_page(repo.account, url).await {
                 Ok(c) => c,
                 Err(e) if e.kind == FaultKind::NotFound && flag.is_some() => {
                     return Err(Fact::error(format!(
@@ -590,26 +656,19 @@ impl Codecov {
                 }
                 Err(e) => return Err(self.error_fact(repo, "the repository is", &e)),
             };
-            let Some(results) = cached.value.get("results").and_then(Json::as_array) else {
+            let Some(page_points) = TrendPage::points(&cached.value) else {
                 return Err(
                     unexpected("the coverage trend has no `results` list").from_origin(origin)
                 );
             };
-            for result in results {
-                let avg = result.get("avg");
-                let day = result
-                    .get("timestamp")
-                    .and_then(Json::as_str)
-                    .and_then(|t| t.get(..10))
-                    .unwrap_or_default()
-                    .to_string();
+            for (day, avg) in page_points {
                 match measure::read("Codecov", "daily coverage", Measure::Percentage, avg) {
-                    Ok(Some(point)) => points.push((day, point)),
+                    Ok(Some(point)) => points.push((day.to_string(), point)),
                     Ok(None) => {}
                     Err(why) => return Err(Fact::error(why).from_origin(origin)),
                 }
             }
-            let more = cached.value.get("next").is_some_and(|n| !n.is_null());
+            let more = TrendPage::has_next(&cached.value);
             if cached.stale_secs.is_some() {
                 stale_from = Some(cached);
             }
@@ -1010,6 +1069,45 @@ fn mapping_value(p: &CodecovProject) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn trimmed(page: &str) -> Json {
+        TrendPage::trim(serde_json::from_str(page).expect("a trend page"))
+    }
+
+    #[test]
+    fn a_trend_page_is_cached_as_its_days_and_averages_only() {
+        let page = trimmed(
+            r#"{"count": 2, "next": "https://elsewhere.example/?page=2", "previous": null,
+                "results": [
+                  {"timestamp": "2026-11-01T00:00:00Z", "min": 1.0, "max": 99.0, "avg": 80.5},
+                  {"timestamp": "2026-11-02T00:00:00Z", "avg": null},
+                  {"timestamp": 7, "avg": "81.25"}
+                ]}"#,
+        );
+        assert_eq!(
+            page,
+            serde_json::json!({
+                "points": ["2026-11-01", 80.5, "2026-11-02", null, "", "81.25"],
+                "next": true
+            })
+        );
+        let points: Vec<(&str, Option<&Json>)> = TrendPage::points(&page).unwrap().collect();
+        assert_eq!(points[0], ("2026-11-01", Some(&Json::from(80.5))));
+        assert_eq!(points[2], ("", Some(&Json::from("81.25"))));
+        assert!(TrendPage::has_next(&page));
+        let last = trimmed(r#"{"results": [], "next": null}"#);
+        assert!(!TrendPage::has_next(&last));
+        assert_eq!(TrendPage::points(&last).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn a_trend_page_without_results_is_reported_not_read_as_empty() {
+        // A page that smuggles in the cached shape is still a page without `results`.
+        let page = trimmed(r#"{"points": ["2026-11-01", 50], "next": null}"#);
+        assert!(TrendPage::points(&page).is_none());
+        // Not a page at all: the parse fails, and the fetch reports bad JSON.
+        assert!(serde_json::from_str::<RawTrendPage>(r#"{"results": "none"}"#).is_err());
+    }
 
     #[test]
     fn host_roots_are_normalised() {

@@ -299,8 +299,8 @@ pub struct Limits {
 }
 
 /// What one attempt gave.
-enum Attempt {
-    Done(serde_json::Value),
+enum Attempt<T> {
+    Done(T),
     Fail(FetchError),
     Retry {
         error: FetchError,
@@ -338,6 +338,15 @@ impl ProviderHttp {
         &self,
         build: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
     ) -> Result<serde_json::Value, FetchError> {
+        self.send_as(build).await
+    }
+
+    /// [`ProviderHttp::send_json`], parsing the answer straight into `T` (no JSON tree built
+    /// first); an answer that is not a `T` is a bad-JSON failure.
+    pub async fn send_as<T: serde::de::DeserializeOwned>(
+        &self,
+        build: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
+    ) -> Result<T, FetchError> {
         let start = Instant::now();
         let mut attempt = 0u32;
         loop {
@@ -507,10 +516,10 @@ impl ProviderHttp {
         }
     }
 
-    async fn attempt(
+    async fn attempt<T: serde::de::DeserializeOwned>(
         &self,
         build: &impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
-    ) -> Attempt {
+    ) -> Attempt<T> {
         let request = match build(&self.http.client).build() {
             Ok(r) => r,
             Err(e) => return Attempt::Fail(self.transport_error(&e)),
