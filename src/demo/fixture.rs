@@ -376,6 +376,19 @@ impl Fixture {
 
     /// `{count, next, previous, results, total_pages}` for page `page` of `items`.
     fn page(&self, uri: &str, q: &HashMap<String, String>, items: Vec<Json>) -> Response {
+        self.page_of(uri, q, items, |item| item)
+    }
+
+    /// [`Fixture::page`] of items rendered by `render`, only those of the page (a list of
+    /// thousands of repositories is read page by page: rendering all of them for each page
+    /// would make the fake, not the client, the cost of a large catalog).
+    fn page_of<T>(
+        &self,
+        uri: &str,
+        q: &HashMap<String, String>,
+        items: Vec<T>,
+        render: impl FnMut(T) -> Json,
+    ) -> Response {
         let size = q
             .get("page_size")
             .and_then(|s| s.parse::<usize>().ok())
@@ -408,6 +421,7 @@ impl Fixture {
             .into_iter()
             .skip((page - 1) * size)
             .take(size)
+            .map(render)
             .collect();
         ok(json!({
             "count": count,
@@ -549,9 +563,10 @@ async fn repo_list(
                 && search.as_ref().is_none_or(|t| name.contains(t.as_str()))
                 && (names.is_empty() || names.iter().any(|n| n == name))
         })
-        .map(|(name, r)| repo_json(&s, &p.service, &p.owner, name, r))
         .collect();
-    s.page(req.uri().path(), &q, items)
+    s.page_of(req.uri().path(), &q, items, |(name, r)| {
+        repo_json(&s, &p.service, &p.owner, name, r)
+    })
 }
 
 async fn totals(

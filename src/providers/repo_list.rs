@@ -23,9 +23,10 @@ use serde_json::Value as Json;
 
 use super::http::FetchError;
 
-/// Pages of one owner's list read at most (a server that pages forever is cut there; the
-/// repositories past the bound are asked for alone).
-pub const MAX_LIST_PAGES: u32 = 20;
+/// Pages of one owner's list read at most: 100 pages of 500 (the default page size) are
+/// 50,000 repositories, more than the largest organisations have; a server that pages forever
+/// is cut there, and the repositories past the bound are asked for alone.
+pub const MAX_LIST_PAGES: u32 = 100;
 
 /// One owner's repositories as its list gave them.
 #[derive(Debug, Default)]
@@ -268,7 +269,7 @@ mod tests {
         .await;
         assert_eq!(calls.load(Ordering::SeqCst), MAX_LIST_PAGES);
         assert_eq!(list.len(), MAX_LIST_PAGES as usize);
-        assert!(list.failure.unwrap().contains("more than 20 pages"));
+        assert!(list.failure.unwrap().contains("more than 100 pages"));
     }
 
     #[tokio::test]
