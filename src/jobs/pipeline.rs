@@ -301,9 +301,14 @@ impl PipelineEvaluator {
                     }
                     run.facts.push(fact_record(&e.tag, key, fact));
                 }
-                run.coverage
-                    .extend(self.coverage_points(e, &history, &history_at, all, now));
-                run.pulls.extend(self.pulls(e, &history, &history_at, all));
+                // Coverage points and pull requests are the repositories', not the
+                // scorecards': the first run of the group carries them for all (each run
+                // writing the same ones again was most of a scheduled round's rows).
+                if card == 0 {
+                    run.coverage
+                        .extend(self.coverage_points(e, &history, &history_at, all, now));
+                    run.pulls.extend(self.pulls(e, &history, &history_at, all));
+                }
             }
             run.finished_at = crate::clock::now();
             tracing::debug!(

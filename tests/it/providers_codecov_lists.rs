@@ -287,19 +287,20 @@ async fn a_list_that_pages_forever_is_read_to_a_bound() {
         .mount(&server)
         .await;
     details(&server).await;
-    let names: Vec<String> = (1..=30).map(|i| format!("svc-{i}")).collect();
+    let bound = rubric::providers::repo_list::MAX_LIST_PAGES as usize;
+    let names: Vec<String> = (1..=bound + 10).map(|i| format!("svc-{i}")).collect();
     let facts = fetch(
         &config(&server.uri()),
         &acme(names),
         &[key("codeCoverage", &[])],
     )
     .await;
-    // Pages 1..=20 answered svc-1..svc-20; the rest were asked alone.
+    // Pages 1..=bound answered svc-1..svc-{bound}; the rest were asked alone.
     for (i, row) in facts.iter().enumerate() {
-        let expected = if i < 20 { 42.0 } else { 75.0 };
+        let expected = if i < bound { 42.0 } else { 75.0 };
         assert_eq!(number(&row[0]), expected, "svc-{}", i + 1);
     }
-    assert_eq!(asked(&server, true).await, 20);
+    assert_eq!(asked(&server, true).await, bound);
     assert_eq!(asked(&server, false).await, 10);
 }
 
