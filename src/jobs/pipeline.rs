@@ -301,13 +301,17 @@ impl PipelineEvaluator {
                     }
                     run.facts.push(fact_record(&e.tag, key, fact));
                 }
-                // Coverage points and pull requests are the repositories', not the
-                // scorecards': the first run of the group carries them for all (each run
-                // writing the same ones again was most of a scheduled round's rows).
+                // Backfilled coverage days and pull requests are the repositories', not the
+                // scorecards': the first run of the round carries them for all (each run
+                // writing the same ones again was most of a scheduled round's rows). Today's
+                // readings go with every run: its scorecard's coverage alerts read them.
+                let points = self.coverage_points(e, &history, &history_at, all, now);
                 if card == 0 {
-                    run.coverage
-                        .extend(self.coverage_points(e, &history, &history_at, all, now));
+                    run.coverage.extend(points);
                     run.pulls.extend(self.pulls(e, &history, &history_at, all));
+                } else {
+                    run.coverage
+                        .extend(points.into_iter().filter(|c| c.source == PointSource::Run));
                 }
             }
             run.finished_at = crate::clock::now();
