@@ -9,10 +9,13 @@
 use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
+use chrono::NaiveDate;
 use serde::Serialize;
 
 use crate::config::AlertsConfig;
-use crate::store::{Delivery, NewRun, PointSource, Store, window_start};
+use crate::store::{
+    CoveragePoint, CoverageSeries, Delivery, NewRun, PointSource, Store, StoreError, window_start,
+};
 
 /// How alert bodies are shaped for a webhook.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -249,11 +252,18 @@ impl Alerter {
             }
         }
         let mut seen = BTreeSet::new();
-        // Today's readings; backfilled days are history for the trend, not news.
-        for c in run.coverage.iter().filter(|c| c.source == PointSource::Run) {
-            if !seen.insert((&c.provider, &c.repository, &c.flag)) {
-                continue;
-            }
+        // Today's readings (each repository once); backfilled days are history for the trend,
+        // not news.
+        let readings: Vec<&CoveragePoint> = run
+            .coverage
+            .iter()
+            .filter(|c| c.source == PointSource::Run)
+            .filter(|c| seen.insert((&c.provider, &c.repository, &c.flag)))
+            .collect();
+        let trends = self.cfg.trend_drop_points > 0.0;
+        let mut memory =
+            AlertMemory::read(store, readings.len(), trends, window_start(now, 30)).await?;
+        for c in readings {
             let name = if c.flag.is_empty() {
                 c.repository.clone()
             } else {
@@ -278,9 +288,9 @@ impl Alerter {
                 // repository each keep their own state (one shared state flapped between them).
                 let key = format!("below:{}:{}:{name}", run.scorecard, c.provider);
                 let state = if below { "below" } else { "ok" };
-                let before = store.alert_state(&key).await?;
+                let before = memory.state(store, &key).await?;
                 if before.as_deref() != Some(state) {
-                    store.set_alert_state(&key, state, now).await?;
+                    memory.set(&key, state);
                     if below {
                         alerts.push(Alert {
                             kind: "coverage_below".into(),
@@ -304,12 +314,12 @@ impl Alerter {
                     }
                 }
             }
-            if below || self.cfg.trend_drop_points <= 0.0 {
+            if below || !trends {
                 continue;
             }
-            let series = store
-                .coverage_series(&c.repository, &c.flag, &c.provider, window_start(now, 30))
-                .await?;
+            let Some(series) = memory.series(store, c).await? else {
+                continue;
+            };
             let (Some(first), Some(last)) = (series.points.first(), series.points.last()) else {
                 continue;
             };
@@ -317,9 +327,9 @@ impl Alerter {
             let declining = series.declining(self.cfg.trend_drop_points);
             let key = format!("trend:{}:{name}", c.provider);
             let state = if declining { "declining" } else { "steady" };
-            let before = store.alert_state(&key).await?;
+            let before = memory.state(store, &key).await?;
             if before.as_deref() != Some(state) {
-                store.set_alert_state(&key, state, now).await?;
+                memory.set(&key, state);
                 if declining {
                     alerts.push(Alert {
                         kind: "coverage_declining".into(),
@@ -334,6 +344,7 @@ impl Alerter {
                 }
             }
         }
+        store.set_alert_states(&memory.changed, now).await?;
         Ok(alerts)
     }
 
@@ -386,6 +397,82 @@ impl Alerter {
                     .saturating_mul(1 << (attempt - 1).min(16));
                 tokio::time::sleep(Duration::from_millis(delay)).await;
             }
+        }
+    }
+}
+
+/// What a run's coverage alerts read from the store, and the states they change (written back
+/// in one transaction). A run of many repositories (a scheduled round) reads every alert state
+/// and the coverage window in one query each: three queries per repository were most of a
+/// round's alert checks. A run of a few repositories reads its keys and series alone.
+struct AlertMemory {
+    /// Every alert state, when read at once.
+    states: Option<HashMap<String, String>>,
+    /// The window's series by (provider, repository, flag), when read at once.
+    series: Option<HashMap<(String, String, String), CoverageSeries>>,
+    since: NaiveDate,
+    /// The states to write back (each key once: a run names each repository once).
+    changed: Vec<(String, &'static str)>,
+}
+
+impl AlertMemory {
+    /// Runs with more repositories than this read everything at once.
+    const FEW: usize = 32;
+
+    async fn read(
+        store: &Store,
+        repositories: usize,
+        trends: bool,
+        since: NaiveDate,
+    ) -> Result<Self, StoreError> {
+        let many = repositories > Self::FEW;
+        let states = if many {
+            Some(store.alert_states().await?)
+        } else {
+            None
+        };
+        let series = if many && trends {
+            let all = store.coverage_all(since).await?;
+            let key =
+                |s: &CoverageSeries| (s.provider.clone(), s.repository.clone(), s.flag.clone());
+            Some(all.into_iter().map(|s| (key(&s), s)).collect())
+        } else {
+            None
+        };
+        Ok(AlertMemory {
+            states,
+            series,
+            since,
+            changed: Vec::new(),
+        })
+    }
+
+    async fn state(&self, store: &Store, key: &str) -> Result<Option<String>, StoreError> {
+        match &self.states {
+            Some(states) => Ok(states.get(key).cloned()),
+            None => store.alert_state(key).await,
+        }
+    }
+
+    fn set(&mut self, key: &str, state: &'static str) {
+        self.changed.push((key.to_string(), state));
+    }
+
+    /// `c`'s repository's series since the window's start (`None`: no points in it).
+    async fn series(
+        &self,
+        store: &Store,
+        c: &CoveragePoint,
+    ) -> Result<Option<CoverageSeries>, StoreError> {
+        match &self.series {
+            Some(all) => {
+                let key = (c.provider.clone(), c.repository.clone(), c.flag.clone());
+                Ok(all.get(&key).cloned())
+            }
+            None => store
+                .coverage_series(&c.repository, &c.flag, &c.provider, self.since)
+                .await
+                .map(Some),
         }
     }
 }

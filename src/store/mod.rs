@@ -710,24 +710,33 @@ impl Store {
     }
 
     /// The daily coverage of every repository, flag and provider with a point since `since`,
-    /// ordered by provider, repository and flag (the coverage dashboard).
+    /// ordered by provider, repository and flag (the coverage dashboard, and the alert checks of
+    /// a whole round), read in one query.
     pub async fn coverage_all(&self, since: NaiveDate) -> StoreResult<Vec<CoverageSeries>> {
         let rows = sqlx::query(
-            "SELECT DISTINCT repository, flag, provider FROM coverage_daily WHERE day >= $1 \
-             ORDER BY provider, repository, flag",
+            "SELECT repository, flag, provider, day, coverage, last_upload_at, source FROM coverage_daily \
+             WHERE day >= $1 ORDER BY provider, repository, flag, day",
         )
         .bind(since.to_string())
         .fetch_all(&self.pool)
         .await?;
-        let mut out = Vec::with_capacity(rows.len());
+        let mut out: Vec<CoverageSeries> = Vec::new();
         for row in &rows {
             let repository: String = row.try_get("repository")?;
             let flag: String = row.try_get("flag")?;
             let provider: String = row.try_get("provider")?;
-            out.push(
-                self.coverage_series(&repository, &flag, &provider, since)
-                    .await?,
-            );
+            let series = match out.last_mut() {
+                Some(s)
+                    if s.repository == repository && s.flag == flag && s.provider == provider =>
+                {
+                    s
+                }
+                _ => {
+                    out.push(CoverageSeries::empty(repository, flag, provider));
+                    out.last_mut().expect("just pushed")
+                }
+            };
+            add_point(series, row)?;
         }
         Ok(out)
     }
@@ -750,29 +759,13 @@ impl Store {
         .bind(since.to_string())
         .fetch_all(&self.pool)
         .await?;
-        let mut series = CoverageSeries {
-            repository: repository.to_string(),
-            flag: flag.to_string(),
-            provider: provider.to_string(),
-            latest: None,
-            last_upload_at: None,
-            points: Vec::with_capacity(rows.len()),
-        };
+        let mut series = CoverageSeries::empty(
+            repository.to_string(),
+            flag.to_string(),
+            provider.to_string(),
+        );
         for row in &rows {
-            let day: String = row.try_get("day")?;
-            let day = day.parse::<NaiveDate>().map_err(|e| StoreError::Corrupt {
-                column: "coverage_daily.day",
-                reason: e.to_string(),
-            })?;
-            let coverage: f64 = row.try_get("coverage")?;
-            if let Some(at) = row.try_get::<Option<i64>, _>("last_upload_at")? {
-                series.last_upload_at = Some(from_ms(at, "coverage_daily.last_upload_at")?);
-            }
-            series.latest = Some(coverage);
-            let source: String = row.try_get("source")?;
-            series
-                .points
-                .push(DailyPoint::stored(day, coverage, &source));
+            add_point(&mut series, row)?;
         }
         Ok(series)
     }
@@ -829,6 +822,42 @@ impl Store {
         .bind(ms(at))
         .execute(&self.pool)
         .await?;
+        Ok(())
+    }
+
+    /// Every alert key's recorded state (a whole round's alert checks read them at once).
+    pub async fn alert_states(&self) -> StoreResult<HashMap<String, String>> {
+        let rows = sqlx::query("SELECT alert_key, state FROM alert_state")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("alert_key")?, r.try_get("state")?)))
+            .collect()
+    }
+
+    /// Records the states of several alert keys (each named once) in one transaction.
+    pub async fn set_alert_states(
+        &self,
+        states: &[(String, &str)],
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        if states.is_empty() {
+            return Ok(());
+        }
+        let at = ms(at);
+        let _writing = self.write_turn().await;
+        let mut tx = self.pool.begin().await?;
+        insert_rows(
+            &mut tx,
+            self.backend,
+            "INSERT INTO alert_state (alert_key, state, changed_at) VALUES",
+            "ON CONFLICT (alert_key) DO UPDATE SET state = excluded.state, changed_at = excluded.changed_at",
+            3,
+            states,
+            |q, (key, state)| q.bind(key).bind(*state).bind(at),
+        )
+        .await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -1126,6 +1155,25 @@ fn json(text: String, column: &'static str) -> StoreResult<serde_json::Value> {
         column,
         reason: e.to_string(),
     })
+}
+
+/// Adds a `coverage_daily` row (`day`, `coverage`, `last_upload_at`, `source`) to `series`.
+fn add_point(series: &mut CoverageSeries, row: &sqlx::any::AnyRow) -> StoreResult<()> {
+    let day: String = row.try_get("day")?;
+    let day = day.parse::<NaiveDate>().map_err(|e| StoreError::Corrupt {
+        column: "coverage_daily.day",
+        reason: e.to_string(),
+    })?;
+    let coverage: f64 = row.try_get("coverage")?;
+    if let Some(at) = row.try_get::<Option<i64>, _>("last_upload_at")? {
+        series.last_upload_at = Some(from_ms(at, "coverage_daily.last_upload_at")?);
+    }
+    series.latest = Some(coverage);
+    let source: String = row.try_get("source")?;
+    series
+        .points
+        .push(DailyPoint::stored(day, coverage, &source));
+    Ok(())
 }
 
 /// Most parameters bound to one statement (under SQLite's limit of 32,766 and PostgreSQL's of

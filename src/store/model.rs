@@ -282,6 +282,18 @@ pub struct CoverageSeries {
 }
 
 impl CoverageSeries {
+    /// A series without points yet.
+    pub fn empty(repository: String, flag: String, provider: String) -> Self {
+        CoverageSeries {
+            repository,
+            flag,
+            provider,
+            latest: None,
+            last_upload_at: None,
+            points: Vec::new(),
+        }
+    }
+
     /// The change in points from the first day to the last, when there are two days.
     pub fn change(&self) -> Option<f64> {
         match (self.points.first(), self.points.last()) {

@@ -149,8 +149,33 @@ async fn a_level_drop_fires_once_and_a_failed_delivery_is_retried_and_recorded()
     db.finish().await;
 }
 
+/// `points` and `padding` other repositories read the same day, healthy and steady: a run of
+/// more than a few repositories reads its alert states and series at once, a small one per key.
+fn padded(points: Vec<CoveragePoint>, padding: usize) -> Vec<CoveragePoint> {
+    let day = points[0].day;
+    let others = (0..padding).map(|i| CoveragePoint {
+        entity: format!("pad-{i}"),
+        repository: format!("acme/pad-{i}"),
+        coverage: 99.0,
+        ..point(1, 0.0)
+    });
+    points
+        .into_iter()
+        .chain(others.map(|c| CoveragePoint { day, ..c }))
+        .collect()
+}
+
 #[tokio::test]
 async fn coverage_under_its_minimum_fires_on_each_change_of_state() {
+    coverage_under_its_minimum(0).await;
+}
+
+#[tokio::test]
+async fn coverage_under_its_minimum_fires_on_each_change_of_state_in_a_large_round() {
+    coverage_under_its_minimum(40).await;
+}
+
+async fn coverage_under_its_minimum(padding: usize) {
     let db = store::sqlite().await;
     let mut rx = receiver(0).await;
     let fake = Arc::new(Fake::new(&["api"]));
@@ -170,10 +195,13 @@ async fn coverage_under_its_minimum_fires_on_each_change_of_state() {
     );
     let mut kinds = Vec::new();
     for coverage in [75.0, 74.0, 85.0, 86.0, 79.0] {
-        *fake.coverage.lock().unwrap() = vec![CoveragePoint {
-            day: Utc::now().date_naive(),
-            ..point(1, coverage)
-        }];
+        *fake.coverage.lock().unwrap() = padded(
+            vec![CoveragePoint {
+                day: Utc::now().date_naive(),
+                ..point(1, coverage)
+            }],
+            padding,
+        );
         let ids = r
             .run("coverage", None, Trigger::Schedule)
             .await
@@ -204,6 +232,15 @@ async fn coverage_under_its_minimum_fires_on_each_change_of_state() {
 
 #[tokio::test]
 async fn a_declining_trend_above_the_minimum_fires_once() {
+    a_declining_trend(0).await;
+}
+
+#[tokio::test]
+async fn a_declining_trend_above_the_minimum_fires_once_in_a_large_round() {
+    a_declining_trend(40).await;
+}
+
+async fn a_declining_trend(padding: usize) {
     let db = store::sqlite().await;
     let mut rx = receiver(0).await;
     let fake = Arc::new(Fake::new(&["api"]));
@@ -224,10 +261,13 @@ async fn a_declining_trend_above_the_minimum_fires_once() {
     };
     let mut fired = Vec::new();
     for (back, coverage) in [(20, 90.0), (10, 88.0), (5, 86.5), (0, 86.0)] {
-        *fake.coverage.lock().unwrap() = vec![CoveragePoint {
-            coverage,
-            ..day(back)
-        }];
+        *fake.coverage.lock().unwrap() = padded(
+            vec![CoveragePoint {
+                coverage,
+                ..day(back)
+            }],
+            padding,
+        );
         let ids = r
             .run("coverage", None, Trigger::Schedule)
             .await

@@ -397,6 +397,21 @@ async fn alert_state_and_deliveries_are_recorded(db: TestDb) {
         "{}",
         db.name
     );
+    // Many at once: one replaced, one new; all read back at once.
+    s.set_alert_states(
+        &[
+            ("below:acme/api".to_string(), "below"),
+            ("trend:codecov:acme/web".to_string(), "steady"),
+        ],
+        t(3),
+    )
+    .await
+    .unwrap();
+    let states = s.alert_states().await.unwrap();
+    assert_eq!(states.len(), 2, "{}", db.name);
+    assert_eq!(states["below:acme/api"], "below", "{}", db.name);
+    assert_eq!(states["trend:codecov:acme/web"], "steady", "{}", db.name);
+    s.set_alert_states(&[], t(4)).await.unwrap();
     let id = s
         .record_alert(
             "coverage_below",
