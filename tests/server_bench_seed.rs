@@ -46,6 +46,7 @@ async fn seed_ten_thousand_entities() {
             facts: Vec::new(),
             coverage: Vec::new(),
             pulls: Vec::new(),
+            coverage_written: false,
         };
         store.save_run(&run).await.unwrap();
     }

@@ -9,13 +9,10 @@
 use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
-use chrono::NaiveDate;
 use serde::Serialize;
 
 use crate::config::AlertsConfig;
-use crate::store::{
-    CoveragePoint, CoverageSeries, Delivery, NewRun, PointSource, Store, StoreError, window_start,
-};
+use crate::store::{CoveragePoint, Delivery, NewRun, PointSource, Store, StoreError, window_start};
 
 /// How alert bodies are shaped for a webhook.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -261,8 +258,7 @@ impl Alerter {
             .filter(|c| seen.insert((&c.provider, &c.repository, &c.flag)))
             .collect();
         let trends = self.cfg.trend_drop_points > 0.0;
-        let mut memory =
-            AlertMemory::read(store, readings.len(), trends, window_start(now, 30)).await?;
+        let mut memory = AlertMemory::read(store, readings.len()).await?;
         for c in readings {
             let name = if c.flag.is_empty() {
                 c.repository.clone()
@@ -317,9 +313,9 @@ impl Alerter {
             if below || !trends {
                 continue;
             }
-            let Some(series) = memory.series(store, c).await? else {
-                continue;
-            };
+            let series = store
+                .coverage_series(&c.repository, &c.flag, &c.provider, window_start(now, 30))
+                .await?;
             let (Some(first), Some(last)) = (series.points.first(), series.points.last()) else {
                 continue;
             };
@@ -403,46 +399,28 @@ impl Alerter {
 
 /// What a run's coverage alerts read from the store, and the states they change (written back
 /// in one transaction). A run of many repositories (a scheduled round) reads every alert state
-/// and the coverage window in one query each: three queries per repository were most of a
-/// round's alert checks. A run of a few repositories reads its keys and series alone.
+/// in one query; a run of a few repositories reads its keys alone. Series are read per
+/// repository (by the table's key: reading the whole window at once and grouping it was slower
+/// than 10,000 indexed reads).
 struct AlertMemory {
     /// Every alert state, when read at once.
     states: Option<HashMap<String, String>>,
-    /// The window's series by (provider, repository, flag), when read at once.
-    series: Option<HashMap<(String, String, String), CoverageSeries>>,
-    since: NaiveDate,
     /// The states to write back (each key once: a run names each repository once).
     changed: Vec<(String, &'static str)>,
 }
 
 impl AlertMemory {
-    /// Runs with more repositories than this read everything at once.
+    /// Runs with more repositories than this read every state at once.
     const FEW: usize = 32;
 
-    async fn read(
-        store: &Store,
-        repositories: usize,
-        trends: bool,
-        since: NaiveDate,
-    ) -> Result<Self, StoreError> {
-        let many = repositories > Self::FEW;
-        let states = if many {
+    async fn read(store: &Store, repositories: usize) -> Result<Self, StoreError> {
+        let states = if repositories > Self::FEW {
             Some(store.alert_states().await?)
-        } else {
-            None
-        };
-        let series = if many && trends {
-            let all = store.coverage_all(since).await?;
-            let key =
-                |s: &CoverageSeries| (s.provider.clone(), s.repository.clone(), s.flag.clone());
-            Some(all.into_iter().map(|s| (key(&s), s)).collect())
         } else {
             None
         };
         Ok(AlertMemory {
             states,
-            series,
-            since,
             changed: Vec::new(),
         })
     }
@@ -456,23 +434,5 @@ impl AlertMemory {
 
     fn set(&mut self, key: &str, state: &'static str) {
         self.changed.push((key.to_string(), state));
-    }
-
-    /// `c`'s repository's series since the window's start (`None`: no points in it).
-    async fn series(
-        &self,
-        store: &Store,
-        c: &CoveragePoint,
-    ) -> Result<Option<CoverageSeries>, StoreError> {
-        match &self.series {
-            Some(all) => {
-                let key = (c.provider.clone(), c.repository.clone(), c.flag.clone());
-                Ok(all.get(&key).cloned())
-            }
-            None => store
-                .coverage_series(&c.repository, &c.flag, &c.provider, self.since)
-                .await
-                .map(Some),
-        }
     }
 }

@@ -276,6 +276,7 @@ impl PipelineEvaluator {
                 facts: Vec::new(),
                 coverage: Vec::new(),
                 pulls: Vec::new(),
+                coverage_written: false,
             };
             // The facts this scorecard's run keeps: its own keys, then the history keys, in
             // the order a plan of this scorecard alone would have them.
@@ -301,10 +302,10 @@ impl PipelineEvaluator {
                     }
                     run.facts.push(fact_record(&e.tag, key, fact));
                 }
-                // Backfilled coverage days and pull requests are the repositories', not the
-                // scorecards': the first run of the round carries them for all (each run
-                // writing the same ones again was most of a scheduled round's rows). Today's
-                // readings go with every run: its scorecard's coverage alerts read them.
+                // Coverage points and pull requests are the repositories', not the
+                // scorecards': the first run of the round carries them for all to write (each
+                // run writing the same ones again was most of a scheduled round's rows). The
+                // others carry today's readings, unwritten, for their scorecards' alerts.
                 let points = self.coverage_points(e, &history, &history_at, all, now);
                 if card == 0 {
                     run.coverage.extend(points);
@@ -312,6 +313,7 @@ impl PipelineEvaluator {
                 } else {
                     run.coverage
                         .extend(points.into_iter().filter(|c| c.source == PointSource::Run));
+                    run.coverage_written = true;
                 }
             }
             run.finished_at = crate::clock::now();

@@ -285,6 +285,11 @@ impl Store {
         // points go first, the first of a key kept). Run points name each key once (PostgreSQL
         // refuses to update a row twice in one statement), the last of a key winning as it did
         // when each was its own statement.
+        let written: &[CoveragePoint] = if run.coverage_written {
+            &[]
+        } else {
+            &run.coverage
+        };
         for source in [PointSource::Backfill, PointSource::Run] {
             let on_conflict = match source {
                 PointSource::Run => {
@@ -294,7 +299,7 @@ impl Store {
                 }
                 PointSource::Backfill => "ON CONFLICT (repository, flag, provider, day) DO NOTHING",
             };
-            let of_source = run.coverage.iter().filter(|c| c.source == source);
+            let of_source = written.iter().filter(|c| c.source == source);
             let points = match source {
                 PointSource::Run => {
                     last_per_key(of_source, |c| (&c.repository, &c.flag, &c.provider, c.day))
@@ -321,7 +326,7 @@ impl Store {
             )
             .await?;
         }
-        let mapped = last_per_key(run.coverage.iter(), |c| {
+        let mapped = last_per_key(written.iter(), |c| {
             (&c.entity, &c.repository, &c.flag, &c.provider)
         });
         insert_rows(

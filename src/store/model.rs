@@ -80,6 +80,10 @@ pub struct NewRun {
     pub facts: Vec<FactRecord>,
     /// Coverage observed during the run, one point per entity, repository and flag.
     pub coverage: Vec<CoveragePoint>,
+    /// Set when an earlier run of the same round wrote these points: this run carries today's
+    /// readings for its scorecard's alerts only, and the store does not write them again.
+    #[serde(default)]
+    pub coverage_written: bool,
     /// The open pull requests of the repositories the run read (replacing what was recorded
     /// for those repositories).
     pub pulls: Vec<PullRecord>,

@@ -218,6 +218,11 @@ async fn coverage_points_make_a_daily_series_per_repository_and_flag(db: TestDb)
     let mut r2 = run("c", 2, vec![entity("api", None, 0.0, &[])]);
     r2.coverage = vec![point(2, 72.5, "")];
     s.save_run(&r2).await.unwrap();
+    // A run whose points an earlier run of its round wrote carries them unwritten.
+    let mut r3 = run("d", 3, vec![entity("api", None, 0.0, &[])]);
+    r3.coverage = vec![point(2, 10.0, ""), point(3, 10.0, "")];
+    r3.coverage_written = true;
+    s.save_run(&r3).await.unwrap();
 
     let since = days_ago(40);
     let series = s.coverage_for_entity("api", since).await.unwrap();

@@ -117,6 +117,7 @@ impl Evaluator for Fake {
                 facts: Vec::new(),
                 coverage,
                 pulls: Vec::new(),
+                coverage_written: false,
             })
         })
     }

@@ -217,5 +217,6 @@ pub fn run(scorecard: &str, at: i64, entities: Vec<EntityResult>) -> NewRun {
         facts: Vec::new(),
         coverage: Vec::new(),
         pulls: Vec::new(),
+        coverage_written: false,
     }
 }
