@@ -257,7 +257,9 @@ impl Alerter {
             .filter(|c| c.source == PointSource::Run)
             .filter(|c| seen.insert((&c.provider, &c.repository, &c.flag)))
             .collect();
-        let trends = self.cfg.trend_drop_points > 0.0;
+        // A trend's state is the repository's, not a scorecard's: of a round's runs, the one
+        // that wrote the readings checks it (the others would read the same series again).
+        let trends = self.cfg.trend_drop_points > 0.0 && !run.coverage_written;
         let mut memory = AlertMemory::read(store, readings.len()).await?;
         for c in readings {
             let name = if c.flag.is_empty() {

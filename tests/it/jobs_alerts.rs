@@ -452,3 +452,62 @@ async fn a_channel_per_owner_gets_its_repositories_alerts() {
     );
     db.finish().await;
 }
+
+/// Of a round's runs, the ones whose readings an earlier run wrote check their scorecard's own
+/// minimum but not the repository's trend (the run that wrote them did).
+#[tokio::test]
+async fn later_runs_of_a_round_check_their_minimum_not_the_trend_again() {
+    let db = store::sqlite().await;
+    let today = Utc::now().date_naive();
+    let at = |back: i64, coverage: f64, source: PointSource| CoveragePoint {
+        day: today - chrono::TimeDelta::days(back),
+        coverage,
+        source,
+        ..point(1, 0.0)
+    };
+    // 90 % twenty days ago, 85 % today: a fall of 5 points, past the 2-point threshold.
+    let mut first = store::run("coverage", 1, vec![entity("api", None, 0.0, &[])]);
+    first.coverage = vec![
+        at(20, 90.0, PointSource::Backfill),
+        at(0, 85.0, PointSource::Run),
+    ];
+    db.store.save_run(&first).await.unwrap();
+    let mut cfg = alerts_config();
+    cfg.min_coverage_by_scorecard.insert("strict".into(), 88.0);
+    cfg.min_coverage_by_scorecard.insert("lenient".into(), 80.0);
+    let alerter = rubric::jobs::alerts::Alerter::new(cfg, Vec::new());
+    let previous = std::collections::HashMap::new();
+    let kinds = || async {
+        let alerts = db.store.alerts(10).await.unwrap();
+        alerts
+            .into_iter()
+            .map(|(_, kind, _, _)| kind)
+            .collect::<Vec<_>>()
+    };
+    for (scorecard, fired) in [("strict", 1), ("lenient", 0)] {
+        let mut later = store::run(scorecard, 2, vec![entity("api", None, 0.0, &[])]);
+        later.coverage = vec![at(0, 85.0, PointSource::Run)];
+        later.coverage_written = true;
+        let ids = alerter.after_run(&db.store, &later, &previous).await;
+        assert_eq!(ids.len(), fired, "{scorecard}");
+    }
+    assert_eq!(kinds().await, ["coverage_below"]);
+    let state = |key: &'static str| db.store.alert_state(key);
+    assert_eq!(
+        state("below:lenient:codecov:acme/api")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("ok")
+    );
+    assert_eq!(
+        state("trend:codecov:acme/api").await.unwrap(),
+        None,
+        "no trend checked"
+    );
+    // The run that wrote the readings checks the trend.
+    let ids = alerter.after_run(&db.store, &first, &previous).await;
+    assert_eq!(ids.len(), 1);
+    assert_eq!(kinds().await, ["coverage_declining", "coverage_below"]);
+    db.finish().await;
+}
