@@ -402,8 +402,8 @@ impl Alerter {
 /// What a run's coverage alerts read from the store, and the states they change (written back
 /// in one transaction). A run of many repositories (a scheduled round) reads every alert state
 /// in one query; a run of a few repositories reads its keys alone. Series are read per
-/// repository (by the table's key: reading the whole window at once and grouping it was slower
-/// than 10,000 indexed reads).
+/// repository, by the table's key (reading the whole 30-day window at once and grouping it
+/// measured slower in a scheduled round of 10,000 entities).
 struct AlertMemory {
     /// Every alert state, when read at once.
     states: Option<HashMap<String, String>>,

@@ -114,8 +114,7 @@ where
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
-        let Ok(resp) = std::task::ready!(Pin::new(&mut this.answer).poll(cx));
-        let resp = resp.into_response();
+        let resp = std::task::ready!(poll_route(&mut this.answer, cx));
         let route = this.route.as_ref().map_or("unmatched", MatchedPath::as_str);
         this.state
             .inner
@@ -141,15 +140,14 @@ where
 
     fn call(&mut self, mut req: Request) -> Self::Future {
         let Required(need) = self.kind;
-        let auth = &self.state.inner.auth;
-        let authorization = req
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok());
-        match auth.authenticate_now(authorization, need) {
+        match self
+            .state
+            .inner
+            .auth
+            .authenticate_now(authorization(&req), need)
+        {
             Some(Ok(caller)) => {
-                tracing::debug!(caller = %caller.name, "authorized");
-                req.extensions_mut().insert(caller);
+                admit(&mut req, caller);
                 AuthFuture::Route(self.inner.call(req))
             }
             Some(Err(refusal)) => AuthFuture::Refused(Some(refused(&refusal, need))),
@@ -159,14 +157,14 @@ where
                 let mut inner = std::mem::replace(&mut self.inner, fresh);
                 let state = self.state.clone();
                 AuthFuture::Verifying(Box::pin(async move {
-                    let authorization = req
-                        .headers()
-                        .get(header::AUTHORIZATION)
-                        .and_then(|v| v.to_str().ok());
-                    match state.inner.auth.authenticate(authorization, need).await {
+                    match state
+                        .inner
+                        .auth
+                        .authenticate(authorization(&req), need)
+                        .await
+                    {
                         Ok(caller) => {
-                            tracing::debug!(caller = %caller.name, "authorized");
-                            req.extensions_mut().insert(caller);
+                            admit(&mut req, caller);
                             let Ok(resp) = inner.call(req).await;
                             resp.into_response()
                         }
@@ -197,10 +195,7 @@ where
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let resp = match &mut *self {
-            AuthFuture::Route(answer) => {
-                let Ok(resp) = std::task::ready!(Pin::new(answer).poll(cx));
-                resp.into_response()
-            }
+            AuthFuture::Route(answer) => std::task::ready!(poll_route(answer, cx)),
             AuthFuture::Refused(resp) => resp
                 .take()
                 .expect("an AuthFuture is not polled after it is ready"),
@@ -208,6 +203,29 @@ where
         };
         Poll::Ready(Ok(resp))
     }
+}
+
+/// Polls the route's answer, as a response once ready.
+fn poll_route<F, R>(answer: &mut F, cx: &mut Context<'_>) -> Poll<Response>
+where
+    F: Future<Output = Result<R, Infallible>> + Unpin,
+    R: IntoResponse,
+{
+    let Ok(resp) = std::task::ready!(Pin::new(answer).poll(cx));
+    Poll::Ready(resp.into_response())
+}
+
+/// The request's `Authorization` header, when it is text.
+fn authorization(req: &Request) -> Option<&str> {
+    req.headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+}
+
+/// Lets `req` through as `caller`'s: the route finds the caller in its extensions.
+fn admit(req: &mut Request, caller: super::Caller) {
+    tracing::debug!(caller = %caller.name, "authorized");
+    req.extensions_mut().insert(caller);
 }
 
 /// The 401 (with its `WWW-Authenticate` challenge) or 403 of a refusal.

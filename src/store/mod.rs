@@ -715,8 +715,7 @@ impl Store {
     }
 
     /// The daily coverage of every repository, flag and provider with a point since `since`,
-    /// ordered by provider, repository and flag (the coverage dashboard, and the alert checks of
-    /// a whole round), read in one query.
+    /// ordered by provider, repository and flag (the coverage dashboard), read in one query.
     pub async fn coverage_all(&self, since: NaiveDate) -> StoreResult<Vec<CoverageSeries>> {
         let rows = sqlx::query(
             "SELECT repository, flag, provider, day, coverage, last_upload_at, source FROM coverage_daily \
@@ -818,16 +817,7 @@ impl Store {
         state: &str,
         at: DateTime<Utc>,
     ) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO alert_state (alert_key, state, changed_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (alert_key) DO UPDATE SET state = excluded.state, changed_at = excluded.changed_at",
-        )
-        .bind(key)
-        .bind(state)
-        .bind(ms(at))
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        self.set_alert_states(&[(key.to_string(), state)], at).await
     }
 
     /// Every alert key's recorded state (a whole round's alert checks read them at once).
