@@ -54,6 +54,10 @@ use rubric::store::Store;
 use serde_json::json;
 use sqlx::Connection;
 
+/// The allocator of the `rubric` binary, for the scheduled runs this process makes itself.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use measure::{Measured, measure};
 
 /// One figure, as the JSON line this benchmark prints.
