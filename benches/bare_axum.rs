@@ -20,6 +20,10 @@ use axum::body::Bytes;
 use axum::http::header;
 use axum::routing::get;
 
+/// The allocator of the `rubric` binary, so that the two servers differ only in their handling.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
     let value = |name: &str| {

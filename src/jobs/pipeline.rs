@@ -278,11 +278,15 @@ impl PipelineEvaluator {
                 pulls: Vec::new(),
                 coverage_written: false,
             };
-            // The facts this scorecard's run keeps: its own keys, then the history keys, in
-            // the order a plan of this scorecard alone would have them.
+            // The facts this scorecard's run keeps: its own keys, then (for the round's first
+            // run, which also carries the coverage points and pulls made of them) the history
+            // keys, in the order a plan of this scorecard alone would have them. The history
+            // facts are the repositories' 30-day trends and pull lists: kept by every run of a
+            // round they were most of its bytes, the same ones three times.
+            let history_kept: &[usize] = if card == 0 { &history_at } else { &[] };
             let kept: Vec<usize> = plan.slots[card]
                 .iter()
-                .chain(&history_at)
+                .chain(history_kept)
                 .copied()
                 .collect();
             for (i, e) in entities.iter().enumerate() {
@@ -306,13 +310,18 @@ impl PipelineEvaluator {
                 // scorecards': the first run of the round carries them for all to write (each
                 // run writing the same ones again was most of a scheduled round's rows). The
                 // others carry today's readings, unwritten, for their scorecards' alerts.
-                let points = self.coverage_points(e, &history, &history_at, all, now);
+                let backfill = card == 0;
+                run.coverage.extend(self.coverage_points(
+                    e,
+                    &history,
+                    &history_at,
+                    all,
+                    now,
+                    backfill,
+                ));
                 if card == 0 {
-                    run.coverage.extend(points);
                     run.pulls.extend(self.pulls(e, &history, &history_at, all));
                 } else {
-                    run.coverage
-                        .extend(points.into_iter().filter(|c| c.source == PointSource::Run));
                     run.coverage_written = true;
                 }
             }
@@ -386,7 +395,8 @@ impl PipelineEvaluator {
     }
 
     /// Each provider's coverage history point for `e`, from the answers to its history keys
-    /// (`history[j]` is answered by `facts[at[j]]`).
+    /// (`history[j]` is answered by `facts[at[j]]`), after the provider's earlier days when
+    /// `backfill`.
     fn coverage_points(
         &self,
         e: &Entity,
@@ -394,6 +404,7 @@ impl PipelineEvaluator {
         at: &[usize],
         facts: &[Fact],
         now: DateTime<Utc>,
+        backfill: bool,
     ) -> Vec<CoveragePoint> {
         let missing = Fact::error("not fetched");
         self.providers
@@ -415,8 +426,12 @@ impl PipelineEvaluator {
                     source,
                 };
                 let today = now.date_naive();
-                let mut points: Vec<CoveragePoint> = p
-                    .history_backfill(e, &answers)
+                let earlier = if backfill {
+                    p.history_backfill(e, &answers)
+                } else {
+                    Vec::new()
+                };
+                let mut points: Vec<CoveragePoint> = earlier
                     .into_iter()
                     .filter(|(day, _)| *day < today)
                     .map(|(day, coverage)| point(day, coverage, PointSource::Backfill))

@@ -304,7 +304,21 @@ impl Store {
                 PointSource::Run => {
                     last_per_key(of_source, |c| (&c.repository, &c.flag, &c.provider, c.day))
                 }
-                PointSource::Backfill => of_source.collect(),
+                PointSource::Backfill => {
+                    // In key order, SQLite appends to its index instead of splitting pages all
+                    // over it (15-20 % of a first round's 250,000 backfilled points). Stable:
+                    // the first of a key still wins.
+                    let mut points: Vec<&CoveragePoint> = of_source.collect();
+                    points.sort_by(|a, b| {
+                        (&a.repository, &a.flag, &a.provider, a.day).cmp(&(
+                            &b.repository,
+                            &b.flag,
+                            &b.provider,
+                            b.day,
+                        ))
+                    });
+                    points
+                }
             };
             insert_rows(
                 &mut tx,
