@@ -306,7 +306,7 @@ impl Store {
                 }
                 PointSource::Backfill => {
                     // In key order, SQLite appends to its index instead of splitting pages all
-                    // over it (15-20 % of a first round's 250,000 backfilled points). Stable:
+                    // over it (about a tenth of a first round's 250,000 backfilled points). Stable:
                     // the first of a key still wins.
                     let mut points: Vec<&CoveragePoint> = of_source.collect();
                     points.sort_by(|a, b| {
