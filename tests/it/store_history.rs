@@ -610,3 +610,41 @@ async fn runs_stored_before_entity_reports_read_back_from_their_rule_rows(db: Te
     );
     db.finish().await;
 }
+
+/// A run's write leaves SQLite's write-ahead log to a checkpoint queued behind the writes
+/// instead of copying it into the database file on commit (the runs of a round wait for each
+/// other's writes); `Store::checkpoint` copies it. The current-thread runtime holds the queued
+/// checkpoint back until the test awaits.
+#[tokio::test(flavor = "current_thread")]
+async fn a_run_write_leaves_the_checkpoint_to_a_later_turn() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("history.db");
+    let s = rubric::store::Store::connect(&format!("sqlite://{}", file.display()))
+        .await
+        .unwrap();
+    let before = std::fs::metadata(&file).unwrap().len();
+    let mut r = run("coverage", 10, vec![entity("api", None, 50.0, &[])]);
+    // About 2,000 pages of log: past the 1,000 at which SQLite checkpoints on commit.
+    r.facts = vec![FactRecord {
+        entity: "api".into(),
+        provider: rubric::facts::Source::Codecov,
+        key: "codecov.coverageHistory(days=30)".into(),
+        value: serde_json::json!("x".repeat(8 << 20)),
+        status: rubric::facts::FactState::Ok,
+        reason: None,
+        stale_secs: None,
+    }];
+    s.save_run(&r).await.unwrap();
+    let written = std::fs::metadata(&file).unwrap().len();
+    assert!(
+        written < before + (1 << 20),
+        "the commit copied the log: {before} -> {written} bytes"
+    );
+    s.checkpoint().await.unwrap();
+    let checkpointed = std::fs::metadata(&file).unwrap().len();
+    assert!(
+        checkpointed > before + (8 << 20),
+        "the checkpoint left the run in the log: {before} -> {checkpointed} bytes"
+    );
+    assert_eq!(s.latest_for_entity("api").await.unwrap().len(), 1);
+}
