@@ -236,10 +236,19 @@ impl Store {
         if self.checkpoint_queued.swap(true, Ordering::AcqRel) {
             return;
         }
+        /// Clears the flag when its turn comes, or when the task is dropped without running
+        /// (its runtime shut down), so that a later write can queue one again.
+        struct Queued(std::sync::Arc<std::sync::atomic::AtomicBool>);
+        impl Drop for Queued {
+            fn drop(&mut self) {
+                self.0.store(false, Ordering::Release);
+            }
+        }
+        let queued = Queued(self.checkpoint_queued.clone());
         let store = self.clone();
         tokio::spawn(async move {
             let _writing = store.write_turn().await;
-            store.checkpoint_queued.store(false, Ordering::Release);
+            drop(queued);
             if let Err(e) = store.checkpoint().await {
                 tracing::warn!(error = %e, "checkpoint of the write-ahead log failed");
             }
