@@ -265,6 +265,12 @@ impl PipelineEvaluator {
         let now = crate::clock::now();
         for (card, tag) in tags.iter().enumerate() {
             let evaluating = std::time::Instant::now();
+            // Coverage points, pull requests and the history facts they are made of are the
+            // repositories', not the scorecards': the first run of the round carries them for
+            // all to write (each run keeping the same ones again was most of a scheduled
+            // round's rows and bytes). The others carry today's readings, unwritten, for their
+            // scorecards' alerts.
+            let first = card == 0;
             let mut run = NewRun {
                 scorecard: tag.to_string(),
                 trigger,
@@ -276,18 +282,20 @@ impl PipelineEvaluator {
                 facts: Vec::new(),
                 coverage: Vec::new(),
                 pulls: Vec::new(),
-                coverage_written: false,
+                coverage_written: !first,
             };
-            // The facts this scorecard's run keeps: its own keys, then (for the round's first
-            // run, which also carries the coverage points and pulls made of them) the history
-            // keys, in the order a plan of this scorecard alone would have them. The history
-            // facts are the repositories' 30-day trends and pull lists: kept by every run of a
-            // round they were most of its bytes, the same ones three times.
-            let history_kept: &[usize] = if card == 0 { &history_at } else { &[] };
-            let kept: Vec<usize> = plan.slots[card]
+            // The facts this scorecard's run keeps, each key once, with its text: its own keys,
+            // then (the first run) the history keys, in the order a plan of this scorecard
+            // alone would have them. The same for every entity, so worked out once.
+            let history_kept: &[usize] = if first { &history_at } else { &[] };
+            let mut seen = BTreeSet::new();
+            let kept: Vec<(usize, &FactKey, String)> = plan.slots[card]
                 .iter()
                 .chain(history_kept)
-                .copied()
+                .filter_map(|&k| Some((k, plan.keys.get(k)?)))
+                .filter(|(_, key)| key.source != Source::Catalog)
+                .map(|(k, key)| (k, key, key.to_string()))
+                .filter(|(_, _, text)| seen.insert(text.clone()))
                 .collect();
             for (i, e) in entities.iter().enumerate() {
                 // Evaluation is CPU work: yield now and then, so a shutdown or an abort is
@@ -296,33 +304,21 @@ impl PipelineEvaluator {
                 let all = facts.get(i).map(Vec::as_slice).unwrap_or_default();
                 let result = pipeline.evaluate_entity(card, e, &plan, all, now);
                 run.entities.push(entity_result(e, result, all, now));
-                let mut seen = BTreeSet::new();
-                for &k in &kept {
-                    let (Some(key), Some(fact)) = (plan.keys.get(k), all.get(k)) else {
-                        continue;
-                    };
-                    if key.source == Source::Catalog || !seen.insert(key.to_string()) {
-                        continue;
+                for (k, key, text) in &kept {
+                    if let Some(fact) = all.get(*k) {
+                        run.facts.push(fact_record(&e.tag, key, text, fact));
                     }
-                    run.facts.push(fact_record(&e.tag, key, fact));
                 }
-                // Coverage points and pull requests are the repositories', not the
-                // scorecards': the first run of the round carries them for all to write (each
-                // run writing the same ones again was most of a scheduled round's rows). The
-                // others carry today's readings, unwritten, for their scorecards' alerts.
-                let backfill = card == 0;
                 run.coverage.extend(self.coverage_points(
                     e,
                     &history,
                     &history_at,
                     all,
                     now,
-                    backfill,
+                    first,
                 ));
-                if card == 0 {
+                if first {
                     run.pulls.extend(self.pulls(e, &history, &history_at, all));
-                } else {
-                    run.coverage_written = true;
                 }
             }
             run.finished_at = crate::clock::now();
@@ -468,11 +464,12 @@ fn entity_result(e: &Entity, r: EntityReport, facts: &[Fact], now: DateTime<Utc>
     }
 }
 
-fn fact_record(entity: &str, key: &FactKey, fact: &Fact) -> FactRecord {
+/// `fact`, fetched for `entity`'s `key` (whose text is `text`), as a run stores it.
+fn fact_record(entity: &str, key: &FactKey, text: &str, fact: &Fact) -> FactRecord {
     FactRecord {
         entity: entity.to_string(),
         provider: key.source.clone(),
-        key: key.to_string(),
+        key: text.to_string(),
         value: fact.value.to_json(),
         status: fact.status.state(),
         reason: fact.null_reason().map(str::to_string),
